@@ -1,0 +1,185 @@
+package step
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"syscall"
+)
+
+// The hash cache maps a file's identity (size, mtime, ctime, inode) to its
+// content hash, so an unchanged tree is checked with stat calls only.
+type fileKey struct {
+	Size  int64  `json:"s"`
+	Mtime int64  `json:"m"`
+	Ctime int64  `json:"c"`
+	Ino   uint64 `json:"i"`
+}
+
+type cacheEntry struct {
+	Key  fileKey `json:"k"`
+	Hash string  `json:"h"`
+}
+
+var hc = struct {
+	sync.Mutex
+	loaded bool
+	dirty  bool
+	m      map[string]cacheEntry
+}{}
+
+func hashCachePath() string { return filepath.Join(DefaultStampDir, "hashcache.json") }
+
+func loadHashCache() {
+	if hc.loaded {
+		return
+	}
+	hc.loaded = true
+	hc.m = map[string]cacheEntry{}
+	if data, err := os.ReadFile(hashCachePath()); err == nil {
+		_ = json.Unmarshal(data, &hc.m)
+	}
+}
+
+// saveHashCache persists the cache; losing it only costs re-hashing.
+func saveHashCache() {
+	hc.Lock()
+	defer hc.Unlock()
+	if !hc.dirty {
+		return
+	}
+	data, err := json.Marshal(hc.m)
+	if err != nil {
+		return
+	}
+	if err := os.MkdirAll(DefaultStampDir, 0o755); err != nil {
+		return
+	}
+	if WriteFileBytes(hashCachePath(), data, 0o644) == nil {
+		hc.dirty = false
+	}
+}
+
+func keyOf(fi fs.FileInfo) fileKey {
+	k := fileKey{Size: fi.Size(), Mtime: fi.ModTime().UnixNano()}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		k.Ctime = st.Ctim.Nano()
+		k.Ino = st.Ino
+	}
+	return k
+}
+
+// HashFile returns the hex sha256 of a regular file's content, using the
+// cache when the file's identity is unchanged.
+func HashFile(path string) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	return hashRegular(path, fi)
+}
+
+func hashRegular(path string, fi fs.FileInfo) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	k := keyOf(fi)
+	hc.Lock()
+	loadHashCache()
+	if e, ok := hc.m[abs]; ok && e.Key == k {
+		hc.Unlock()
+		return e.Hash, nil
+	}
+	hc.Unlock()
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("hashing %s: %w", path, err)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	hc.Lock()
+	hc.m[abs] = cacheEntry{Key: k, Hash: sum}
+	hc.dirty = true
+	hc.Unlock()
+	return sum, nil
+}
+
+// hashPath hashes a file, a symlink or a directory tree.
+func hashPath(path string) (string, error) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return "", err
+	}
+	if !fi.IsDir() {
+		return hashEntry(path, fi)
+	}
+	h := sha256.New()
+	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(path, p)
+		eh, err := hashEntry(p, fi)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s\x00%s\n", rel, eh)
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func hashEntry(p string, fi fs.FileInfo) (string, error) {
+	mode := fi.Mode()
+	switch {
+	case mode.IsRegular():
+		s, err := hashRegular(p, fi)
+		return fmt.Sprintf("f%o:%s", mode.Perm(), s), err
+	case mode&fs.ModeSymlink != 0:
+		t, err := os.Readlink(p)
+		return "l:" + t, err
+	case mode.IsDir():
+		return fmt.Sprintf("d%o", mode.Perm()), nil
+	default:
+		return fmt.Sprintf("o%v", mode), nil
+	}
+}
+
+func hashString(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// HashValues hashes a set of named values deterministically; use it to
+// fold a large option set into one Inputs.Values entry.
+func HashValues(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		fmt.Fprintf(h, "%q=%q\n", k, m[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

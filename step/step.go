@@ -1,0 +1,219 @@
+// Package step is rktbuild's build graph: content-addressed up-to-date checks,
+// cancellable commands in their own process groups, fail-fast dependencies,
+// a shared job budget, prefixed output, progress reporting, dry runs and
+// atomic outputs. Every rktbuild target is written on it.
+//
+// A step declares its inputs (files, directories, named values such as config
+// keys or tool versions) and its outputs. Do runs the step only when the hash
+// of its inputs differs from the stamp recorded after the last successful run,
+// or when an output is missing or was changed since; it then says which input
+// changed.
+package step
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Inputs are what a step's result depends on.
+type Inputs struct {
+	// Files are files or directories hashed by content (directories
+	// recursively: names, modes, link targets, contents).
+	Files []string
+	// Values are named strings: config values, versions, option sets.
+	Values map[string]string
+}
+
+// Step is one unit of work with declared inputs and outputs.
+type Step struct {
+	// Name identifies the step in output and names its stamp, e.g.
+	// "kernel:build". It must be unique within a stamp directory.
+	Name string
+	// Inputs decide whether the step must run.
+	Inputs Inputs
+	// Outputs are the files or directories the step produces. A missing or
+	// changed output makes the step run again.
+	Outputs []string
+	// StampDir overrides the directory that holds stamps (default
+	// DefaultStampDir).
+	StampDir string
+	// Run does the work. It must write its outputs atomically (see
+	// WriteFile and ReplaceDir) and stop when ctx is cancelled.
+	Run func(ctx context.Context) error
+}
+
+// DefaultStampDir holds stamps unless a step says otherwise. Targets set it
+// from S1B_BUILD_DIR.
+var DefaultStampDir = filepath.Join("build", ".stamps")
+
+type stamp struct {
+	Inputs  map[string]string `json:"inputs"`
+	Outputs map[string]string `json:"outputs"`
+}
+
+// Result reports what Do decided.
+type Result struct {
+	Ran    bool
+	Reason string // why it ran, or "up to date"
+}
+
+type ctxKey struct{}
+
+// Name returns the name of the step running in ctx, or "".
+func Name(ctx context.Context) string {
+	s, _ := ctx.Value(ctxKey{}).(string)
+	return s
+}
+
+// WithName marks ctx as running inside the named step; output of commands
+// run with it is prefixed by that name.
+func WithName(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, ctxKey{}, name)
+}
+
+var stampLocks sync.Map // stamp path -> *sync.Mutex
+
+// Do runs s when it is not up to date and records its stamp after success.
+// In a dry run it only reports what it would do.
+func Do(ctx context.Context, s Step) (Result, error) {
+	if s.Name == "" || s.Run == nil {
+		return Result{}, errors.New("step: a step needs a Name and a Run function")
+	}
+	dir := s.StampDir
+	if dir == "" {
+		dir = DefaultStampDir
+	}
+	path := filepath.Join(dir, strings.NewReplacer("/", "_", ":", "_").Replace(s.Name)+".json")
+	mu, _ := stampLocks.LoadOrStore(path, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
+
+	cur, err := hashInputs(s.Inputs)
+	if err != nil {
+		return Result{}, fmt.Errorf("step %s: hashing inputs: %w", s.Name, err)
+	}
+	reason := upToDate(path, cur, s.Outputs)
+	if reason == "" {
+		Logf(ctx, "%s: up to date", s.Name)
+		return Result{Reason: "up to date"}, nil
+	}
+	if IsDryRun() {
+		Printf("would run %s: %s\n", s.Name, reason)
+		return Result{Ran: false, Reason: reason}, nil
+	}
+	// Remove the old stamp first: an interrupted run must not look done.
+	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+		return Result{}, err
+	}
+	start := time.Now()
+	Logf(ctx, "%s: running (%s)", s.Name, reason)
+	if err := s.Run(WithName(ctx, s.Name)); err != nil {
+		return Result{}, err
+	}
+	outs := map[string]string{}
+	for _, o := range s.Outputs {
+		h, err := hashPath(o)
+		if err != nil {
+			return Result{}, fmt.Errorf("step %s: declared output %s was not produced: %w", s.Name, o, err)
+		}
+		outs[o] = h
+	}
+	data, _ := json.MarshalIndent(stamp{Inputs: cur, Outputs: outs}, "", "  ")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Result{}, err
+	}
+	if err := WriteFileBytes(path, data, 0o644); err != nil {
+		return Result{}, err
+	}
+	saveHashCache()
+	Summaryf("%s: ran in %s (%s)", s.Name, time.Since(start).Round(time.Millisecond), reason)
+	return Result{Ran: true, Reason: reason}, nil
+}
+
+// Plan reports whether s would run and why, without running it.
+func Plan(s Step) (Result, error) {
+	dir := s.StampDir
+	if dir == "" {
+		dir = DefaultStampDir
+	}
+	path := filepath.Join(dir, strings.NewReplacer("/", "_", ":", "_").Replace(s.Name)+".json")
+	cur, err := hashInputs(s.Inputs)
+	if err != nil {
+		return Result{}, err
+	}
+	if r := upToDate(path, cur, s.Outputs); r != "" {
+		return Result{Ran: true, Reason: r}, nil
+	}
+	return Result{Reason: "up to date"}, nil
+}
+
+// hashInputs hashes each input separately so a rerun can say which changed.
+func hashInputs(in Inputs) (map[string]string, error) {
+	m := map[string]string{}
+	for _, f := range in.Files {
+		h, err := hashPath(f)
+		if err != nil {
+			if os.IsNotExist(err) {
+				h = "missing"
+			} else {
+				return nil, err
+			}
+		}
+		m["file "+f] = h
+	}
+	for k, v := range in.Values {
+		m["value "+k] = hashString(v)
+	}
+	return m, nil
+}
+
+// upToDate returns "" when the stamp matches, else the reason to run.
+func upToDate(path string, cur map[string]string, outputs []string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "no record of a previous run"
+	}
+	var old stamp
+	if err := json.Unmarshal(data, &old); err != nil {
+		return "stamp unreadable"
+	}
+	var changed []string
+	for k, v := range cur {
+		if ov, ok := old.Inputs[k]; !ok {
+			changed = append(changed, "new input "+k)
+		} else if ov != v {
+			changed = append(changed, k+" changed")
+		}
+	}
+	for k := range old.Inputs {
+		if _, ok := cur[k]; !ok {
+			changed = append(changed, "input "+k+" removed")
+		}
+	}
+	if len(changed) > 0 {
+		sort.Strings(changed)
+		return strings.Join(changed, ", ")
+	}
+	for _, o := range outputs {
+		want, ok := old.Outputs[o]
+		if !ok {
+			return "output " + o + " not recorded"
+		}
+		got, err := hashPath(o)
+		if err != nil {
+			return "output " + o + " missing"
+		}
+		if got != want {
+			return "output " + o + " changed since the last run"
+		}
+	}
+	return ""
+}
