@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/magefile/mage/mg"
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/step"
 )
@@ -70,3 +71,7 @@ func Plan(ctx context.Context, target string) error {
 	defer step.SetDryRun(false)
 	return fn(ctx)
 }
+
+// Bench groups the benchmarks; each prints a BENCH line that `mage bench`
+// tabulates against the peer tool it was measured with.
+type Bench mg.Namespace
