@@ -90,3 +90,8 @@ func AcquireJobs(ctx context.Context, n int) (func(), error) {
 	}
 	return func() { jobs.Release(w) }, nil
 }
+
+// resetFailure starts a fresh build-wide failure context (tests).
+func resetFailure() { failCtx, failCancel = context.WithCancelCause(context.Background()) }
+
+func newWeighted(n int64) *semaphore.Weighted { return semaphore.NewWeighted(n) }

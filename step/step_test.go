@@ -1,0 +1,393 @@
+package step
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// useDir points stamps at a fresh directory and resets the hash cache.
+func useDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	old := DefaultStampDir
+	DefaultStampDir = filepath.Join(dir, ".stamps")
+	hc.Lock()
+	hc.loaded, hc.m = false, nil
+	hc.Unlock()
+	t.Cleanup(func() { DefaultStampDir = old })
+	return dir
+}
+
+func TestDoUpToDate(t *testing.T) {
+	type change func(t *testing.T, in, out string, values map[string]string)
+	tests := []struct {
+		name     string
+		change   change
+		wantRun  bool
+		wantWhy  string
+		wantRuns int
+	}{
+		{"unchanged", func(*testing.T, string, string, map[string]string) {}, false, "up to date", 1},
+		{"changed input file", func(t *testing.T, in, _ string, _ map[string]string) {
+			write(t, filepath.Join(in, "a.txt"), "two")
+		}, true, "file " + "IN" + " changed", 2},
+		{"new file in input dir", func(t *testing.T, in, _ string, _ map[string]string) {
+			write(t, filepath.Join(in, "sub", "b.txt"), "new")
+		}, true, "changed", 2},
+		{"deleted output", func(t *testing.T, _, out string, _ map[string]string) {
+			os.Remove(out)
+		}, true, "missing", 2},
+		{"modified output", func(t *testing.T, _, out string, _ map[string]string) {
+			write(t, out, "tampered")
+		}, true, "changed since the last run", 2},
+		{"changed config value", func(_ *testing.T, _, _ string, v map[string]string) {
+			v["S1B_KERNEL_VERSION_SUFFIX"] = "-other"
+		}, true, "value S1B_KERNEL_VERSION_SUFFIX changed", 2},
+		{"added config value", func(_ *testing.T, _, _ string, v map[string]string) {
+			v["S1B_JOBS"] = "4"
+		}, true, "new input value S1B_JOBS", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := useDir(t)
+			in := filepath.Join(dir, "in")
+			out := filepath.Join(dir, "out.txt")
+			write(t, filepath.Join(in, "a.txt"), "one")
+			values := map[string]string{"S1B_KERNEL_VERSION_SUFFIX": "-rktbuild-v1"}
+			runs := 0
+			mk := func() Step {
+				v := map[string]string{}
+				for k, x := range values {
+					v[k] = x
+				}
+				return Step{
+					Name:    "test:copy",
+					Inputs:  Inputs{Files: []string{in}, Values: v},
+					Outputs: []string{out},
+					Run: func(ctx context.Context) error {
+						runs++
+						data, err := os.ReadFile(filepath.Join(in, "a.txt"))
+						if err != nil {
+							return err
+						}
+						return WriteFileBytes(out, data, 0o644)
+					},
+				}
+			}
+			ctx := context.Background()
+			if r, err := Do(ctx, mk()); err != nil || !r.Ran || r.Reason != "no record of a previous run" {
+				t.Fatalf("first run: %+v, %v", r, err)
+			}
+			// Make sure a changed file gets a different mtime even on coarse clocks.
+			time.Sleep(10 * time.Millisecond)
+			tt.change(t, in, out, values)
+			r, err := Do(ctx, mk())
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := strings.ReplaceAll(tt.wantWhy, "IN", in)
+			if r.Ran != tt.wantRun || !strings.Contains(r.Reason, want) {
+				t.Errorf("second run: ran=%v reason=%q; want ran=%v reason containing %q", r.Ran, r.Reason, tt.wantRun, want)
+			}
+			if runs != tt.wantRuns {
+				t.Errorf("Run called %d times, want %d", runs, tt.wantRuns)
+			}
+			// A third run after a rerun is always up to date.
+			if r, _ := Do(ctx, mk()); r.Ran {
+				t.Errorf("third run ran again: %s", r.Reason)
+			}
+		})
+	}
+}
+
+func TestDoFailureLeavesNoStamp(t *testing.T) {
+	dir := useDir(t)
+	out := filepath.Join(dir, "out")
+	fail := true
+	s := Step{Name: "flaky", Outputs: []string{out}, Run: func(context.Context) error {
+		if fail {
+			return errors.New("boom")
+		}
+		return WriteFileBytes(out, []byte("ok"), 0o644)
+	}}
+	if _, err := Do(context.Background(), s); err == nil || err.Error() != "boom" {
+		t.Fatalf("want boom, got %v", err)
+	}
+	fail = false
+	if r, err := Do(context.Background(), s); err != nil || !r.Ran {
+		t.Fatalf("rerun after failure: %+v %v", r, err)
+	}
+}
+
+func TestDryRunDoesNotRun(t *testing.T) {
+	useDir(t)
+	var buf bytes.Buffer
+	old := Out
+	Out = &buf
+	defer func() { Out = old }()
+	SetDryRun(true)
+	defer SetDryRun(false)
+	ran := false
+	r, err := Do(context.Background(), Step{Name: "plan:me", Run: func(context.Context) error { ran = true; return nil }})
+	if err != nil || ran || r.Ran {
+		t.Fatalf("dry run ran the step: %+v %v", r, err)
+	}
+	if !strings.Contains(buf.String(), "would run plan:me: no record of a previous run") {
+		t.Errorf("dry run output = %q", buf.String())
+	}
+}
+
+// TestCancelMidway interrupts a step while its command is writing the
+// output and checks that nothing is left under the final name, no temp file
+// or process survives, and a second run completes.
+func TestCancelMidway(t *testing.T) {
+	dir := useDir(t)
+	out := filepath.Join(dir, "result.bin")
+	marker := fmt.Sprintf("rktbuild-cancel-test-%d", os.Getpid())
+	script := "head -c 4096 /dev/zero; exec -a " + marker + " sleep 60"
+	mk := func(script string) Step {
+		return Step{Name: "slow", Outputs: []string{out}, Run: func(ctx context.Context) error {
+			return WriteFile(out, 0o644, func(w io.Writer) error {
+				return Cmd{Stdout: w}.Run(ctx, "bash", "-c", script)
+			})
+		}}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(500*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := Do(ctx, mk(script))
+	if err == nil || !errors.Is(err, context.Canceled) {
+		t.Fatalf("want a cancellation error, got %v", err)
+	}
+	if el := time.Since(start); el > 10*time.Second {
+		t.Errorf("cancellation took %s", el)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("output exists after cancellation: %v", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp-") {
+			t.Errorf("temp file left behind: %s", e.Name())
+		}
+	}
+	if err := exec.Command("pgrep", "-f", marker).Run(); err == nil {
+		t.Errorf("child process %s survived cancellation", marker)
+	}
+	r, err := Do(context.Background(), mk("printf done"))
+	if err != nil || !r.Ran {
+		t.Fatalf("re-run: %+v %v", r, err)
+	}
+	if data, _ := os.ReadFile(out); string(data) != "done" {
+		t.Errorf("re-run output = %q", data)
+	}
+}
+
+func TestCommandErrorNamesStepAndTail(t *testing.T) {
+	ctx := WithName(context.Background(), "kernel:build")
+	err := Run(ctx, "sh", "-c", "for i in 1 2 3; do echo line$i; done; echo oops >&2; exit 3")
+	var ce *CmdError
+	if !errors.As(err, &ce) {
+		t.Fatalf("want *CmdError, got %T %v", err, err)
+	}
+	msg := err.Error()
+	for _, want := range []string{"step kernel:build", `command "sh -c`, "exit status 3", "line3", "oops"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q lacks %q", msg, want)
+		}
+	}
+	if ce.ExitCode() != 3 {
+		t.Errorf("exit code %d", ce.ExitCode())
+	}
+}
+
+func TestMissingCommandSaysHowToFix(t *testing.T) {
+	err := Run(context.Background(), "rktbuild-no-such-tool")
+	if err == nil || !strings.Contains(err.Error(), "mage doctor") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestOutputPrefixedByStep(t *testing.T) {
+	var buf bytes.Buffer
+	old := Out
+	Out = &buf
+	defer func() { Out = old }()
+	SetVerbose(true)
+	defer SetVerbose(false)
+	err := Parallel(context.Background(),
+		func(ctx context.Context) error {
+			return Run(WithName(ctx, "a"), "sh", "-c", "echo one; echo two")
+		},
+		func(ctx context.Context) error {
+			return Run(WithName(ctx, "b"), "sh", "-c", "printf 'three\\nfour'")
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := buf.String()
+	for _, want := range []string{"[a] one\n", "[a] two\n", "[b] three\n", "[b] four\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestQuietModeHidesOutput(t *testing.T) {
+	var buf bytes.Buffer
+	old := Out
+	Out = &buf
+	defer func() { Out = old }()
+	SetVerbose(false)
+	if err := Run(context.Background(), "echo", "noise"); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), "noise") {
+		t.Errorf("quiet mode printed command output: %q", buf.String())
+	}
+}
+
+// TestDepsFailureCancelsSiblings runs two mage dependencies: one fails
+// quickly, the other runs a long command that must be killed.
+func TestDepsFailureCancelsSiblings(t *testing.T) {
+	defer resetFailure()
+	siblingErr := make(chan error, 1)
+	failing := func(ctx context.Context) error {
+		time.Sleep(200 * time.Millisecond)
+		return errors.New("kernel build broke")
+	}
+	sibling := func(ctx context.Context) error {
+		err := Run(ctx, "sleep", "60")
+		siblingErr <- err
+		return err
+	}
+	start := time.Now()
+	var panicked any
+	func() {
+		defer func() { panicked = recover() }()
+		Deps(context.Background(), failing, sibling)
+	}()
+	if panicked == nil || !strings.Contains(fmt.Sprint(panicked), "kernel build broke") {
+		t.Fatalf("Deps did not report the failure: %v", panicked)
+	}
+	if el := time.Since(start); el > 15*time.Second {
+		t.Fatalf("sibling was not cancelled: Deps took %s", el)
+	}
+	err := <-siblingErr
+	if err == nil || !strings.Contains(err.Error(), "cancelled because") {
+		t.Errorf("sibling error %v does not say why it was cancelled", err)
+	}
+}
+
+func TestJobsBudget(t *testing.T) {
+	jobsOnce.Do(func() {})
+	old, oldMax := jobs, jobsMax
+	defer func() { jobs, jobsMax = old, oldMax }()
+	jobs, jobsMax = newWeighted(2), 2
+	rel, err := AcquireJobs(context.Background(), 5) // capped at the budget
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := AcquireJobs(ctx, 1); err == nil {
+		t.Fatal("acquired a slot beyond the budget")
+	}
+	rel()
+	rel2, err := AcquireJobs(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel2()
+}
+
+func TestWriteFileAtomicOnError(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	write(t, p, "old")
+	err := WriteFile(p, 0o644, func(w io.Writer) error {
+		io.WriteString(w, "half")
+		return errors.New("disk on fire")
+	})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if data, _ := os.ReadFile(p); string(data) != "old" {
+		t.Errorf("file = %q, want the old content", data)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("temp files left: %v", entries)
+	}
+}
+
+func TestReplaceDir(t *testing.T) {
+	dir := t.TempDir()
+	final := filepath.Join(dir, "tree")
+	write(t, filepath.Join(final, "old.txt"), "old")
+	if err := ReplaceDir(final, func(tmp string) error {
+		write(t, filepath.Join(tmp, "x"), "1")
+		return errors.New("stop")
+	}); err == nil {
+		t.Fatal("no error")
+	}
+	if _, err := os.Stat(filepath.Join(final, "old.txt")); err != nil {
+		t.Errorf("old tree damaged by a failed replace: %v", err)
+	}
+	if err := ReplaceDir(final, func(tmp string) error {
+		write(t, filepath.Join(tmp, "new.txt"), "new")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(final, "old.txt")); !os.IsNotExist(err) {
+		t.Errorf("old content survived replace")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("leftovers: %v", entries)
+	}
+}
+
+func TestHashCacheReusesUnchangedFiles(t *testing.T) {
+	dir := useDir(t)
+	p := filepath.Join(dir, "big")
+	write(t, p, strings.Repeat("x", 1<<16))
+	h1, err := HashFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Poison the cached entry: an unchanged file must be answered from the
+	// cache (no read), a changed one must be re-read.
+	abs, _ := filepath.Abs(p)
+	hc.Lock()
+	e := hc.m[abs]
+	e.Hash = "cached"
+	hc.m[abs] = e
+	hc.Unlock()
+	if h, _ := HashFile(p); h != "cached" {
+		t.Errorf("unchanged file was re-hashed")
+	}
+	time.Sleep(10 * time.Millisecond)
+	write(t, p, strings.Repeat("y", 1<<16))
+	if h, _ := HashFile(p); h == "cached" || h == h1 {
+		t.Errorf("changed file not re-hashed: %s", h)
+	}
+}
+
+func write(t *testing.T, p, s string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
