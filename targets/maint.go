@@ -250,4 +250,3 @@ func (Bench) Noop(ctx context.Context) error {
 	printBench("noop", ours, peer, "mage -l")
 	return nil
 }
-
