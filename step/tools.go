@@ -60,11 +60,12 @@ func (t Tool) Present(ctx context.Context) (bool, string) {
 	return true, line
 }
 
-// Missing returns the tools that are not installed.
+// Missing returns the tools that are not installed. It only searches PATH,
+// so it is cheap enough for every target run.
 func Missing(ctx context.Context, tools ...Tool) []Tool {
 	var miss []Tool
 	for _, t := range tools {
-		if ok, _ := t.Present(ctx); !ok {
+		if _, err := exec.LookPath(t.Command); err != nil {
 			miss = append(miss, t)
 		}
 	}
