@@ -1,0 +1,145 @@
+package sign
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/rktbuild/rktbuild/config"
+	"github.com/rktbuild/rktbuild/step"
+	"golang.org/x/sys/unix"
+)
+
+// PassphraseEnv is the environment variable read for the signing key's
+// passphrase when SIGNING_PASSPHRASE_FILE is empty.
+const PassphraseEnv = "KEY_PASSPHRASE"
+
+// Passphrase returns the signing key passphrase: the contents of
+// SIGNING_PASSPHRASE_FILE (one trailing newline removed) when set, else
+// $KEY_PASSPHRASE, else nil (an unprotected key). It never comes from argv.
+func Passphrase(c *config.Config) ([]byte, error) {
+	if c.SigningPassphraseFile != "" {
+		data, err := os.ReadFile(c.SigningPassphraseFile)
+		if err != nil {
+			return nil, fmt.Errorf("SIGNING_PASSPHRASE_FILE: %w", err)
+		}
+		s := strings.TrimSuffix(strings.TrimSuffix(string(data), "\n"), "\r")
+		if s == "" {
+			return nil, fmt.Errorf("SIGNING_PASSPHRASE_FILE=%s is empty: put the passphrase in it, or unset the key", c.SigningPassphraseFile)
+		}
+		return []byte(s), nil
+	}
+	if v, ok := os.LookupEnv(PassphraseEnv); ok && v != "" {
+		return []byte(v), nil
+	}
+	return nil, nil
+}
+
+// IdentityFromConfig returns the KEY_USE_NAME/COMMENT/EMAIL identity; a
+// missing one is an error naming it.
+func IdentityFromConfig(c *config.Config) (Identity, error) {
+	id := Identity{Name: c.KeyUseName, Comment: c.KeyUseComment, Email: c.KeyUseEmail}
+	return id, id.Validate()
+}
+
+var ensureMu sync.Mutex
+
+// EnsureKey makes sure the configured signing key SIGNING_KEY exists:
+// when BASE.key.asc is missing it generates a DefaultBits RSA key with the
+// KEY_USE_* identity and the configured passphrase, prints its fingerprint
+// and returns generated=true. A missing BASE.pub.asc is re-exported from the
+// private key. It is safe to call from several goroutines and processes at
+// once (a lock file beside the key serialises them).
+func EnsureKey(c *config.Config) (fingerprint string, generated bool, err error) {
+	if err := c.Require("SIGNING_KEY"); err != nil {
+		return "", false, err
+	}
+	base := c.SigningKey
+	ensureMu.Lock()
+	defer ensureMu.Unlock()
+	unlock, err := lockFile(base)
+	if err != nil {
+		return "", false, err
+	}
+	defer unlock()
+
+	priv := base + PrivateKeySuffix
+	if _, err := os.Stat(priv); err == nil {
+		e, err := ReadKeyFile(priv)
+		if err != nil {
+			return "", false, fmt.Errorf("SIGNING_KEY: %w", err)
+		}
+		if e.PrivateKey == nil {
+			return "", false, fmt.Errorf("SIGNING_KEY: %s holds a public key, not a private key", priv)
+		}
+		if _, err := os.Stat(base + PublicKeySuffix); errors.Is(err, os.ErrNotExist) {
+			if err := exportPublic(e, base+PublicKeySuffix); err != nil {
+				return "", false, err
+			}
+			step.Summaryf("signing key %s: re-exported missing %s", base, base+PublicKeySuffix)
+		}
+		return Fingerprint(e), false, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", false, fmt.Errorf("SIGNING_KEY: %w", err)
+	}
+	id, err := IdentityFromConfig(c)
+	if err != nil {
+		return "", false, err
+	}
+	pass, err := Passphrase(c)
+	if err != nil {
+		return "", false, err
+	}
+	step.Summaryf("signing key %s%s does not exist: generating %d-bit RSA key for %s", base, PrivateKeySuffix, DefaultBits, id)
+	fpr, err := GenKey(base, id, DefaultBits, pass)
+	if err != nil {
+		return "", false, err
+	}
+	step.Summaryf("generated signing key %s: fingerprint %s (public key %s)", base, strings.ToUpper(fpr), base+PublicKeySuffix)
+	return fpr, true, nil
+}
+
+func exportPublic(e *openpgp.Entity, path string) error {
+	var buf bytes.Buffer
+	if err := writeArmored(&buf, openpgp.PublicKeyType, e.Serialize); err != nil {
+		return fmt.Errorf("exporting public key: %w", err)
+	}
+	if err := step.WriteFileBytes(path, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// lockFile takes an exclusive flock on BASE.lock (beside the key).
+func lockFile(base string) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
+		return nil, fmt.Errorf("SIGNING_KEY: %w", err)
+	}
+	f, err := os.OpenFile(base+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("SIGNING_KEY: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("SIGNING_KEY: locking %s: %w", f.Name(), err)
+	}
+	return func() { _ = unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() }, nil
+}
+
+// SignArtifact signs file with the configured signing key (generated on
+// first use by EnsureKey) and its passphrase, writing file+".asc".
+func SignArtifact(c *config.Config, file string) error {
+	if _, _, err := EnsureKey(c); err != nil {
+		return err
+	}
+	pass, err := Passphrase(c)
+	if err != nil {
+		return err
+	}
+	return SignFile(file, c.SigningKey+PrivateKeySuffix, pass)
+}
