@@ -102,7 +102,7 @@ func Do(ctx context.Context, s Step) (Result, error) {
 	}
 	reason := upToDate(path, cur, s.Outputs)
 	if reason == "" {
-		Logf(ctx, "%s: up to date", s.Name)
+		Summaryf("%s: up to date", s.Name)
 		return Result{Reason: "up to date"}, nil
 	}
 	if IsDryRun() {
@@ -134,7 +134,7 @@ func Do(ctx context.Context, s Step) (Result, error) {
 		return Result{}, err
 	}
 	saveHashCache()
-	Summaryf("%s: ran in %s (%s)", s.Name, time.Since(start).Round(time.Millisecond), reason)
+	Summaryf("%s: ran: %s (%s)", s.Name, reason, time.Since(start).Round(time.Millisecond))
 	return Result{Ran: true, Reason: reason}, nil
 }
 
