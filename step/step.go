@@ -103,6 +103,7 @@ func Do(ctx context.Context, s Step) (Result, error) {
 	reason := upToDate(path, cur, s.Outputs)
 	if reason == "" {
 		Summaryf("%s: up to date", s.Name)
+		saveHashCache()
 		return Result{Reason: "up to date"}, nil
 	}
 	if IsDryRun() {
