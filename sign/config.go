@@ -23,18 +23,33 @@ const PassphraseEnv = "KEY_PASSPHRASE"
 // SIGNING_PASSPHRASE_FILE (one trailing newline removed) when set, else
 // $KEY_PASSPHRASE, else nil (an unprotected key). It never comes from argv.
 func Passphrase(c *config.Config) ([]byte, error) {
-	if c.SigningPassphraseFile != "" {
-		data, err := os.ReadFile(c.SigningPassphraseFile)
+	return passphrase(c.SigningPassphraseFile, os.LookupEnv)
+}
+
+// PassphraseFromEnv is Passphrase for programs without the configuration
+// (gpg-sign-tool): SIGNING_PASSPHRASE_FILE and KEY_PASSPHRASE are read from
+// lookup (os.LookupEnv when nil).
+func PassphraseFromEnv(lookup func(string) (string, bool)) ([]byte, error) {
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	file, _ := lookup("SIGNING_PASSPHRASE_FILE")
+	return passphrase(file, lookup)
+}
+
+func passphrase(file string, lookup func(string) (string, bool)) ([]byte, error) {
+	if file != "" {
+		data, err := os.ReadFile(file)
 		if err != nil {
 			return nil, fmt.Errorf("SIGNING_PASSPHRASE_FILE: %w", err)
 		}
 		s := strings.TrimSuffix(strings.TrimSuffix(string(data), "\n"), "\r")
 		if s == "" {
-			return nil, fmt.Errorf("SIGNING_PASSPHRASE_FILE=%s is empty: put the passphrase in it, or unset the key", c.SigningPassphraseFile)
+			return nil, fmt.Errorf("SIGNING_PASSPHRASE_FILE=%s is empty: put the passphrase in it, or leave the setting empty for an unprotected key", file)
 		}
 		return []byte(s), nil
 	}
-	if v, ok := os.LookupEnv(PassphraseEnv); ok && v != "" {
+	if v, ok := lookup(PassphraseEnv); ok && v != "" {
 		return []byte(v), nil
 	}
 	return nil, nil
@@ -54,7 +69,7 @@ var ensureMu sync.Mutex
 // KEY_USE_* identity and the configured passphrase, prints its fingerprint
 // and returns generated=true. A missing BASE.pub.asc is re-exported from the
 // private key. It is safe to call from several goroutines and processes at
-// once (a lock file beside the key serialises them).
+// once (a lock file .NAME.lock beside the key serialises them).
 func EnsureKey(c *config.Config) (fingerprint string, generated bool, err error) {
 	if err := c.Require("SIGNING_KEY"); err != nil {
 		return "", false, err
@@ -115,12 +130,12 @@ func exportPublic(e *openpgp.Entity, path string) error {
 	return nil
 }
 
-// lockFile takes an exclusive flock on BASE.lock (beside the key).
+// lockFile takes an exclusive flock on .NAME.lock beside the key BASE=DIR/NAME.
 func lockFile(base string) (func(), error) {
 	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
 		return nil, fmt.Errorf("SIGNING_KEY: %w", err)
 	}
-	f, err := os.OpenFile(base+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(filepath.Join(filepath.Dir(base), "."+filepath.Base(base)+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("SIGNING_KEY: %w", err)
 	}

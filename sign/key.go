@@ -72,7 +72,11 @@ func (id Identity) Validate() error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("missing %s: set it in the environment or in .config (the signing key's identity)", strings.Join(missing, ", "))
+		it := "it"
+		if len(missing) > 1 {
+			it = "them"
+		}
+		return fmt.Errorf("missing %s: set %s in the environment or in .config (the signing key's identity)", strings.Join(missing, ", "), it)
 	}
 	for _, f := range fields {
 		if strings.ContainsAny(f.val, "()<>\x00\n\r") {

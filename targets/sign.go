@@ -1,0 +1,172 @@
+package targets
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/magefile/mage/mg"
+	"github.com/rktbuild/rktbuild/sign"
+	"github.com/rktbuild/rktbuild/step"
+)
+
+// Sign groups the OpenPGP signing targets: key generation, detached
+// signatures rkt verifies (FILE.asc), verification and the rkt trust store.
+type Sign mg.Namespace
+
+// GenKey generates an RSA 4096-bit signing key: BASE.key.asc (mode 0600) and
+// BASE.pub.asc.
+//
+// Usage: mage sign:genKey BASE
+//
+// The identity comes from KEY_USE_NAME, KEY_USE_COMMENT and KEY_USE_EMAIL
+// (each required); the private key is protected with the passphrase in
+// SIGNING_PASSPHRASE_FILE or $KEY_PASSPHRASE when one is set. An existing
+// BASE.key.asc is never replaced. The configured key SIGNING_KEY is
+// generated on first use by sign:file and by every target that signs, so
+// this is only needed for extra keys.
+func (Sign) GenKey(ctx context.Context, base string) error {
+	c, err := load()
+	if err != nil {
+		return err
+	}
+	id, err := sign.IdentityFromConfig(c)
+	if err != nil {
+		return err
+	}
+	pass, err := sign.Passphrase(c)
+	if err != nil {
+		return err
+	}
+	if step.IsDryRun() {
+		step.Summaryf("sign:genKey: would generate %s%s for %s", base, sign.PrivateKeySuffix, id)
+		return nil
+	}
+	step.Summaryf("generating %d-bit RSA key for %s (this takes a few seconds)", sign.DefaultBits, id)
+	fpr, err := sign.GenKey(base, id, sign.DefaultBits, pass)
+	if err != nil {
+		return err
+	}
+	step.Summaryf("wrote %s%s and %s%s, fingerprint %s", base, sign.PrivateKeySuffix, base, sign.PublicKeySuffix, fpr)
+	return nil
+}
+
+// File writes FILE.asc, an armored detached signature of FILE that rkt
+// verifies.
+//
+// Usage: mage sign:file FILE [-key=KEY]
+//
+// KEY is a private key file or a base name (BASE for BASE.key.asc); by
+// default the configured SIGNING_KEY, generated on first use with the
+// KEY_USE_NAME / KEY_USE_COMMENT / KEY_USE_EMAIL identity. The passphrase
+// comes from SIGNING_PASSPHRASE_FILE or $KEY_PASSPHRASE, never from the
+// command line. The signature is written atomically.
+func (Sign) File(ctx context.Context, file string, key *string) error {
+	c, err := load()
+	if err != nil {
+		return err
+	}
+	if step.IsDryRun() {
+		step.Summaryf("sign:file: would write %s%s", file, sign.SignatureSuffix)
+		return nil
+	}
+	if key == nil || *key == "" {
+		if err := sign.SignArtifact(c, file); err != nil {
+			return err
+		}
+	} else {
+		pass, err := sign.Passphrase(c)
+		if err != nil {
+			return err
+		}
+		if err := sign.SignFile(file, *key, pass); err != nil {
+			return err
+		}
+	}
+	step.Summaryf("wrote %s%s", file, sign.SignatureSuffix)
+	return nil
+}
+
+// Verify checks FILE.asc, the detached signature of FILE.
+//
+// Usage: mage sign:verify FILE [-pubkey=PUB] [-name=IMAGE]
+//
+// With -pubkey, PUB (a public key file or a base name for BASE.pub.asc) must
+// have made the signature. With -name, a key trusted for the image name
+// IMAGE in the trust store TRUST_DIR must have made it, as rkt checks
+// (see sign:trust). With neither, the configured SIGNING_KEY's public key
+// is used. Prints `Good signature from "…"`; fails on a changed file, a
+// wrong key or a damaged signature.
+func (Sign) Verify(ctx context.Context, file string, pubkey, name *string) error {
+	c, err := load()
+	if err != nil {
+		return err
+	}
+	var signer string
+	switch {
+	case pubkey != nil && *pubkey != "" && name != nil && *name != "":
+		return fmt.Errorf("sign:verify: give -pubkey or -name, not both")
+	case name != nil && *name != "":
+		data, err := os.Open(file)
+		if err != nil {
+			return err
+		}
+		defer data.Close()
+		sig, err := os.Open(file + sign.SignatureSuffix)
+		if err != nil {
+			return err
+		}
+		defer sig.Close()
+		signer, err = sign.TrustStore{Dir: c.TrustDir}.Verify(*name, data, sig)
+		if err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+	default:
+		pub := c.SigningKey + sign.PublicKeySuffix
+		if pubkey != nil && *pubkey != "" {
+			pub = *pubkey
+		} else if err := c.Require("SIGNING_KEY"); err != nil {
+			return err
+		}
+		signer, err = sign.VerifyFile(file, "", pub)
+		if err != nil {
+			return err
+		}
+	}
+	step.Summaryf("Good signature from %q", signer)
+	return nil
+}
+
+// Trust adds the public key PUBKEY to the rkt-layout trust store TRUST_DIR
+// for image names starting with PREFIX.
+//
+// Usage: mage sign:trust PREFIX PUBKEY
+//
+// The key lands in TRUST_DIR/prefix.d/PREFIX/<fingerprint>, the layout of
+// rkt's /etc/rkt/trustedkeys (PREFIX "root" stores it in root.d, trusted for
+// every name). sign:verify -name and image fetches then accept signatures
+// by that key for those names.
+func (Sign) Trust(ctx context.Context, prefix, pubkey string) error {
+	c, err := load()
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(sign.KeyFile(pubkey, sign.PublicKeySuffix))
+	if err != nil {
+		return fmt.Errorf("sign:trust: %w", err)
+	}
+	p := prefix
+	if p == "root" {
+		p = ""
+	}
+	if step.IsDryRun() {
+		step.Summaryf("sign:trust: would trust %s for %q in %s", pubkey, prefix, c.TrustDir)
+		return nil
+	}
+	fpr, err := sign.TrustStore{Dir: c.TrustDir}.Trust(p, data)
+	if err != nil {
+		return err
+	}
+	step.Summaryf("trusted key %s for %s in %s", fpr, prefix, c.TrustDir)
+	return nil
+}
