@@ -1,0 +1,266 @@
+package fetch
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+
+	"github.com/appc/spec/discovery"
+	"github.com/appc/spec/schema/types"
+	"github.com/rktbuild/rktbuild/aci"
+	"github.com/rktbuild/rktbuild/registry/internal/acicheck"
+	"github.com/rktbuild/rktbuild/registry/store"
+	"github.com/rktbuild/rktbuild/sign"
+	"github.com/rktbuild/rktbuild/step"
+)
+
+// Options configures Fetch.
+type Options struct {
+	Net
+	// Store receives verified images.
+	Store *store.Store
+	// Trust holds the keys images must be signed with.
+	Trust sign.TrustStore
+	// NoStore skips the store lookup: discover and download even when a
+	// matching image is stored (the result is still stored once).
+	NoStore bool
+}
+
+// Request is a parsed NAME[:VERSION][,label=value...] image reference.
+type Request struct {
+	Name string
+	// Labels are the labels asked for, including "version" when given and
+	// the host's "os" and "arch" unless given.
+	Labels map[string]string
+	// Latest is true when no version was given (discovery asks for
+	// "latest" and any version is accepted).
+	Latest bool
+}
+
+func (r Request) String() string {
+	s := r.Name
+	var ks []string
+	for k := range r.Labels {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	for _, k := range ks {
+		s += "," + k + "=" + r.Labels[k]
+	}
+	return s
+}
+
+// ParseRequest parses NAME[:VERSION][,label=value...] with the appc
+// discovery parser rkt used and adds the host's os and arch labels.
+func ParseRequest(ref string) (Request, error) {
+	app, err := discovery.NewAppFromString(ref)
+	if err != nil {
+		return Request{}, fmt.Errorf("image %q: %v (use NAME[:VERSION][,label=value...], e.g. example.com/app:1.0.0,arch=amd64)", ref, err)
+	}
+	r := Request{Name: app.Name.String(), Labels: map[string]string{}}
+	for k, v := range app.Labels {
+		r.Labels[k.String()] = v
+	}
+	if r.Labels["version"] == "" || r.Labels["version"] == "latest" {
+		delete(r.Labels, "version")
+		r.Latest = true
+	}
+	osName, arch, err := types.ToAppcOSArch(runtime.GOOS, runtime.GOARCH, "")
+	if err != nil {
+		return Request{}, err
+	}
+	if _, ok := r.Labels["os"]; !ok {
+		r.Labels["os"] = osName
+	}
+	if _, ok := r.Labels["arch"]; !ok {
+		r.Labels["arch"] = arch
+	}
+	return r, nil
+}
+
+func (r Request) app() discovery.App {
+	app := discovery.App{Name: types.ACIdentifier(r.Name), Labels: map[types.ACIdentifier]string{}}
+	for k, v := range r.Labels {
+		app.Labels[types.ACIdentifier(k)] = v
+	}
+	if r.Latest {
+		app.Labels["version"] = "latest"
+	}
+	return app
+}
+
+// Result reports a fetch.
+type Result struct {
+	Image store.Image
+	// Downloaded is false when the image was already stored.
+	Downloaded bool
+	// Bytes is the number of ACI bytes downloaded.
+	Bytes int64
+}
+
+// Fetch returns the stored image matching ref, discovering, downloading,
+// verifying and storing it first when it is not stored yet.
+func Fetch(ctx context.Context, ref string, opts Options) (Result, error) {
+	req, err := ParseRequest(ref)
+	if err != nil {
+		return Result{}, err
+	}
+	if opts.Store == nil {
+		return Result{}, errors.New("fetch: no image store: set STORE_DIR")
+	}
+	if !opts.NoStore {
+		im, ok, err := opts.Store.Find(req.Name, req.Labels)
+		if err != nil {
+			return Result{}, err
+		}
+		if ok {
+			return Result{Image: im}, nil
+		}
+	}
+	var eps discovery.ACIEndpoints
+	var attempts []discovery.FailedAttempt
+	err = opts.withDiscovery(func() error {
+		var err error
+		eps, attempts, err = discovery.DiscoverACIEndpoints(req.app(), nil, opts.insecure(), opts.Port)
+		return err
+	})
+	if err != nil || len(eps) == 0 {
+		msg := "no ac-discovery template matched"
+		if err != nil {
+			msg = err.Error()
+		}
+		if len(attempts) > 0 {
+			msg += " (" + attemptsString(attempts) + ")"
+		}
+		return Result{}, fmt.Errorf("fetch %s: discovery found no image URL: %s: check the name, that the server's index.html has an ac-discovery tag whose prefix starts the name, and -port", req, msg)
+	}
+	client := opts.Client()
+	var errs []string
+	for _, ep := range eps {
+		res, err := fetchEndpoint(ctx, client, req, ep, opts)
+		if err == nil {
+			return res, nil
+		}
+		var ve *verifyError
+		if errors.As(err, &ve) || ctx.Err() != nil {
+			return Result{}, fmt.Errorf("fetch %s: %w", req, err)
+		}
+		errs = append(errs, err.Error())
+	}
+	return Result{}, fmt.Errorf("fetch %s: every discovered URL failed: %s", req, strings.Join(errs, "; "))
+}
+
+// verifyError marks a failure of the image itself (as opposed to the
+// network): trying another endpoint is not done, the error is final.
+type verifyError struct{ err error }
+
+func (e *verifyError) Error() string { return e.err.Error() }
+func (e *verifyError) Unwrap() error { return e.err }
+
+func refuse(format string, args ...any) error {
+	return &verifyError{fmt.Errorf(format, args...)}
+}
+
+func fetchEndpoint(ctx context.Context, client *http.Client, req Request, ep discovery.ACIEndpoint, opts Options) (Result, error) {
+	sig, err := opts.getSmall(ctx, client, ep.ASC, 1<<20)
+	if err != nil {
+		return Result{}, fmt.Errorf("signature: %w", err)
+	}
+	resp, err := opts.get(ctx, client, ep.ACI)
+	if err != nil {
+		return Result{}, err
+	}
+	defer resp.Body.Close()
+
+	tmp, err := opts.Store.TempFile()
+	if err != nil {
+		return Result{}, err
+	}
+	stored := false
+	defer func() {
+		if !stored {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+
+	// Download into the store's tmp/ while a second goroutine decompresses,
+	// hashes and checks the tar as it arrives.
+	pr, pw := io.Pipe()
+	type checkResult struct {
+		res acicheck.Result
+		err error
+	}
+	checked := make(chan checkResult, 1)
+	go func() {
+		r, err := acicheck.Check(pr)
+		// Drain the rest (trailing bytes, or all of it after a failed
+		// check) so the download completes and the error is reported
+		// after the signature check.
+		_, _ = io.Copy(io.Discard, pr)
+		checked <- checkResult{r, err}
+	}()
+	prog := step.NewProgress(ctx, "fetch "+req.Name, resp.ContentLength)
+	n, copyErr := io.CopyBuffer(io.MultiWriter(tmp, pw, prog), resp.Body, make([]byte, 1<<20))
+	prog.Done()
+	pw.CloseWithError(copyErr)
+	cr := <-checked
+	if copyErr != nil {
+		return Result{}, fmt.Errorf("downloading %s: %w (after %d bytes)", ep.ACI, copyErr, n)
+	}
+	if resp.ContentLength >= 0 && n != resp.ContentLength {
+		return Result{}, refuse("downloading %s: got %d of %d bytes: the download was truncated", ep.ACI, n, resp.ContentLength)
+	}
+
+	// 1. The signature, against the trust store, before anything else counts.
+	signer, err := opts.Trust.Verify(req.Name, tmp, bytes.NewReader(sig))
+	if err != nil {
+		return Result{}, refuse("%s: %w (nothing stored)", ep.ACI, err)
+	}
+	// 2. The structure: no escaping entries, a manifest, a rootfs.
+	if cr.err != nil {
+		return Result{}, refuse("%s: signed but not a valid ACI: %w (nothing stored)", ep.ACI, cr.err)
+	}
+	m, err := aci.ParseManifest(ep.ACI+": manifest", cr.res.Manifest)
+	if err != nil {
+		return Result{}, refuse("%w (nothing stored)", err)
+	}
+	// 3. The manifest must be what was asked for.
+	labels := map[string]string{}
+	for _, l := range m.Labels {
+		labels[l.Name.String()] = l.Value
+	}
+	if m.Name.String() != req.Name {
+		return Result{}, refuse("%s: the image is named %s, not %s as requested (nothing stored)", ep.ACI, m.Name, req.Name)
+	}
+	var bad []string
+	for k, v := range req.Labels {
+		if labels[k] != v {
+			got := labels[k]
+			if got == "" {
+				got = "(none)"
+			}
+			bad = append(bad, fmt.Sprintf("%s=%s, requested %s", k, got, v))
+		}
+	}
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		return Result{}, refuse("%s: the image's labels differ from the request: %s (nothing stored)", ep.ACI, strings.Join(bad, "; "))
+	}
+	if err := tmp.Close(); err != nil {
+		return Result{}, err
+	}
+	im, err := opts.Store.Add(tmp.Name(), sig, store.Image{ID: cr.res.ID, Name: req.Name, Labels: labels, Source: ep.ACI, Signer: signer})
+	stored = true
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Image: im, Downloaded: true, Bytes: n}, nil
+}
