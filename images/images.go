@@ -1,0 +1,289 @@
+// Package images holds rktbuild's image recipes, one short Go file per
+// image, built as an ordered set like the original numbered scripts
+// (00-base, 10-go-builder, ...). A recipe registers itself in an init
+// function; Resolve returns recipes plus what they depend on, in order.
+//
+// To add an image, add a file NN-name.go with:
+//
+//	func init() {
+//		Register(Recipe{
+//			Order: 20, Name: "my-tool", Deps: []string{"base"},
+//			File:  func(c *config.Config) string { return filepath.Join(c.ACIDir, "my-tool-linux-amd64.aci") },
+//			Inputs: func(c *config.Config) step.Inputs { ... },
+//			Build: func(ctx context.Context, e *Env, out string) error {
+//				b, err := e.FromImage(ctx, "base", "example.com/my-tool")
+//				... b.AptInstall(ctx, "my-tool"); b.SetExec("/usr/bin/my-tool")
+//				return e.Write(ctx, b, out)
+//			},
+//		})
+//	}
+package images
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rktbuild/rktbuild/aci"
+	"github.com/rktbuild/rktbuild/config"
+	"github.com/rktbuild/rktbuild/image"
+	"github.com/rktbuild/rktbuild/rootfs"
+	"github.com/rktbuild/rktbuild/step"
+)
+
+// Version is folded into every recipe's inputs: bump it when a change to
+// the shared recipe code changes the images.
+const Version = "1"
+
+// Recipe describes how one image is built.
+type Recipe struct {
+	// Order sorts recipes (the original NN- prefix).
+	Order int
+	// Name is the short name used by `mage image NAME`.
+	Name string
+	// Deps are recipes (short names) whose images this one is built from.
+	Deps []string
+	// NeedsRootfs says the recipe starts from the base rootfs (mage rootfs).
+	NeedsRootfs bool
+	// File is the ACI this recipe writes (its .asc sits beside it).
+	File func(c *config.Config) string
+	// Inputs are what the image depends on besides its Deps' images and
+	// this package's Version (added automatically).
+	Inputs func(c *config.Config) step.Inputs
+	// Build writes the image to out (the Env writes and signs it).
+	Build func(ctx context.Context, e *Env, out string) error
+}
+
+// Label is "NN-name", the recipe's place in the set.
+func (r Recipe) Label() string { return fmt.Sprintf("%02d-%s", r.Order, r.Name) }
+
+var (
+	mu      sync.Mutex
+	recipes = map[string]Recipe{}
+)
+
+// Register adds a recipe; a duplicate name panics (a programming error).
+func Register(r Recipe) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := recipes[r.Name]; dup {
+		panic("images: duplicate recipe " + r.Name)
+	}
+	recipes[r.Name] = r
+}
+
+// All returns every recipe in build order.
+func All() []Recipe {
+	mu.Lock()
+	defer mu.Unlock()
+	out := make([]Recipe, 0, len(recipes))
+	for _, r := range recipes {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Order != out[j].Order {
+			return out[i].Order < out[j].Order
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// Lookup returns the recipe with short name (or NN-name label) name.
+func Lookup(name string) (Recipe, bool) {
+	for _, r := range All() {
+		if r.Name == name || r.Label() == name {
+			return r, true
+		}
+	}
+	return Recipe{}, false
+}
+
+// Resolve returns the named recipes plus everything they depend on, in
+// build order. An empty list means all recipes.
+func Resolve(names []string) ([]Recipe, error) {
+	if len(names) == 0 {
+		return All(), nil
+	}
+	want := map[string]bool{}
+	var visit func(n string, from []string) error
+	visit = func(n string, from []string) error {
+		r, ok := Lookup(n)
+		if !ok {
+			var known []string
+			for _, r := range All() {
+				known = append(known, r.Name)
+			}
+			if len(from) > 0 {
+				return fmt.Errorf("image %s depends on unknown image %q", from[len(from)-1], n)
+			}
+			return fmt.Errorf("unknown image %q: known images are %s", n, strings.Join(known, ", "))
+		}
+		for _, f := range from {
+			if f == r.Name {
+				return fmt.Errorf("image dependency cycle: %s -> %s", strings.Join(from, " -> "), r.Name)
+			}
+		}
+		if want[r.Name] {
+			return nil
+		}
+		for _, d := range r.Deps {
+			if err := visit(d, append(from, r.Name)); err != nil {
+				return err
+			}
+		}
+		want[r.Name] = true
+		return nil
+	}
+	for _, n := range names {
+		if err := visit(n, nil); err != nil {
+			return nil, err
+		}
+	}
+	var out []Recipe
+	for _, r := range All() {
+		if want[r.Name] {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// Env is what recipes build with: the configuration, the rootfs runner
+// environment and where the base rootfs lives.
+type Env struct {
+	Config *config.Config
+	Rootfs rootfs.Env
+	// RootfsDir is the debootstrapped base rootfs.
+	RootfsDir string
+	// work is the recipe's scratch directory.
+	work string
+}
+
+// NewEnv prepares the build environment from the configuration.
+func NewEnv(c *config.Config) (*Env, error) {
+	re, err := image.NewEnv(c)
+	if err != nil {
+		return nil, err
+	}
+	return &Env{Config: c, Rootfs: re, RootfsDir: rootfs.FromConfig(c).Dir}, nil
+}
+
+// FromRootfs begins an image from a copy of the base rootfs.
+func (e *Env) FromRootfs(ctx context.Context, name string) (*image.Builder, error) {
+	b, err := image.FromRootfs(ctx, e.work, e.RootfsDir, name)
+	if err != nil {
+		return nil, err
+	}
+	b.Env = e.Rootfs
+	return b, nil
+}
+
+// FromImage begins an image from the ACI another recipe (short name)
+// wrote.
+func (e *Env) FromImage(ctx context.Context, recipe, name string) (*image.Builder, error) {
+	r, ok := Lookup(recipe)
+	if !ok {
+		return nil, fmt.Errorf("image %s: unknown base recipe %q", name, recipe)
+	}
+	b, err := image.FromACI(ctx, e.work, r.File(e.Config), name)
+	if err != nil {
+		return nil, err
+	}
+	b.Env = e.Rootfs
+	return b, nil
+}
+
+// Write packs b into out with SOURCE_DATE_EPOCH applied and signs it.
+func (e *Env) Write(ctx context.Context, b *image.Builder, out string) error {
+	epoch, has, err := e.Config.Epoch()
+	if err != nil {
+		return err
+	}
+	id, err := b.WriteSigned(ctx, e.Config, out, aci.PackOptions{Epoch: epoch, HasEpoch: has})
+	if err != nil {
+		return err
+	}
+	step.Summaryf("wrote %s (%s) and %s.asc", out, id, out)
+	return nil
+}
+
+// Status is one row of the table Build ends with.
+type Status struct {
+	Recipe   Recipe
+	File     string
+	Result   string // "built", "up to date", "failed", "skipped"
+	Reason   string
+	Duration time.Duration
+	Err      error
+}
+
+// InputsOf returns the full step inputs of r: its own, the files of the
+// images it is built from, and the shared versions.
+func InputsOf(c *config.Config, r Recipe) step.Inputs {
+	var in step.Inputs
+	if r.Inputs != nil {
+		in = r.Inputs(c)
+	}
+	if in.Values == nil {
+		in.Values = map[string]string{}
+	}
+	in.Values["images.version"] = Version
+	in.Values["image.file"] = r.File(c)
+	for _, d := range r.Deps {
+		if dr, ok := Lookup(d); ok {
+			in.Files = append(in.Files, dr.File(c))
+		}
+	}
+	if r.NeedsRootfs {
+		// The rootfs tree itself (hashed by content, cached by stat).
+		in.Files = append(in.Files, rootfs.FromConfig(c).Dir)
+	}
+	return in
+}
+
+// Build builds recipes in order (each only when its inputs changed). It
+// stops at the first failure; the remaining recipes are reported as
+// skipped.
+func Build(ctx context.Context, e *Env, list []Recipe) ([]Status, error) {
+	var out []Status
+	var firstErr error
+	for _, r := range list {
+		file := r.File(e.Config)
+		st := Status{Recipe: r, File: file}
+		if firstErr != nil {
+			st.Result = "skipped"
+			out = append(out, st)
+			continue
+		}
+		start := time.Now()
+		res, err := step.Do(ctx, step.Step{
+			Name:    "image:" + r.Label(),
+			Inputs:  InputsOf(e.Config, r),
+			Outputs: []string{file, file + ".asc"},
+			Run: func(ctx context.Context) error {
+				e.work = filepath.Join(e.Config.BuildDir, "images", r.Label())
+				defer step.RemoveAll(e.work)
+				return r.Build(ctx, e, file)
+			},
+		})
+		st.Duration = time.Since(start)
+		st.Reason = res.Reason
+		switch {
+		case err != nil:
+			st.Result, st.Err, firstErr = "failed", err, fmt.Errorf("image %s: %w", r.Label(), err)
+		case res.Ran:
+			st.Result = "built"
+		case step.IsDryRun() && res.Reason != "up to date":
+			st.Result = "would build"
+		default:
+			st.Result = "up to date"
+		}
+		out = append(out, st)
+	}
+	return out, firstErr
+}

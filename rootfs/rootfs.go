@@ -1,0 +1,348 @@
+// Package rootfs builds Debian/Ubuntu root file systems with debootstrap and
+// runs steps (apt-get, arbitrary commands) inside them with systemd-nspawn.
+//
+// Downloaded .deb files are kept in a cache directory that the next
+// debootstrap reuses (--cache-dir) and that apt inside a rootfs sees as
+// /var/cache/apt/archives, so only what changed is fetched again. A rootfs
+// is rebuilt only when its inputs (suite, mirror, keyring, variant,
+// components, packages, arch, overlay files, this package's Version)
+// change, decided by step.Do from a hash of those inputs.
+package rootfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/rktbuild/rktbuild/config"
+	"github.com/rktbuild/rktbuild/nspawn"
+	"github.com/rktbuild/rktbuild/step"
+)
+
+// Version is folded into every rootfs step's inputs: bump it when a change
+// to this package changes what a rootfs contains.
+const Version = "1"
+
+// AptArchives is where apt keeps downloaded packages inside a rootfs; the
+// .deb cache is bind-mounted there.
+const AptArchives = "/var/cache/apt/archives"
+
+// Options describe a debootstrap run.
+type Options struct {
+	Suite      string   // e.g. bookworm, xenial
+	Mirror     string   // empty: debootstrap's default for the suite
+	Keyring    string   // empty: debootstrap's default
+	Variant    string   // e.g. minbase; empty: debootstrap's default
+	Components []string // e.g. main universe
+	Packages   []string // extra packages (--include)
+	Arch       string   // Debian architecture, e.g. amd64
+	// Dir is the rootfs directory that is written (atomically replaced).
+	Dir string
+	// CacheDir keeps downloaded .debs between runs.
+	CacheDir string
+	// Overlay, when set, is a directory whose contents are copied over the
+	// rootfs after debootstrap.
+	Overlay string
+	// Debootstrap is the program to run; empty means "debootstrap" in PATH.
+	Debootstrap string
+	// ScriptsDir is where debootstrap's suite scripts live; empty means
+	// $DEBOOTSTRAP_DIR/scripts or /usr/share/debootstrap/scripts.
+	ScriptsDir string
+}
+
+// FromConfig returns the options the ROOTFS_* keys describe, building into
+// <S1B_BUILD_DIR>/rootfs/<suite>-<arch> with the cache under CACHE_DIR.
+func FromConfig(c *config.Config) Options {
+	return Options{
+		Suite:      c.RootfsSuite,
+		Mirror:     c.RootfsMirror,
+		Keyring:    c.RootfsKeyring,
+		Variant:    c.RootfsVariant,
+		Components: c.RootfsComponents,
+		Packages:   c.RootfsPackages,
+		Arch:       c.RootfsArch,
+		Dir:        filepath.Join(c.BuildDir, "rootfs", c.RootfsSuite+"-"+c.RootfsArch),
+		CacheDir:   DebCache(c),
+	}
+}
+
+// DebCache is the .deb cache directory under CACHE_DIR.
+func DebCache(c *config.Config) string {
+	return filepath.Join(c.CacheDir, "debs", c.RootfsSuite+"-"+c.RootfsArch)
+}
+
+var nameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9.+_-]*$`)
+
+// Check validates the options without running anything: names are
+// well-formed, the suite is one debootstrap knows, the keyring exists, and
+// debootstrap is installed.
+func (o Options) Check() error {
+	if o.Suite == "" {
+		return errors.New("ROOTFS_SUITE is empty: set it to a Debian or Ubuntu suite such as bookworm or xenial")
+	}
+	if !nameRe.MatchString(o.Suite) {
+		return fmt.Errorf("ROOTFS_SUITE=%q is not a suite name", o.Suite)
+	}
+	if o.Arch == "" || !nameRe.MatchString(o.Arch) {
+		return fmt.Errorf("ROOTFS_ARCH=%q is not a Debian architecture name such as amd64", o.Arch)
+	}
+	if o.Variant != "" && !nameRe.MatchString(o.Variant) {
+		return fmt.Errorf("ROOTFS_VARIANT=%q is not a debootstrap variant such as minbase", o.Variant)
+	}
+	for _, p := range o.Packages {
+		if !nameRe.MatchString(p) {
+			return fmt.Errorf("ROOTFS_PACKAGES: %q is not a package name", p)
+		}
+	}
+	for _, p := range o.Components {
+		if !nameRe.MatchString(p) {
+			return fmt.Errorf("ROOTFS_COMPONENTS: %q is not a component name", p)
+		}
+	}
+	if o.Mirror != "" && !strings.Contains(o.Mirror, "://") {
+		return fmt.Errorf("ROOTFS_MIRROR=%q is not a URL (http://HOST/PATH, https://..., file:///...)", o.Mirror)
+	}
+	if o.Keyring != "" {
+		if _, err := os.Stat(o.Keyring); err != nil {
+			return fmt.Errorf("ROOTFS_KEYRING=%s: %v", o.Keyring, err)
+		}
+	}
+	if o.Dir == "" || o.CacheDir == "" {
+		return errors.New("rootfs: Dir and CacheDir must be set")
+	}
+	bin, err := o.binary()
+	if err != nil {
+		return err
+	}
+	scripts := o.ScriptsDir
+	if scripts == "" {
+		if d := os.Getenv("DEBOOTSTRAP_DIR"); d != "" {
+			scripts = filepath.Join(d, "scripts")
+		} else {
+			scripts = "/usr/share/debootstrap/scripts"
+		}
+	}
+	if _, err := os.Stat(filepath.Join(scripts, o.Suite)); err != nil {
+		return fmt.Errorf("unknown ROOTFS_SUITE %q: %s has no script for it in %s (use a suite it knows, e.g. bookworm or xenial, or update the debootstrap package)",
+			o.Suite, bin, scripts)
+	}
+	return nil
+}
+
+func (o Options) binary() (string, error) {
+	name := o.Debootstrap
+	if name == "" {
+		name = "debootstrap"
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return "", fmt.Errorf("%s not found in PATH: install the debootstrap package (apt-get install debootstrap) or run `mage setup`", name)
+	}
+	return p, nil
+}
+
+// Args returns debootstrap's arguments (without the program) for a run
+// into target. It is pure; CacheDir must already be absolute.
+func (o Options) Args(target string) []string {
+	args := []string{"--arch=" + o.Arch}
+	if o.Variant != "" {
+		args = append(args, "--variant="+o.Variant)
+	}
+	if len(o.Components) > 0 {
+		args = append(args, "--components="+strings.Join(o.Components, ","))
+	}
+	if len(o.Packages) > 0 {
+		args = append(args, "--include="+strings.Join(o.Packages, ","))
+	}
+	if o.Keyring != "" {
+		args = append(args, "--keyring="+o.Keyring)
+	}
+	if o.CacheDir != "" {
+		args = append(args, "--cache-dir="+o.CacheDir)
+	}
+	args = append(args, o.Suite, target)
+	if o.Mirror != "" {
+		args = append(args, o.Mirror)
+	}
+	return args
+}
+
+// Inputs are what the rootfs depends on.
+func (o Options) Inputs() step.Inputs {
+	in := step.Inputs{Values: map[string]string{
+		"suite":      o.Suite,
+		"mirror":     o.Mirror,
+		"keyring":    o.Keyring,
+		"variant":    o.Variant,
+		"components": strings.Join(o.Components, " "),
+		"packages":   strings.Join(o.Packages, " "),
+		"arch":       o.Arch,
+		"version":    Version,
+	}}
+	if o.Keyring != "" {
+		in.Files = append(in.Files, o.Keyring)
+	}
+	if o.Overlay != "" {
+		in.Files = append(in.Files, o.Overlay)
+	}
+	return in
+}
+
+// Build runs debootstrap into o.Dir unless it is up to date. The rootfs
+// appears under its final name only when debootstrap succeeded.
+func Build(ctx context.Context, o Options) (step.Result, error) {
+	if err := o.Check(); err != nil {
+		return step.Result{}, err
+	}
+	cache, err := filepath.Abs(o.CacheDir)
+	if err != nil {
+		return step.Result{}, err
+	}
+	o.CacheDir = cache
+	return step.Do(ctx, step.Step{
+		Name:    "rootfs:" + o.Suite + "-" + o.Arch,
+		Inputs:  o.Inputs(),
+		Outputs: []string{o.Dir},
+		Run: func(ctx context.Context) error {
+			return debootstrap(ctx, o)
+		},
+	})
+}
+
+func debootstrap(ctx context.Context, o Options) error {
+	bin, err := o.binary()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.CacheDir, 0o755); err != nil {
+		return err
+	}
+	step.Summaryf("debootstrap %s (%s) into %s", o.Suite, mirrorName(o.Mirror), o.Dir)
+	return step.ReplaceDir(o.Dir, func(tmp string) error {
+		err := step.Cmd{Env: []string{"DEBIAN_FRONTEND=noninteractive"}}.Run(ctx, bin, o.Args(tmp)...)
+		if err != nil {
+			return explain(err, o)
+		}
+		// debootstrap leaves its downloads in the target too; the cache has
+		// them, the rootfs does not need them.
+		debs, _ := filepath.Glob(filepath.Join(tmp, AptArchives, "*.deb"))
+		for _, d := range debs {
+			_ = os.Remove(d)
+		}
+		if o.Overlay != "" {
+			if err := step.Run(ctx, "cp", "-a", "--", o.Overlay+"/.", tmp+"/"); err != nil {
+				return fmt.Errorf("copying overlay %s: %w", o.Overlay, err)
+			}
+		}
+		return nil
+	})
+}
+
+func mirrorName(m string) string {
+	if m == "" {
+		return "debootstrap's default mirror"
+	}
+	return m
+}
+
+// explain turns debootstrap's typical failures into errors that say what to
+// fix, keeping the command's output.
+func explain(err error, o Options) error {
+	var ce *step.CmdError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	tail := strings.Join(ce.Tail, "\n")
+	switch {
+	case strings.Contains(tail, "Failed getting release file"),
+		strings.Contains(tail, "Failure trying to run") && strings.Contains(tail, "wget"),
+		strings.Contains(tail, "Couldn't download"),
+		strings.Contains(tail, "Connection refused"),
+		strings.Contains(tail, "unable to resolve"):
+		return fmt.Errorf("debootstrap could not download %s from %s: check ROOTFS_MIRROR and the network: %w", o.Suite, mirrorName(o.Mirror), err)
+	case strings.Contains(tail, "Release signed by unknown key"),
+		strings.Contains(tail, "Couldn't find these debs"),
+		strings.Contains(tail, "Invalid Release signature"):
+		return fmt.Errorf("debootstrap could not verify %s: check ROOTFS_KEYRING (Ubuntu suites need ubuntu-keyring): %w", o.Suite, err)
+	}
+	return err
+}
+
+// Env is how steps run inside a rootfs: the nspawn runner and the .deb
+// cache bound at /var/cache/apt/archives.
+type Env struct {
+	Runner   *nspawn.Runner
+	CacheDir string
+	// Binds are added to every command.
+	Binds []nspawn.Bind
+	// Env holds extra KEY=VALUE entries for every command.
+	Env []string
+}
+
+// Exec runs args inside root with the .deb cache bound.
+func (e Env) Exec(ctx context.Context, root string, args ...string) error {
+	if e.Runner == nil {
+		return errors.New("rootfs: no nspawn runner")
+	}
+	binds := append([]nspawn.Bind(nil), e.Binds...)
+	if e.CacheDir != "" {
+		if err := os.MkdirAll(filepath.Join(e.CacheDir, "partial"), 0o755); err != nil {
+			return err
+		}
+		binds = append(binds, nspawn.Bind{Source: e.CacheDir, Target: AptArchives})
+	}
+	env := append([]string{
+		"DEBIAN_FRONTEND=noninteractive",
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	}, e.Env...)
+	return e.Runner.Run(ctx, nspawn.Options{Root: root, Args: args, Binds: binds, Env: env})
+}
+
+// aptOpts keep apt's downloads in the bound cache (run as root so the
+// cache needs no special owner) and never prompt.
+var aptOpts = []string{"-o", "APT::Sandbox::User=root", "-o", "Dpkg::Use-Pty=0", "-o", "APT::Keep-Downloaded-Packages=true"}
+
+// AptInstall runs apt-get update and installs pkgs (no recommends) inside
+// root; the package lists are removed afterwards.
+func (e Env) AptInstall(ctx context.Context, root string, pkgs ...string) error {
+	for _, p := range pkgs {
+		if !nameRe.MatchString(p) {
+			return fmt.Errorf("apt install: %q is not a package name", p)
+		}
+	}
+	update := append([]string{"apt-get"}, aptOpts...)
+	update = append(update, "update")
+	if err := e.Exec(ctx, root, update...); err != nil {
+		return fmt.Errorf("apt-get update in %s: %w", root, err)
+	}
+	install := append([]string{"apt-get"}, aptOpts...)
+	install = append(install, "install", "-y", "--no-install-recommends")
+	install = append(install, pkgs...)
+	if err := e.Exec(ctx, root, install...); err != nil {
+		return fmt.Errorf("apt-get install %s in %s: %w", strings.Join(pkgs, " "), root, err)
+	}
+	return CleanApt(root)
+}
+
+// CleanApt removes apt's package lists and any downloaded .debs from root
+// (what `apt-get clean` and `rm -rf /var/lib/apt/lists/*` did in the
+// original scripts, without emptying the shared cache).
+func CleanApt(root string) error {
+	for _, pat := range []string{"var/lib/apt/lists/*", "var/cache/apt/archives/*.deb", "var/cache/apt/*.bin"} {
+		m, _ := filepath.Glob(filepath.Join(root, pat))
+		for _, p := range m {
+			if filepath.Base(p) == "lock" || filepath.Base(p) == "partial" || filepath.Base(p) == "auxfiles" {
+				continue
+			}
+			if err := os.RemoveAll(p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,4 @@
+#!/bin/sh
+# Entrypoint of the base image: run the given command as the container's
+# main process.
+exec "$@"
