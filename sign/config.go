@@ -64,6 +64,9 @@ func IdentityFromConfig(c *config.Config) (Identity, error) {
 
 var ensureMu sync.Mutex
 
+// ensureBits is the size EnsureKey generates (tests lower it for speed).
+var ensureBits = DefaultBits
+
 // EnsureKey makes sure the configured signing key SIGNING_KEY exists:
 // when BASE.key.asc is missing it generates a DefaultBits RSA key with the
 // KEY_USE_* identity and the configured passphrase, prints its fingerprint
@@ -110,8 +113,8 @@ func EnsureKey(c *config.Config) (fingerprint string, generated bool, err error)
 	if err != nil {
 		return "", false, err
 	}
-	step.Summaryf("signing key %s%s does not exist: generating %d-bit RSA key for %s", base, PrivateKeySuffix, DefaultBits, id)
-	fpr, err := GenKey(base, id, DefaultBits, pass)
+	step.Summaryf("signing key %s%s does not exist: generating %d-bit RSA key for %s", base, PrivateKeySuffix, ensureBits, id)
+	fpr, err := GenKey(base, id, ensureBits, pass)
 	if err != nil {
 		return "", false, err
 	}

@@ -2,10 +2,12 @@ package sign
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -63,6 +65,9 @@ func parseSignature(r io.Reader) (*parsedSig, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: damaged or truncated armor: %v", ErrNotSignature, err)
 		}
+		if err := checkCRC(trimmed, body); err != nil {
+			return nil, fmt.Errorf("%w: damaged armor: %v", ErrNotSignature, err)
+		}
 	}
 	p, err := packet.NewReader(bytes.NewReader(body)).Next()
 	if err != nil {
@@ -82,6 +87,42 @@ func parseSignature(r io.Reader) (*parsedSig, error) {
 		return nil, fmt.Errorf("%w: signature names no issuer key", ErrNotSignature)
 	}
 	return ps, nil
+}
+
+// crcLine matches the armor checksum line before the END line.
+var crcLine = regexp.MustCompile(`(?m)^=([A-Za-z0-9+/]{4})[ \t\r]*\n-----END `)
+
+// checkCRC compares the armor's optional CRC24 line with body, as GnuPG
+// does (go-crypto no longer checks it; a mismatch means a damaged file).
+func checkCRC(armored, body []byte) error {
+	m := crcLine.FindSubmatch(armored)
+	if m == nil {
+		return nil
+	}
+	want, err := base64.StdEncoding.DecodeString(string(m[1]))
+	if err != nil || len(want) != 3 {
+		return fmt.Errorf("malformed CRC24 line %q", m[0])
+	}
+	got := crc24(body)
+	if got != uint32(want[0])<<16|uint32(want[1])<<8|uint32(want[2]) {
+		return fmt.Errorf("CRC24 checksum mismatch (armor says %06X, data has %06X)", uint32(want[0])<<16|uint32(want[1])<<8|uint32(want[2]), got)
+	}
+	return nil
+}
+
+// crc24 is the OpenPGP armor checksum (RFC 4880, section 6.1).
+func crc24(data []byte) uint32 {
+	crc := uint32(0xB704CE)
+	for _, b := range data {
+		crc ^= uint32(b) << 16
+		for i := 0; i < 8; i++ {
+			crc <<= 1
+			if crc&0x1000000 != 0 {
+				crc ^= 0x1864CFB
+			}
+		}
+	}
+	return crc & 0xFFFFFF
 }
 
 // verify checks sig over signed against keyring and returns the signer.
