@@ -1,0 +1,465 @@
+package kernel
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+
+	cp "github.com/otiai10/copy"
+
+	"github.com/rktbuild/rktbuild/step"
+)
+
+// Make runs the kernel's make out of tree.
+type Make struct {
+	Src, Out string
+	Arch     string   // ARCH=, e.g. x86_64
+	Env      []string // extra environment (KBUILD_BUILD_*)
+}
+
+// SrcArch maps ARCH to the arch/ directory name.
+func (m Make) SrcArch() string {
+	switch m.Arch {
+	case "x86_64", "i386", "x86":
+		return "x86"
+	case "aarch64":
+		return "arm64"
+	}
+	return m.Arch
+}
+
+func (m Make) args(jobs int, targets ...string) []string {
+	a := []string{"-C", m.Src, "O=" + m.Out, "ARCH=" + m.Arch, "--no-print-directory"}
+	if jobs > 1 {
+		a = append(a, fmt.Sprintf("-j%d", jobs))
+	}
+	return append(a, targets...)
+}
+
+// Run runs make with jobs parallel jobs (reserved from the S1B_JOBS budget).
+func (m Make) Run(ctx context.Context, jobs int, targets ...string) error {
+	if jobs < 1 {
+		jobs = 1
+	}
+	return step.Cmd{Env: m.Env, Jobs: jobs}.Run(ctx, "make", m.args(jobs, targets...)...)
+}
+
+// Release returns `make kernelrelease`.
+func (m Make) Release(ctx context.Context) (string, error) {
+	var b strings.Builder
+	err := step.Cmd{Env: m.Env, Stdout: &b}.Run(ctx, "make", append([]string{"-s"}, m.args(1, "kernelrelease")...)...)
+	r := strings.TrimSpace(b.String())
+	if err == nil && (r == "" || strings.ContainsAny(r, " \n/")) {
+		err = fmt.Errorf("make kernelrelease printed %q", r)
+	}
+	return r, err
+}
+
+// Options configures Build. Paths may be relative to the working directory.
+type Options struct {
+	Version         string // S1B_KERNEL_VERSION; empty: distribution package
+	Source          string // S1B_KERNEL_SOURCE: auto, kernelorg, distro, local
+	BaseURL         string // S1B_KERNEL_URL
+	DistroPackage   string // S1B_KERNEL_DISTRO_PACKAGE
+	Local           string // S1B_KERNEL_LOCAL
+	Suffix          string // S1B_KERNEL_VERSION_SUFFIX → CONFIG_LOCALVERSION
+	ExtraPatchFiles []string
+	ExtraPatchURLs  []string // URL, optionally with #sha256=HEX
+
+	ConfigsDir string // default kernel/configs
+	PatchesDir string // default kernel/patches
+	KeysDir    string // default kernel/keys
+
+	WorkDir  string // trees and stamps: <S1B_BUILD_DIR>/kernel
+	CacheDir string // downloads: <CACHE_DIR>/kernel
+	Jobs     int    // make -j; 0 means the number of CPUs
+	Arch     string // default x86_64
+	// BuildTimestamp, when set, is KBUILD_BUILD_TIMESTAMP (reproducible
+	// builds); e.g. from SOURCE_DATE_EPOCH.
+	BuildTimestamp string
+	Client         *http.Client
+}
+
+// Result describes a built kernel.
+type Result struct {
+	Label    string  // names the source, e.g. distro-linux-source-6.1
+	Version  Version // upstream version of the source tree
+	Release  string  // `make kernelrelease`, e.g. 6.1.192-rktbuild-v1
+	Image    string  // bzImage
+	Config   string  // the final .config
+	Headers  string  // a root holding lib/modules/<Release>/{include,source}
+	Src, Out string  // source and O= build trees
+}
+
+var suffixRE = regexp.MustCompile(`^[A-Za-z0-9._+-]*$`)
+
+func (o *Options) defaults() {
+	if o.ConfigsDir == "" {
+		o.ConfigsDir = filepath.Join("kernel", "configs")
+	}
+	if o.PatchesDir == "" {
+		o.PatchesDir = filepath.Join("kernel", "patches")
+	}
+	if o.KeysDir == "" {
+		o.KeysDir = filepath.Join("kernel", "keys")
+	}
+	if o.WorkDir == "" {
+		o.WorkDir = filepath.Join("build", "kernel")
+	}
+	if o.CacheDir == "" {
+		o.CacheDir = filepath.Join(".rktbuild", "cache", "kernel")
+	}
+	if o.Jobs <= 0 {
+		o.Jobs = runtime.NumCPU()
+	}
+	if o.Arch == "" {
+		o.Arch = "x86_64"
+	}
+}
+
+// sourceMarker is written into the source tree after it was unpacked and
+// patched; its hash identifies the tree for the later steps.
+type sourceMarker struct {
+	Origin  string            `json:"origin"`
+	Input   string            `json:"input_sha256"`
+	Patches map[string]string `json:"patches"`
+	Applied []PatchResult     `json:"applied"`
+}
+
+const markerName = ".rktbuild-source.json"
+
+// Build resolves, verifies, unpacks, patches, configures and builds the
+// kernel and installs its headers. Each phase is a step: with unchanged
+// inputs a second Build does no work.
+func Build(ctx context.Context, o Options) (*Result, error) {
+	o.defaults()
+	if !suffixRE.MatchString(o.Suffix) {
+		return nil, fmt.Errorf("S1B_KERNEL_VERSION_SUFFIX=%q: only letters, digits and . _ + - may appear in a kernel release", o.Suffix)
+	}
+	kind, err := ResolveKind(o.Source, o.Version, o.Local)
+	if err != nil {
+		return nil, err
+	}
+
+	// 1. The verified input: a tarball or a directory.
+	var input, label string
+	switch kind {
+	case SourceKernelOrg:
+		v, err := ParseVersion(o.Version)
+		if err != nil {
+			return nil, fmt.Errorf("S1B_KERNEL_VERSION: %w", err)
+		}
+		label = "linux-" + v.String()
+		ko := KernelOrg{BaseURL: o.BaseURL, CacheDir: o.CacheDir, KeysDir: o.KeysDir, Client: o.Client}
+		input = filepath.Join(o.CacheDir, filepath.FromSlash(v.Dir()), v.Tarball())
+		_, err = step.Do(ctx, step.Step{
+			Name:    "kernel:fetch:" + label,
+			Inputs:  step.Inputs{Files: []string{o.KeysDir}, Values: map[string]string{"url": o.BaseURL, "version": v.String()}},
+			Outputs: []string{input},
+			Run: func(ctx context.Context) error {
+				_, err := ko.Fetch(ctx, v)
+				return err
+			},
+		})
+		if err != nil {
+			return nil, err
+		}
+	case SourceDistro:
+		t, pkg, err := DistroTarball(ctx, o.DistroPackage, o.Version)
+		if err != nil {
+			return nil, err
+		}
+		input, label = t, "distro-"+pkg
+	case SourceLocal:
+		fi, err := os.Stat(o.Local)
+		if err != nil {
+			return nil, fmt.Errorf("S1B_KERNEL_LOCAL: %w", err)
+		}
+		input = o.Local
+		label = "local-" + strings.Split(filepath.Base(o.Local), ".tar")[0]
+		if !fi.IsDir() && !strings.Contains(filepath.Base(o.Local), ".tar") {
+			return nil, fmt.Errorf("S1B_KERNEL_LOCAL=%s: expected a .tar, .tar.gz or .tar.xz tarball or a kernel tree", o.Local)
+		}
+	}
+
+	// 2. Patches: the project's, extra files, extra URLs (downloaded once).
+	patches, err := ListPatches(o.PatchesDir)
+	if err != nil {
+		return nil, err
+	}
+	patches = append(patches, o.ExtraPatchFiles...)
+	for _, u := range o.ExtraPatchURLs {
+		p, err := fetchPatch(ctx, o.Client, u, filepath.Join(o.CacheDir, "patches"))
+		if err != nil {
+			return nil, fmt.Errorf("S1B_EXTRA_KERNEL_PATCH_URLS: %w", err)
+		}
+		patches = append(patches, p)
+	}
+	for _, p := range patches {
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("kernel patch: %w", err)
+		}
+	}
+
+	r := &Result{Label: label}
+	base := filepath.Join(o.WorkDir, label)
+	r.Src = filepath.Join(base, "src")
+	r.Out = filepath.Join(base, "out")
+	marker := filepath.Join(r.Src, markerName)
+	if _, err := os.Stat(filepath.Join(r.Src, "Makefile")); err != nil {
+		_ = os.Remove(marker) // tree gone: unpack again
+	}
+
+	// 3. Unpack and patch (atomically: the tree appears complete or not).
+	_, err = step.Do(ctx, step.Step{
+		Name:    "kernel:source:" + label,
+		Inputs:  step.Inputs{Files: append([]string{input}, patches...), Values: map[string]string{"kind": kind}},
+		Outputs: []string{marker},
+		Run: func(ctx context.Context) error {
+			return step.ReplaceDir(r.Src, func(tmp string) error {
+				if err := unpack(ctx, input, tmp); err != nil {
+					return err
+				}
+				applied, err := ApplyPatches(ctx, tmp, patches)
+				if err != nil {
+					return err
+				}
+				m := sourceMarker{Origin: kind + ":" + input, Patches: map[string]string{}}
+				if m.Input, err = hashInput(input); err != nil {
+					return err
+				}
+				for _, a := range applied {
+					h, _ := step.HashFile(a.Patch)
+					m.Patches[filepath.Base(a.Patch)] = h
+					m.Applied = append(m.Applied, PatchResult{filepath.Base(a.Patch), a.Status})
+					step.Summaryf("kernel patch %s: %s", filepath.Base(a.Patch), a.Status)
+				}
+				data, _ := json.MarshalIndent(m, "", "  ")
+				return os.WriteFile(filepath.Join(tmp, markerName), data, 0o644)
+			})
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	srcID, err := step.HashFile(marker)
+	if err != nil {
+		return nil, err
+	}
+	if r.Version, err = TreeVersion(r.Src); err != nil {
+		return nil, err
+	}
+
+	env := []string{"KBUILD_BUILD_USER=rktbuild", "KBUILD_BUILD_HOST=rktbuild"}
+	if o.BuildTimestamp != "" {
+		env = append(env, "KBUILD_BUILD_TIMESTAMP="+o.BuildTimestamp)
+	}
+	mk := Make{Src: mustAbs(r.Src), Out: mustAbs(r.Out), Arch: o.Arch, Env: env}
+
+	// 4. Configure, then the drift gate.
+	choice, err := LookupConfig(o.ConfigsDir, r.Version)
+	if err != nil {
+		return nil, err
+	}
+	r.Config = filepath.Join(r.Out, ".config")
+	_, err = step.Do(ctx, step.Step{
+		Name: "kernel:config:" + label,
+		Inputs: step.Inputs{Files: []string{choice.Path}, Values: map[string]string{
+			"source": srcID, "suffix": o.Suffix, "arch": o.Arch, "base": BaseConfig, "fragment": fmt.Sprint(choice.Fragment)}},
+		Outputs: []string{r.Config},
+		Run:     func(ctx context.Context) error { return Configure(ctx, mk, choice, o.Suffix) },
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	// 5. Build.
+	r.Image = filepath.Join(r.Out, "arch", mk.SrcArch(), "boot", "bzImage")
+	releaseFile := filepath.Join(r.Out, "rktbuild-kernelrelease")
+	_, err = step.Do(ctx, step.Step{
+		Name:    "kernel:build:" + label,
+		Inputs:  step.Inputs{Files: []string{r.Config}, Values: map[string]string{"source": srcID, "env": strings.Join(env, " ")}},
+		Outputs: []string{r.Image, releaseFile},
+		Run: func(ctx context.Context) error {
+			if err := mk.Run(ctx, o.Jobs, "bzImage"); err != nil {
+				return err
+			}
+			rel, err := mk.Release(ctx)
+			if err != nil {
+				return err
+			}
+			return step.WriteFileBytes(releaseFile, []byte(rel+"\n"), 0o644)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(releaseFile)
+	if err != nil {
+		return nil, err
+	}
+	r.Release = strings.TrimSpace(string(data))
+
+	// 6. Headers.
+	r.Headers = filepath.Join(base, "headers")
+	_, err = step.Do(ctx, step.Step{
+		Name:    "kernel:headers:" + label,
+		Inputs:  step.Inputs{Files: []string{r.Config, r.Image}, Values: map[string]string{"source": srcID, "release": r.Release}},
+		Outputs: []string{r.Headers},
+		Run: func(ctx context.Context) error {
+			return step.ReplaceDir(r.Headers, func(tmp string) error {
+				return InstallHeaders(ctx, mk, tmp, r.Release)
+			})
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// BaseConfig is the config the fragment is merged over. tinyconfig keeps
+// the guest kernel small and its build short (about 7 minutes with -j2
+// instead of most of an hour for defconfig); the fragment then turns on
+// exactly what a stage1-kvm guest needs, and the drift gate proves it.
+const BaseConfig = "tinyconfig"
+
+// Configure writes O/.config: the full config, or BaseConfig with the
+// fragment merged over it, plus CONFIG_LOCALVERSION=suffix, completed by
+// olddefconfig. The drift gate then fails with the list of requested
+// options that Kconfig dropped.
+func Configure(ctx context.Context, mk Make, choice ConfigChoice, suffix string) error {
+	if err := os.MkdirAll(mk.Out, 0o755); err != nil {
+		return err
+	}
+	cfgPath := filepath.Join(mk.Out, ".config")
+	want := LocalVersion(suffix)
+	var base []byte
+	if choice.Fragment {
+		frag, err := os.ReadFile(choice.Path)
+		if err != nil {
+			return err
+		}
+		fo, err := ParseConfig(frag)
+		if err != nil {
+			return fmt.Errorf("%s: %w", choice.Path, err)
+		}
+		want = append(fo, want...)
+		if err := mk.Run(ctx, 1, BaseConfig); err != nil {
+			return err
+		}
+		if base, err = os.ReadFile(cfgPath); err != nil {
+			return err
+		}
+	} else {
+		var err error
+		if base, err = os.ReadFile(choice.Path); err != nil {
+			return err
+		}
+		if _, err := ParseConfig(base); err != nil {
+			return fmt.Errorf("%s: %w", choice.Path, err)
+		}
+	}
+	if err := step.WriteFileBytes(cfgPath, Merge(base, want), 0o644); err != nil {
+		return err
+	}
+	if err := mk.Run(ctx, 1, "olddefconfig"); err != nil {
+		return err
+	}
+	final, err := os.ReadFile(cfgPath)
+	if err != nil {
+		return err
+	}
+	drift, err := Drift(final, want)
+	if err != nil {
+		return err
+	}
+	if len(drift) > 0 {
+		return fmt.Errorf("kernel config drift gate: %d option(s) from %s did not survive olddefconfig (renamed symbol or unmet dependency?):\n  %s",
+			len(drift), choice.Path, strings.Join(drift, "\n  "))
+	}
+	return nil
+}
+
+// unpack extracts a tarball (top directory stripped, mtimes set to now so
+// make sees changed files) or copies a tree into dir.
+func unpack(ctx context.Context, input, dir string) error {
+	fi, err := os.Stat(input)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return cp.Copy(input, dir, cp.Options{
+			OnSymlink: func(string) cp.SymlinkAction { return cp.Shallow },
+			Skip: func(fi os.FileInfo, src, dest string) (bool, error) {
+				return fi.IsDir() && fi.Name() == ".git", nil
+			},
+		})
+	}
+	return step.Cmd{}.Run(ctx, "tar", "--extract", "--touch", "--no-same-owner", "--strip-components=1", "--file", input, "--directory", dir)
+}
+
+func hashInput(p string) (string, error) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return "", err
+	}
+	if fi.IsDir() {
+		return "directory", nil
+	}
+	return step.HashFile(p)
+}
+
+// fetchPatch downloads a patch URL into dir once. A "#sha256=HEX" suffix
+// pins its content.
+func fetchPatch(ctx context.Context, client *http.Client, raw, dir string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" && u.Scheme != "http" {
+		return "", fmt.Errorf("%q is not an http(s) URL", raw)
+	}
+	want := ""
+	if strings.HasPrefix(u.Fragment, "sha256=") {
+		want = strings.ToLower(strings.TrimPrefix(u.Fragment, "sha256="))
+	}
+	u.Fragment = ""
+	sum := sha256.Sum256([]byte(u.String()))
+	name := filepath.Base(u.Path)
+	if !strings.HasSuffix(name, ".patch") && !strings.HasSuffix(name, ".diff") {
+		name += ".patch"
+	}
+	dest := filepath.Join(dir, hex.EncodeToString(sum[:8])+"-"+name)
+	if err := Download(ctx, client, u.String(), dest); err != nil {
+		return "", err
+	}
+	if want != "" {
+		got, err := SHA256File(dest)
+		if err != nil {
+			return "", err
+		}
+		if got != want {
+			_ = os.Remove(dest)
+			return "", &VerifyError{u.String(), "sha256 " + got + ", expected " + want + " (the download was removed)"}
+		}
+	} else {
+		got, _ := SHA256File(dest)
+		step.Summaryf("kernel patch %s is not pinned: append #sha256=%s to the URL to pin it", u, got)
+	}
+	return dest, nil
+}
+
+func mustAbs(p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	return a
+}

@@ -1,0 +1,78 @@
+package kernel
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/rktbuild/rktbuild/step"
+)
+
+// PatchResult says what happened to one patch.
+type PatchResult struct {
+	Patch  string
+	Status string // "applied" or "already applied"
+}
+
+// ListPatches returns the *.patch files of dir in name order (none when
+// dir does not exist).
+func ListPatches(dir string) ([]string, error) {
+	m, err := filepath.Glob(filepath.Join(dir, "*.patch"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(m)
+	return m, nil
+}
+
+// ApplyPatches applies patches to the tree in dir with `patch -p1`, in
+// order. A patch whose reverse applies cleanly is already applied and is
+// skipped; a patch that applies neither way is an error naming it.
+func ApplyPatches(ctx context.Context, dir string, patches []string) ([]PatchResult, error) {
+	var res []PatchResult
+	for _, p := range patches {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return res, err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return res, fmt.Errorf("patch %s: %w", p, err)
+		}
+		run := func(args ...string) error {
+			a := append([]string{"-p1", "--batch", "--force", "--silent", "--no-backup-if-mismatch", "--fuzz=0", "-r", "-", "-i", abs}, args...)
+			return step.Cmd{Dir: dir}.Run(ctx, "patch", a...)
+		}
+		// Reverse first, without fuzz: when the patch's result is already
+		// in the tree it is applied (this also catches patches that only
+		// add lines, which would otherwise apply a second time at an offset).
+		if err := run("--dry-run", "--reverse"); err == nil {
+			res = append(res, PatchResult{p, "already applied"})
+			continue
+		}
+		if err := run("--dry-run"); err == nil {
+			if err := run(); err != nil {
+				return res, fmt.Errorf("patch %s: applying failed after a clean dry run: %w", p, err)
+			}
+			res = append(res, PatchResult{p, "applied"})
+			continue
+		}
+		var tail string
+		out, _ := step.Output(ctx, "patch", "-p1", "--batch", "--dry-run", "-d", dir, "-i", abs)
+		if out != "" {
+			tail = ":\n" + indent(out)
+		}
+		return res, fmt.Errorf("patch %s does not apply to %s (neither forward nor already applied); fix or remove it%s", p, dir, tail)
+	}
+	return res, nil
+}
+
+func indent(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > 10 {
+		lines = lines[:10]
+	}
+	return "    " + strings.Join(lines, "\n    ")
+}
