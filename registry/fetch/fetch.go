@@ -115,7 +115,10 @@ func Fetch(ctx context.Context, ref string, opts Options) (Result, error) {
 	if opts.Store == nil {
 		return Result{}, errors.New("fetch: no image store: set STORE_DIR")
 	}
-	if !opts.NoStore {
+	// A pinned version that is stored is final: no network at all. A
+	// "latest" request asks the registry which image is latest (by its
+	// small signature) before deciding; see fetchEndpoint.
+	if !opts.NoStore && !req.Latest {
 		im, ok, err := opts.Store.Find(req.Name, req.Labels)
 		if err != nil {
 			return Result{}, err
@@ -133,7 +136,7 @@ func Fetch(ctx context.Context, ref string, opts Options) (Result, error) {
 	})
 	if err != nil || len(eps) == 0 {
 		msg := "no ac-discovery template matched"
-		if err != nil {
+		if err != nil && err.Error() != "discovery failed" {
 			msg = err.Error()
 		}
 		if len(attempts) > 0 {
@@ -172,6 +175,11 @@ func fetchEndpoint(ctx context.Context, client *http.Client, req Request, ep dis
 	sig, err := opts.getSmall(ctx, client, ep.ASC, 1<<20)
 	if err != nil {
 		return Result{}, fmt.Errorf("signature: %w", err)
+	}
+	if req.Latest && !opts.NoStore {
+		if im, ok := storedWithSignature(opts, req, sig); ok {
+			return Result{Image: im}, nil
+		}
 	}
 	resp, err := opts.get(ctx, client, ep.ACI)
 	if err != nil {
@@ -213,7 +221,10 @@ func fetchEndpoint(ctx context.Context, client *http.Client, req Request, ep dis
 	pw.CloseWithError(copyErr)
 	cr := <-checked
 	if copyErr != nil {
-		return Result{}, fmt.Errorf("downloading %s: %w (after %d bytes)", ep.ACI, copyErr, n)
+		if resp.ContentLength > 0 {
+			return Result{}, fmt.Errorf("downloading %s: %w after %d of %d bytes: the download was cut short", ep.ACI, copyErr, n, resp.ContentLength)
+		}
+		return Result{}, fmt.Errorf("downloading %s: %w after %d bytes", ep.ACI, copyErr, n)
 	}
 	if resp.ContentLength >= 0 && n != resp.ContentLength {
 		return Result{}, refuse("downloading %s: got %d of %d bytes: the download was truncated", ep.ACI, n, resp.ContentLength)
@@ -227,6 +238,9 @@ func fetchEndpoint(ctx context.Context, client *http.Client, req Request, ep dis
 	// 2. The structure: no escaping entries, a manifest, a rootfs.
 	if cr.err != nil {
 		return Result{}, refuse("%s: signed but not a valid ACI: %w (nothing stored)", ep.ACI, cr.err)
+	}
+	if err := aci.Validate(tmp.Name()); err != nil {
+		return Result{}, refuse("%s: signed but not a valid ACI: %w (nothing stored)", ep.ACI, err)
 	}
 	m, err := aci.ParseManifest(ep.ACI+": manifest", cr.res.Manifest)
 	if err != nil {
@@ -263,4 +277,34 @@ func fetchEndpoint(ctx context.Context, client *http.Client, req Request, ep dis
 		return Result{}, err
 	}
 	return Result{Image: im, Downloaded: true, Bytes: n}, nil
+}
+
+// storedWithSignature returns a stored image matching req whose stored
+// signature is byte-identical to sig (the registry's current "latest") and
+// still verifies against the trust store: then the latest image is already
+// stored and nothing needs downloading.
+func storedWithSignature(opts Options, req Request, sig []byte) (store.Image, bool) {
+	ims, err := opts.Store.List()
+	if err != nil {
+		return store.Image{}, false
+	}
+	for _, im := range ims {
+		if !store.Matches(im, req.Name, req.Labels) {
+			continue
+		}
+		old, err := os.ReadFile(opts.Store.BlobPath(im.ID) + ".asc")
+		if err != nil || !bytes.Equal(old, sig) {
+			continue
+		}
+		f, err := opts.Store.Open(im.ID)
+		if err != nil {
+			continue
+		}
+		_, err = opts.Trust.Verify(req.Name, f, bytes.NewReader(sig))
+		f.Close()
+		if err == nil {
+			return im, true
+		}
+	}
+	return store.Image{}, false
 }

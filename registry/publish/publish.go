@@ -57,13 +57,13 @@ type Options struct {
 
 // Entry is one published image.
 type Entry struct {
-	Source  string // the ACI file published
-	Path    string // its path in the web root
-	Name    string
-	Labels  map[string]string
-	ID      string
-	Size    int64
-	Signer  string
+	Source   string // the ACI file published
+	Path     string // its path in the web root
+	Name     string
+	Labels   map[string]string
+	ID       string
+	Size     int64
+	Signer   string
 	IsLatest bool // Path is the `latest` copy
 }
 
@@ -73,8 +73,8 @@ type Result struct {
 	// points to.
 	Root, Tree string
 	// Changed is false when the same tree was already published.
-	Changed bool
-	Entries []Entry
+	Changed  bool
+	Entries  []Entry
 	Prefixes []string
 }
 
@@ -468,4 +468,3 @@ func syncTree(dir string) error {
 		return f.Close()
 	})
 }
-

@@ -1,19 +1,9 @@
 package publish
 
-import (
-	"os"
+import "github.com/rktbuild/rktbuild/aci"
 
-	"github.com/rktbuild/rktbuild/registry/internal/acicheck"
-)
-
-// validate checks the ACI file's structure in one pass: every entry inside
-// manifest and rootfs/, no escapes, no duplicates.
+// validate checks the ACI file with the aci package's archive rules (only
+// manifest and rootfs/ entries, no escapes, no duplicates, a valid manifest).
 func validate(file string) error {
-	f, err := os.Open(file)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = acicheck.Check(f)
-	return err
+	return aci.Validate(file)
 }

@@ -1,0 +1,590 @@
+package fetch_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rktbuild/rktbuild/aci"
+	"github.com/rktbuild/rktbuild/registry/certs"
+	"github.com/rktbuild/rktbuild/registry/fetch"
+	"github.com/rktbuild/rktbuild/registry/publish"
+	"github.com/rktbuild/rktbuild/registry/serve"
+	"github.com/rktbuild/rktbuild/registry/store"
+	"github.com/rktbuild/rktbuild/sign"
+)
+
+// env is a loopback registry: keys, certificates, images and a store.
+type env struct {
+	dir       string
+	good, bad string // key bases (BASE.key.asc, BASE.pub.asc)
+	goodFpr   string
+	certs     certs.Paths
+	caPEM     []byte
+	images    map[string]string // "name:version" -> signed ACI file
+	ids       map[string]string // "name:version" -> image ID
+}
+
+var (
+	setupOnce sync.Once
+	shared    *env
+	setupErr  error
+)
+
+const prefix = "127.0.0.1/rktbuild"
+
+// setup makes the keys, certificates and images once for all tests.
+func setup(t *testing.T) *env {
+	t.Helper()
+	setupOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "rktbuild-registry-test-")
+		if err != nil {
+			setupErr = err
+			return
+		}
+		e := &env{dir: dir, images: map[string]string{}, ids: map[string]string{}}
+		setupErr = e.init()
+		shared = e
+	})
+	if setupErr != nil {
+		t.Fatal(setupErr)
+	}
+	return shared
+}
+
+func (e *env) init() error {
+	id := sign.Identity{Name: "rktbuild test", Comment: "registry test key", Email: "test@localhost"}
+	e.good = filepath.Join(e.dir, "keys", "good")
+	e.bad = filepath.Join(e.dir, "keys", "bad")
+	var err error
+	if e.goodFpr, err = sign.GenKey(e.good, id, 2048, nil); err != nil {
+		return err
+	}
+	id.Comment = "untrusted key"
+	if _, err = sign.GenKey(e.bad, id, 2048, nil); err != nil {
+		return err
+	}
+	cr, err := certs.Ensure(filepath.Join(e.dir, "certs"), []string{"127.0.0.1"})
+	if err != nil {
+		return err
+	}
+	e.certs = cr.Paths
+	if e.caPEM, err = os.ReadFile(cr.CACert); err != nil {
+		return err
+	}
+	for _, im := range []struct{ name, version string }{
+		{prefix + "/hello", "1.0.0"},
+		{prefix + "/hello", "2.0.0"},
+		{prefix + "/world", "0.1.0"},
+	} {
+		file, id, err := e.makeImage(im.name, im.version, e.good)
+		if err != nil {
+			return err
+		}
+		e.images[im.name+":"+im.version] = file
+		e.ids[im.name+":"+im.version] = id
+	}
+	return nil
+}
+
+// makeImage packs a small generated rootfs and signs it with key.
+func (e *env) makeImage(name, version, key string) (string, string, error) {
+	base := strings.ReplaceAll(name, "/", "_") + "-" + version + "-" + filepath.Base(key)
+	rootfs := filepath.Join(e.dir, "rootfs", base)
+	if err := os.MkdirAll(filepath.Join(rootfs, "etc"), 0o755); err != nil {
+		return "", "", err
+	}
+	payload := bytes.Repeat([]byte(name+" "+version+"\n"), 2000)
+	if err := os.WriteFile(filepath.Join(rootfs, "etc", "hello.txt"), payload, 0o644); err != nil {
+		return "", "", err
+	}
+	if err := os.Symlink("hello.txt", filepath.Join(rootfs, "etc", "link")); err != nil {
+		return "", "", err
+	}
+	m, err := aci.NewManifest(name, map[string]string{"version": version})
+	if err != nil {
+		return "", "", err
+	}
+	out := filepath.Join(e.dir, "images", base+".aci")
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return "", "", err
+	}
+	id, err := aci.PackRootfs(context.Background(), m, rootfs, out, aci.PackOptions{ForceRoot: true})
+	if err != nil {
+		return "", "", err
+	}
+	if err := sign.SignFile(out, key, nil); err != nil {
+		return "", "", err
+	}
+	return out, id, nil
+}
+
+// server serves root over HTTPS on 127.0.0.1 until the test ends.
+type server struct {
+	port int
+	log  *syncBuffer
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func listen(t *testing.T) (net.Listener, int) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln, ln.Addr().(*net.TCPAddr).Port
+}
+
+func (e *env) serve(t *testing.T, ln net.Listener, root string) *server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &server{port: ln.Addr().(*net.TCPAddr).Port, log: &syncBuffer{}}
+	done := make(chan error, 1)
+	go func() {
+		done <- serve.Serve(ctx, ln, serve.Options{Root: root, CertFile: e.certs.ServerCert, KeyFile: e.certs.ServerKey, Log: s.log})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("server shutdown: %v", err)
+		}
+	})
+	return s
+}
+
+func (e *env) net(port int) fetch.Net {
+	return fetch.Net{ExtraCAs: e.caPEM, Port: uint(port)}
+}
+
+func fileBytes(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestLoopbackEndToEnd(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	work := t.TempDir()
+	ln, port := listen(t)
+	base := fmt.Sprintf("https://127.0.0.1:%d", port)
+
+	pubOpts := publish.Options{
+		Dir:     filepath.Join(work, "www"),
+		Images:  []string{e.images[prefix+"/hello:1.0.0"], e.images[prefix+"/hello:2.0.0"], e.images[prefix+"/world:0.1.0"]},
+		PubKeys: []string{e.good + ".pub.asc"},
+		BaseURL: base,
+	}
+	pub, err := publish.Publish(ctx, pubOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pub.Changed {
+		t.Error("first publish reported no change")
+	}
+	again, err := publish.Publish(ctx, pubOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Changed || again.Tree != pub.Tree {
+		t.Errorf("re-publishing the same images changed the tree: %+v", again)
+	}
+	srv := e.serve(t, ln, publish.WebRoot(pubOpts.Dir))
+
+	trustDir := filepath.Join(work, "trust")
+	tn := e.net(port)
+	// No terminal and no fingerprint: nothing is trusted.
+	if _, err := fetch.Trust(ctx, fetch.TrustOptions{Net: tn, Store: sign.TrustStore{Dir: trustDir}, Prefix: prefix}); err == nil {
+		t.Fatal("trust without confirmation succeeded")
+	}
+	if _, err := fetch.Trust(ctx, fetch.TrustOptions{Net: tn, Store: sign.TrustStore{Dir: trustDir}, Prefix: prefix,
+		Fingerprint: strings.Repeat("ab", 20)}); err == nil || !strings.Contains(err.Error(), "no key with fingerprint") {
+		t.Fatalf("trust with a wrong fingerprint: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(trustDir, "prefix.d")); err == nil {
+		entries, _ := filepath.Glob(filepath.Join(trustDir, "prefix.d", "*", "*", "*"))
+		if len(entries) > 0 {
+			t.Fatalf("refused trust left keys: %v", entries)
+		}
+	}
+	keys, err := fetch.Trust(ctx, fetch.TrustOptions{Net: tn, Store: sign.TrustStore{Dir: trustDir}, Prefix: prefix,
+		Fingerprint: strings.ToUpper(e.goodFpr)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || keys[0].Fingerprint != e.goodFpr {
+		t.Fatalf("trusted %+v, want %s", keys, e.goodFpr)
+	}
+	if _, err := os.Stat(filepath.Join(trustDir, "prefix.d", "127.0.0.1", "rktbuild", e.goodFpr)); err != nil {
+		t.Fatalf("key not in rkt layout: %v", err)
+	}
+
+	st, err := store.Open(filepath.Join(work, "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fo := fetch.Options{Net: tn, Store: st, Trust: sign.TrustStore{Dir: trustDir}}
+	for _, tc := range []struct {
+		ref, key string
+	}{
+		{prefix + "/hello:1.0.0", prefix + "/hello:1.0.0"},
+		{prefix + "/world", prefix + "/world:0.1.0"},                // latest
+		{prefix + "/hello", prefix + "/hello:2.0.0"},                // latest is the newest version
+		{prefix + "/hello:1.0.0,os=linux", prefix + "/hello:1.0.0"}, // stored: no download
+		{prefix + "/world", prefix + "/world:0.1.0"},                // latest already stored: signature only
+	} {
+		before := strings.Count(srv.log.String(), ".aci\"")
+		res, err := fetch.Fetch(ctx, tc.ref, fo)
+		if err != nil {
+			t.Fatalf("fetch %s: %v", tc.ref, err)
+		}
+		if res.Image.ID != e.ids[tc.key] {
+			t.Errorf("fetch %s: ID %s, want %s", tc.ref, res.Image.ID, e.ids[tc.key])
+		}
+		name, version, _ := strings.Cut(tc.key, ":")
+		if res.Image.Name != name || res.Image.Labels["version"] != version {
+			t.Errorf("fetch %s: got %s %v", tc.ref, res.Image.Name, res.Image.Labels)
+		}
+		after := strings.Count(srv.log.String(), ".aci\"")
+		if res.Downloaded != (after > before) {
+			t.Errorf("fetch %s: downloaded=%v but the server served %d ACIs", tc.ref, res.Downloaded, after-before)
+		}
+		if res.Image.Signer == "" && res.Downloaded {
+			t.Errorf("fetch %s: no signer recorded", tc.ref)
+		}
+	}
+	if n := strings.Count(srv.log.String(), ".aci\""); n != 3 {
+		t.Errorf("server served %d ACI downloads, want 3 (the stored image must not be downloaded again):\n%s", n, srv.log.String())
+	}
+
+	list, err := st.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 3 {
+		t.Fatalf("store lists %d images, want 3: %+v", len(list), list)
+	}
+	for _, im := range list {
+		if !strings.HasPrefix(st.BlobPath(im.ID), filepath.Join(st.Dir, "cas", "blob", "sha512", im.ID[7:9])) {
+			t.Errorf("blob path %s is not content-addressed", st.BlobPath(im.ID))
+		}
+	}
+	for key, file := range e.images {
+		out := filepath.Join(work, "export", strings.ReplaceAll(key, "/", "_")+".aci")
+		im, err := st.Export(key, out)
+		if err != nil {
+			t.Fatalf("export %s: %v", key, err)
+		}
+		if im.ID != e.ids[key] {
+			t.Errorf("export %s resolved %s", key, im.ID)
+		}
+		if !bytes.Equal(fileBytes(t, out), fileBytes(t, file)) {
+			t.Errorf("export %s differs from the published ACI", key)
+		}
+		if !bytes.Equal(fileBytes(t, out+".asc"), fileBytes(t, file+".asc")) {
+			t.Errorf("export %s: signature differs", key)
+		}
+		if id, err := aci.ImageID(out); err != nil || id != e.ids[key] {
+			t.Errorf("export %s: image ID %s %v", key, id, err)
+		}
+	}
+	_, mf, err := st.Manifest(prefix + "/world")
+	if err != nil || !bytes.Contains(mf, []byte(`"`+prefix+`/world"`)) {
+		t.Errorf("manifest: %v\n%s", err, mf)
+	}
+	removed, err := st.Rm(prefix + "/hello:1.0.0")
+	if err != nil || len(removed) != 1 {
+		t.Fatalf("rm: %v %v", removed, err)
+	}
+	if _, err := os.Stat(st.BlobPath(e.ids[prefix+"/hello:1.0.0"])); !os.IsNotExist(err) {
+		t.Errorf("rm left the blob: %v", err)
+	}
+	stray := filepath.Join(st.Dir, "cas", "blob", "sha512", "ab", "sha512-"+strings.Repeat("ab", 64))
+	os.MkdirAll(filepath.Dir(stray), 0o755)
+	os.WriteFile(stray, []byte("stray"), 0o644)
+	gone, err := st.Gc(0)
+	if err != nil || len(gone) != 1 || gone[0] != stray {
+		t.Errorf("gc removed %v (%v), want just %s", gone, err, stray)
+	}
+	if list, _ := st.List(); len(list) != 2 {
+		t.Errorf("after rm the store lists %d images, want 2", len(list))
+	}
+
+	// An unsigned image is refused and the served tree stays as it was.
+	unsigned := filepath.Join(work, "unsigned.aci")
+	os.WriteFile(unsigned, fileBytes(t, e.images[prefix+"/world:0.1.0"]), 0o644)
+	bad := pubOpts
+	bad.Images = append([]string{unsigned}, pubOpts.Images...)
+	if _, err := publish.Publish(ctx, bad); err == nil || !strings.Contains(err.Error(), "not signed") {
+		t.Errorf("publishing an unsigned image: %v", err)
+	}
+	if cur, _ := os.Readlink(filepath.Join(pubOpts.Dir, "current")); filepath.Base(cur) != filepath.Base(pub.Tree) {
+		t.Errorf("a refused publish changed current to %s", cur)
+	}
+}
+
+// hostile builds a web root by hand for a hostile-server case.
+type hostile struct {
+	root string
+	base string
+	e    *env
+	t    *testing.T
+}
+
+// place puts the ACI src (and src.asc) at the path hello 1.0.0 renders to.
+func (h *hostile) place(name, version, src string, sig []byte) {
+	rel, err := publish.Render(publish.DefaultTemplate, name, map[string]string{"version": version, "os": "linux", "arch": "amd64"}, "aci")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	dst := filepath.Join(h.root, filepath.FromSlash(rel))
+	os.MkdirAll(filepath.Dir(dst), 0o755)
+	if err := os.WriteFile(dst, fileBytes(h.t, src), 0o644); err != nil {
+		h.t.Fatal(err)
+	}
+	if sig == nil {
+		sig = fileBytes(h.t, src+".asc")
+	}
+	if err := os.WriteFile(dst+".asc", sig, 0o644); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *hostile) index(metaPrefix, tpl string) {
+	html, err := publish.IndexHTML(h.base, tpl, []string{metaPrefix}, nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(h.root, "index.html"), html, 0o644); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// escapingACI writes a signed ACI whose tar has a "rootfs/../../escape" entry.
+func escapingACI(t *testing.T, e *env, dir string) string {
+	m, err := aci.NewManifest(prefix+"/hello", map[string]string{"version": "1.0.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, err := aci.MarshalManifest(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	tw.WriteHeader(&tar.Header{Name: "manifest", Mode: 0o644, Size: int64(len(mb)), Typeflag: tar.TypeReg})
+	tw.Write(mb)
+	tw.WriteHeader(&tar.Header{Name: "rootfs/", Mode: 0o755, Typeflag: tar.TypeDir})
+	evil := []byte("owned\n")
+	tw.WriteHeader(&tar.Header{Name: "rootfs/../../escape", Mode: 0o644, Size: int64(len(evil)), Typeflag: tar.TypeReg})
+	tw.Write(evil)
+	tw.Close()
+	zw.Close()
+	out := filepath.Join(dir, "escape.aci")
+	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := sign.SignFile(out, e.good, nil); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestHostile(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	hello1 := e.images[prefix+"/hello:1.0.0"]
+	hello2 := e.images[prefix+"/hello:2.0.0"]
+	world := e.images[prefix+"/world:0.1.0"]
+
+	cases := []struct {
+		name  string
+		ref   string
+		setup func(h *hostile)
+		// truncate makes the server cut every .aci response in half.
+		truncate bool
+		want     string
+		is       error
+	}{
+		{
+			name: "tampered ACI",
+			ref:  prefix + "/hello:1.0.0",
+			setup: func(h *hostile) {
+				b := fileBytes(t, hello1)
+				tampered := filepath.Join(h.t.TempDir(), "tampered.aci")
+				b[len(b)/2] ^= 0xff
+				os.WriteFile(tampered, b, 0o644)
+				h.place(prefix+"/hello", "1.0.0", tampered, fileBytes(t, hello1+".asc"))
+			},
+			is: sign.ErrBadSignature,
+		},
+		{
+			name: "signature by an untrusted key",
+			ref:  prefix + "/hello:1.0.0",
+			setup: func(h *hostile) {
+				file, _, err := e.makeImage(prefix+"/hello", "1.0.0", e.bad)
+				if err != nil {
+					t.Fatal(err)
+				}
+				h.place(prefix+"/hello", "1.0.0", file, nil)
+			},
+			is: sign.ErrUnknownKey,
+		},
+		{
+			name:  "manifest name differs from the request",
+			ref:   prefix + "/hello:1.0.0",
+			setup: func(h *hostile) { h.place(prefix+"/hello", "1.0.0", world, nil) },
+			want:  "is named " + prefix + "/world, not " + prefix + "/hello",
+		},
+		{
+			name:  "manifest labels differ from the request",
+			ref:   prefix + "/hello:1.0.0",
+			setup: func(h *hostile) { h.place(prefix+"/hello", "1.0.0", hello2, nil) },
+			want:  "version=2.0.0, requested 1.0.0",
+		},
+		{
+			name: "discovery template for another prefix",
+			ref:  prefix + "/hello:1.0.0",
+			setup: func(h *hostile) {
+				h.index("127.0.0.1/elsewhere", publish.DefaultTemplate)
+				h.place(prefix+"/hello", "1.0.0", hello1, nil)
+			},
+			want: "discovery found no image URL",
+		},
+		{
+			name: "discovery template pointing at another prefix's image",
+			ref:  prefix + "/hello:1.0.0",
+			setup: func(h *hostile) {
+				h.index(prefix, "127.0.0.1/other/thing-0.1.0-linux-amd64.{ext}")
+				h.place("127.0.0.1/other/thing", "0.1.0", world, nil)
+			},
+			want: "is named " + prefix + "/world",
+		},
+		{
+			name:     "truncated download",
+			ref:      prefix + "/hello:1.0.0",
+			setup:    func(h *hostile) { h.place(prefix+"/hello", "1.0.0", hello1, nil) },
+			truncate: true,
+			want:     "unexpected EOF",
+		},
+		{
+			name: "tar with path-escaping entries",
+			ref:  prefix + "/hello:1.0.0",
+			setup: func(h *hostile) {
+				h.place(prefix+"/hello", "1.0.0", escapingACI(t, e, h.t.TempDir()), nil)
+			},
+			want: "escapes",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			work := t.TempDir()
+			ln, port := listen(t)
+			h := &hostile{root: filepath.Join(work, "www"), base: fmt.Sprintf("https://127.0.0.1:%d", port), e: e, t: t}
+			os.MkdirAll(h.root, 0o755)
+			h.index(prefix, publish.DefaultTemplate)
+			tc.setup(h)
+			if tc.truncate {
+				serveTruncating(t, e, ln, h.root)
+			} else {
+				e.serve(t, ln, h.root)
+			}
+			trust := sign.TrustStore{Dir: filepath.Join(work, "trust")}
+			if _, err := trust.Trust("127.0.0.1", fileBytes(t, e.good+".pub.asc")); err != nil {
+				t.Fatal(err)
+			}
+			st, err := store.Open(filepath.Join(work, "store"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = fetch.Fetch(ctx, tc.ref, fetch.Options{Net: e.net(port), Store: st, Trust: trust})
+			if err == nil {
+				t.Fatal("fetch succeeded")
+			}
+			t.Logf("error: %v", err)
+			if tc.is != nil && !errors.Is(err, tc.is) {
+				t.Errorf("error %v is not %v", err, tc.is)
+			}
+			if tc.want != "" && !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not say %q", err, tc.want)
+			}
+			assertEmpty(t, st)
+		})
+	}
+}
+
+// assertEmpty checks that nothing was stored: no index entry, no blob, no
+// leftover download.
+func assertEmpty(t *testing.T, st *store.Store) {
+	t.Helper()
+	if list, err := st.List(); err != nil || len(list) != 0 {
+		t.Errorf("store lists %v (%v)", list, err)
+	}
+	var files []string
+	filepath.Walk(st.Dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() && filepath.Base(p) != "lock" {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if len(files) > 0 {
+		t.Errorf("files left in the store: %v", files)
+	}
+}
+
+// serveTruncating serves root over HTTPS but announces the full length of
+// every .aci and sends only half of it before dropping the connection.
+func serveTruncating(t *testing.T, e *env, ln net.Listener, root string) {
+	inner := serve.Handler(root, nil)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, ".aci") {
+			inner.ServeHTTP(w, r)
+			return
+		}
+		data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(strings.TrimPrefix(r.URL.Path, "/"))))
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Length", fmt.Sprint(len(data)))
+		w.WriteHeader(http.StatusOK)
+		w.Write(data[:len(data)/2])
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler)
+	})
+	srv := &http.Server{Handler: h, ErrorLog: nil}
+	go srv.ServeTLS(ln, e.certs.ServerCert, e.certs.ServerKey)
+	t.Cleanup(func() { srv.Close() })
+	_ = io.Discard
+}
