@@ -40,10 +40,13 @@ func (ts TrustStore) PrefixDir() string { return filepath.Join(ts.Dir, "prefix.d
 func (ts TrustStore) Trust(prefix string, armoredPub []byte) (string, error) {
 	dir := ts.RootDir()
 	if prefix != "" {
-		if _, err := types.NewACIdentifier(prefix); err != nil {
+		if err := validName(prefix); err != nil {
 			return "", fmt.Errorf("trust: prefix %q: %v (use a lowercase image-name prefix such as example.com/images)", prefix, err)
 		}
 		dir = filepath.Join(ts.PrefixDir(), filepath.FromSlash(prefix))
+	}
+	if n := bytes.Count(armoredPub, []byte("-----BEGIN PGP PUBLIC KEY BLOCK-----")); n > 1 {
+		return "", fmt.Errorf("trust: the key file holds %d armored keys: trust them one at a time", n)
 	}
 	if bytes.Contains(armoredPub, []byte("PRIVATE KEY BLOCK")) {
 		return "", errors.New("trust: that is a private key: give the public key (BASE.pub.asc or gpg --armor --export)")
@@ -74,6 +77,20 @@ func (ts TrustStore) Trust(prefix string, armoredPub []byte) (string, error) {
 	return fpr, nil
 }
 
+// validName checks an image name or prefix: an appc identifier (which
+// rkt requires) whose '/'-separated parts are real path components.
+func validName(s string) error {
+	if _, err := types.NewACIdentifier(s); err != nil {
+		return err
+	}
+	for _, part := range strings.Split(s, "/") {
+		if part == "" || part == "." || part == ".." {
+			return errors.New("empty, '.' or '..' path component")
+		}
+	}
+	return nil
+}
+
 // Keyring returns the keys trusted for image name the way rkt's keystore
 // collects them: every key in root.d, then every key in each directory on
 // the way from prefix.d/<first component of name> down to
@@ -81,7 +98,7 @@ func (ts TrustStore) Trust(prefix string, armoredPub []byte) (string, error) {
 // prefix of prefix.d/<name> (rkt's rule: a key for example.com/app also
 // covers example.com/application).
 func (ts TrustStore) Keyring(name string) (openpgp.EntityList, error) {
-	if _, err := types.NewACIdentifier(name); err != nil {
+	if err := validName(name); err != nil {
 		return nil, fmt.Errorf("image name %q: %v", name, err)
 	}
 	trusted := map[string]*openpgp.Entity{}

@@ -1,0 +1,165 @@
+package sign
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rktbuild/rktbuild/config"
+	"github.com/rktbuild/rktbuild/step"
+)
+
+// testConfig loads the configuration with env as the only environment.
+func testConfig(t *testing.T, env map[string]string) *config.Config {
+	t.Helper()
+	c, err := config.Load(config.Options{Dir: t.TempDir(), LookupEnv: func(k string) (string, bool) {
+		v, ok := env[k]
+		return v, ok
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// quietOutput captures step's output for the test.
+func quietOutput(t *testing.T) *bytes.Buffer {
+	var buf bytes.Buffer
+	old := step.Out
+	step.Out = &buf
+	t.Cleanup(func() { step.Out = old })
+	return &buf
+}
+
+func init() { ensureBits = 2048 } // TestGenKeyDefault4096 covers the default
+
+func TestEnsureKey(t *testing.T) {
+	out := quietOutput(t)
+	t.Setenv(PassphraseEnv, "")
+	dir := t.TempDir()
+	base := filepath.Join(dir, "keys", "rktbuild")
+	c := testConfig(t, map[string]string{"SIGNING_KEY": base, "KEY_USE_NAME": "Builder", "KEY_USE_COMMENT": "CI", "KEY_USE_EMAIL": "ci@example.com"})
+
+	// Several goroutines sign at once on first use: one key results.
+	var wg sync.WaitGroup
+	fprs := make([]string, 4)
+	gens := make([]bool, 4)
+	errs := make([]error, 4)
+	for i := range fprs {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			fprs[i], gens[i], errs[i] = EnsureKey(c)
+		}(i)
+	}
+	wg.Wait()
+	generated := 0
+	for i := range fprs {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if fprs[i] != fprs[0] {
+			t.Fatalf("EnsureKey returned different keys: %v", fprs)
+		}
+		if gens[i] {
+			generated++
+		}
+	}
+	if generated != 1 {
+		t.Fatalf("%d calls generated a key, want exactly 1", generated)
+	}
+	if !strings.Contains(out.String(), "fingerprint "+strings.ToUpper(fprs[0])) {
+		t.Errorf("generation did not print the fingerprint:\n%s", out)
+	}
+	info, err := Identify(base + PublicKeySuffix)
+	if err != nil || info.UserID != "Builder (CI) <ci@example.com>" || info.Fingerprint != fprs[0] {
+		t.Fatalf("generated key: %+v, %v", info, err)
+	}
+
+	// A lost public key is re-exported from the private key.
+	os.Remove(base + PublicKeySuffix)
+	fpr, gen, err := EnsureKey(c)
+	if err != nil || gen || fpr != fprs[0] {
+		t.Fatalf("EnsureKey after losing the public key: %s %v %v", fpr, gen, err)
+	}
+	if info, err := Identify(base + PublicKeySuffix); err != nil || info.Fingerprint != fpr || info.Private {
+		t.Fatalf("re-exported public key: %+v, %v", info, err)
+	}
+
+	// SignArtifact signs with it.
+	f := writeData(t, "img.aci", artifact())
+	if err := SignArtifact(c, f); err != nil {
+		t.Fatal(err)
+	}
+	if signer, err := VerifyFile(f, "", base+PublicKeySuffix); err != nil || signer != "Builder (CI) <ci@example.com>" {
+		t.Fatalf("VerifyFile = %q, %v", signer, err)
+	}
+}
+
+func TestEnsureKeyPassphrase(t *testing.T) {
+	quietOutput(t)
+	dir := t.TempDir()
+	passFile := filepath.Join(dir, "pass")
+	os.WriteFile(passFile, []byte("s3cret\n"), 0o600)
+	base := filepath.Join(dir, "k")
+	env := map[string]string{"SIGNING_KEY": base, "SIGNING_PASSPHRASE_FILE": passFile}
+	c := testConfig(t, env)
+	t.Setenv(PassphraseEnv, "ignored: the file wins")
+	f := writeData(t, "img.aci", artifact())
+	if err := SignArtifact(c, f); err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := Identify(base + PrivateKeySuffix); !info.Encrypted {
+		t.Fatal("key generated with SIGNING_PASSPHRASE_FILE is not protected")
+	}
+	if err := SignFile(f, base, []byte("s3cret")); err != nil {
+		t.Fatalf("the file's passphrase (without its newline) does not unlock the key: %v", err)
+	}
+	// From the environment instead of the file.
+	c2 := testConfig(t, map[string]string{"SIGNING_KEY": base})
+	t.Setenv(PassphraseEnv, "s3cret")
+	if err := SignArtifact(c2, f); err != nil {
+		t.Fatalf("KEY_PASSPHRASE: %v", err)
+	}
+	t.Setenv(PassphraseEnv, "")
+	if err := SignArtifact(c2, f); err == nil || !strings.Contains(err.Error(), "KEY_PASSPHRASE") {
+		t.Fatalf("protected key without passphrase: %v", err)
+	}
+}
+
+func TestEnsureKeyErrors(t *testing.T) {
+	quietOutput(t)
+	t.Setenv(PassphraseEnv, "")
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, nil, 0o600)
+	pubOnly := filepath.Join(dir, "pubonly")
+	os.WriteFile(pubOnly+PrivateKeySuffix, mustRead(t, keyA+PublicKeySuffix), 0o600)
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"no SIGNING_KEY", map[string]string{"SIGNING_KEY": ""}, "missing SIGNING_KEY"},
+		{"no KEY_USE_EMAIL", map[string]string{"SIGNING_KEY": filepath.Join(dir, "a"), "KEY_USE_EMAIL": ""}, "missing KEY_USE_EMAIL"},
+		{"no KEY_USE_NAME", map[string]string{"SIGNING_KEY": filepath.Join(dir, "b"), "KEY_USE_NAME": ""}, "missing KEY_USE_NAME"},
+		{"missing passphrase file", map[string]string{"SIGNING_KEY": filepath.Join(dir, "c"), "SIGNING_PASSPHRASE_FILE": filepath.Join(dir, "nope")}, "SIGNING_PASSPHRASE_FILE"},
+		{"empty passphrase file", map[string]string{"SIGNING_KEY": filepath.Join(dir, "d"), "SIGNING_PASSPHRASE_FILE": empty}, "is empty"},
+		{"public key as private", map[string]string{"SIGNING_KEY": pubOnly}, "holds a public key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := EnsureKey(testConfig(t, tc.env))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("EnsureKey: %v, want error containing %q", err, tc.want)
+			}
+		})
+	}
+	for _, n := range []string{"a", "b", "c", "d"} {
+		if _, err := os.Stat(filepath.Join(dir, n+PrivateKeySuffix)); err == nil {
+			t.Errorf("failed EnsureKey wrote %s", n+PrivateKeySuffix)
+		}
+	}
+}
