@@ -350,3 +350,36 @@ func regexpReplaceCRC(sig []byte) []byte {
 	}
 	return []byte(strings.Join(lines, "\n"))
 }
+
+// TestSignWithGnuPGKey: a secret key exported from GnuPG signs with our
+// code (rkt users often have their key in GnuPG); an EdDSA key is refused
+// because rkt could not verify its signatures.
+func TestSignWithGnuPGKey(t *testing.T) {
+	g := needGPG(t)
+	dir := t.TempDir()
+	g.must("--quick-gen-key", "RSA User <rsa@example.com>", "rsa2048", "sign", "never")
+	g.must("--quick-gen-key", "Ed User <ed@example.com>", "ed25519", "sign", "never")
+	for _, tc := range []struct {
+		uid, want string
+	}{
+		{"rsa@example.com", ""},
+		{"ed@example.com", "rkt only verifies signatures by RSA or DSA primary keys"},
+	} {
+		key := filepath.Join(dir, tc.uid+".key.asc")
+		g.must("--armor", "--export-secret-keys", "-o", key, tc.uid)
+		f := writeData(t, "x.aci", artifact())
+		err := SignFile(f, key, nil)
+		if tc.want != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s: SignFile = %v, want error containing %q", tc.uid, err, tc.want)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tc.uid, err)
+		}
+		if out, err := g.run("--verify", f+SignatureSuffix, f); err != nil {
+			t.Errorf("gpg rejects a signature by its own exported key: %v\n%s", err, out)
+		}
+	}
+}
