@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/appc/spec/discovery"
 	"github.com/appc/spec/schema/types"
 	"github.com/rktbuild/rktbuild/aci"
@@ -181,6 +182,13 @@ func fetchEndpoint(ctx context.Context, client *http.Client, req Request, ep dis
 			return Result{Image: im}, nil
 		}
 	}
+	keyring, err := opts.Trust.Keyring(req.Name)
+	if err != nil {
+		return Result{}, refuse("trust store: %w", err)
+	}
+	if len(keyring) == 0 {
+		return Result{}, refuse("no key in %s is trusted for %s: %w: trust the registry's key first (`mage trust -prefix PREFIX discover`)", opts.Trust.Dir, req.Name, sign.ErrUnknownKey)
+	}
 	resp, err := opts.get(ctx, client, ep.ACI)
 	if err != nil {
 		return Result{}, err
@@ -199,30 +207,34 @@ func fetchEndpoint(ctx context.Context, client *http.Client, req Request, ep dis
 		}
 	}()
 
-	// Download into the store's tmp/ while a second goroutine decompresses,
-	// hashes and checks the tar as it arrives.
-	pr, pw := io.Pipe()
-	type checkResult struct {
-		res acicheck.Result
-		err error
-	}
-	checked := make(chan checkResult, 1)
-	go func() {
-		r, err := acicheck.Check(pr)
-		// Drain the rest (trailing bytes, or all of it after a failed
-		// check) so the download completes and the error is reported
-		// after the signature check.
-		_, _ = io.Copy(io.Discard, pr)
-		checked <- checkResult{r, err}
-	}()
+	// Download into the store's tmp/ while two goroutines check the bytes
+	// as they arrive: one decompresses, hashes (image ID) and checks the
+	// tar, the other verifies the signature against the keys trusted for
+	// the name.
+	var (
+		check    acicheck.Result
+		checkErr error
+		signer   string
+		sigErr   error
+	)
 	prog := step.NewProgress(ctx, "fetch "+req.Name, resp.ContentLength)
-	n, copyErr := io.CopyBuffer(io.MultiWriter(tmp, pw, prog), resp.Body, make([]byte, 1<<20))
+	n, copyErr := fanout(io.MultiWriter(tmp, prog), resp.Body,
+		func(r io.Reader) {
+			check, checkErr = acicheck.Check(r)
+			_, _ = io.Copy(io.Discard, r)
+		},
+		func(r io.Reader) {
+			var e *openpgp.Entity
+			e, sigErr = sign.Verify(keyring, r, bytes.NewReader(sig))
+			if e != nil {
+				signer = sign.UserID(e)
+			}
+			_, _ = io.Copy(io.Discard, r)
+		})
 	prog.Done()
-	pw.CloseWithError(copyErr)
-	cr := <-checked
 	if copyErr != nil {
 		if resp.ContentLength > 0 {
-			return Result{}, fmt.Errorf("downloading %s: %w after %d of %d bytes: the download was cut short", ep.ACI, copyErr, n, resp.ContentLength)
+			return Result{}, fmt.Errorf("downloading %s: %w after %d of %d bytes: the download was truncated", ep.ACI, copyErr, n, resp.ContentLength)
 		}
 		return Result{}, fmt.Errorf("downloading %s: %w after %d bytes", ep.ACI, copyErr, n)
 	}
@@ -231,18 +243,17 @@ func fetchEndpoint(ctx context.Context, client *http.Client, req Request, ep dis
 	}
 
 	// 1. The signature, against the trust store, before anything else counts.
-	signer, err := opts.Trust.Verify(req.Name, tmp, bytes.NewReader(sig))
-	if err != nil {
-		return Result{}, refuse("%s: %w (nothing stored)", ep.ACI, err)
+	if sigErr != nil {
+		return Result{}, refuse("%s: verify %s: %w (nothing stored)", ep.ACI, req.Name, sigErr)
 	}
-	// 2. The structure: no escaping entries, a manifest, a rootfs.
-	if cr.err != nil {
-		return Result{}, refuse("%s: signed but not a valid ACI: %w (nothing stored)", ep.ACI, cr.err)
+	// 2. The structure, checked while downloading with the aci package's
+	// archive rules (only manifest and rootfs/, no escapes through names,
+	// symlinks or hard links, no duplicates); the manifest with the aci
+	// package's schema validation.
+	if checkErr != nil {
+		return Result{}, refuse("%s: signed but not a valid ACI: %w (nothing stored)", ep.ACI, checkErr)
 	}
-	if err := aci.Validate(tmp.Name()); err != nil {
-		return Result{}, refuse("%s: signed but not a valid ACI: %w (nothing stored)", ep.ACI, err)
-	}
-	m, err := aci.ParseManifest(ep.ACI+": manifest", cr.res.Manifest)
+	m, err := aci.ParseManifest(ep.ACI+": manifest", check.Manifest)
 	if err != nil {
 		return Result{}, refuse("%w (nothing stored)", err)
 	}
@@ -271,7 +282,7 @@ func fetchEndpoint(ctx context.Context, client *http.Client, req Request, ep dis
 	if err := tmp.Close(); err != nil {
 		return Result{}, err
 	}
-	im, err := opts.Store.Add(tmp.Name(), sig, store.Image{ID: cr.res.ID, Name: req.Name, Labels: labels, Source: ep.ACI, Signer: signer})
+	im, err := opts.Store.Add(tmp.Name(), sig, store.Image{ID: check.ID, Name: req.Name, Labels: labels, Source: ep.ACI, Signer: signer})
 	stored = true
 	if err != nil {
 		return Result{}, err

@@ -496,7 +496,7 @@ func TestHostile(t *testing.T) {
 			ref:      prefix + "/hello:1.0.0",
 			setup:    func(h *hostile) { h.place(prefix+"/hello", "1.0.0", hello1, nil) },
 			truncate: true,
-			want:     "unexpected EOF",
+			want:     "the download was truncated",
 		},
 		{
 			name: "tar with path-escaping entries",

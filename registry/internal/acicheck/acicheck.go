@@ -81,7 +81,16 @@ func Check(r io.Reader) (Result, error) {
 	defer closer()
 	h := sha512.New()
 	tr := tar.NewReader(io.TeeReader(raw, h))
-	seen := map[string]bool{}
+	seen := map[string]byte{} // clean name -> type flag
+	symlinks := map[string]bool{}
+	through := func(name string) string {
+		for i := 0; i < len(name); i++ {
+			if name[i] == '/' && symlinks[name[:i]] {
+				return name[:i]
+			}
+		}
+		return ""
+	}
 	hasRootfs := false
 	for {
 		hdr, err := tr.Next()
@@ -96,10 +105,12 @@ func Check(r io.Reader) (Result, error) {
 		if err != nil {
 			return res, err
 		}
-		if seen[name] {
+		if _, dup := seen[name]; dup {
 			return res, fmt.Errorf("tar entry %q appears twice", hdr.Name)
 		}
-		seen[name] = true
+		if s := through(name); s != "" {
+			return res, fmt.Errorf("tar entry %q escapes the rootfs: its parent %q is a symlink", hdr.Name, s)
+		}
 		switch {
 		case name == "manifest":
 			if hdr.Typeflag != tar.TypeReg {
@@ -119,12 +130,34 @@ func Check(r io.Reader) (Result, error) {
 		default:
 			// a rootfs/ entry
 		}
-		if hdr.Typeflag == tar.TypeLink {
+		switch hdr.Typeflag {
+		case tar.TypeReg, tar.TypeDir, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+		case tar.TypeSymlink:
+			if hdr.Linkname == "" {
+				return res, fmt.Errorf("tar entry %q is a symlink with an empty target", hdr.Name)
+			}
+			if !path.IsAbs(hdr.Linkname) {
+				t := path.Join(path.Dir(name), hdr.Linkname)
+				if t != "rootfs" && !strings.HasPrefix(t, "rootfs/") {
+					return res, fmt.Errorf("tar entry %q is a symlink to %q, which escapes the rootfs", hdr.Name, hdr.Linkname)
+				}
+			}
+			symlinks[name] = true
+		case tar.TypeLink:
 			target, err := entryName(hdr.Linkname)
 			if err != nil || !strings.HasPrefix(target, "rootfs/") {
 				return res, fmt.Errorf("tar entry %q is a hard link to %q, outside rootfs/", hdr.Name, hdr.Linkname)
 			}
+			if s := through(target); s != "" {
+				return res, fmt.Errorf("tar entry %q is a hard link through the symlink %q", hdr.Name, s)
+			}
+			if typ, ok := seen[target]; !ok || typ == tar.TypeDir {
+				return res, fmt.Errorf("tar entry %q is a hard link to %q, which is not an earlier file", hdr.Name, hdr.Linkname)
+			}
+		default:
+			return res, fmt.Errorf("tar entry %q has the unsupported type %q", hdr.Name, string(rune(hdr.Typeflag)))
 		}
+		seen[name] = hdr.Typeflag
 	}
 	// Count the tar padding after the end marker into the ID as well.
 	if _, err := io.Copy(h, raw); err != nil {
@@ -153,7 +186,13 @@ func entryName(n string) (string, error) {
 			return "", fmt.Errorf("tar entry %q escapes the image with '..'", n)
 		}
 	}
+	if strings.ContainsRune(n, 0) {
+		return "", fmt.Errorf("tar entry %q has a NUL byte in its name", n)
+	}
 	c := path.Clean(n)
+	if c == "." {
+		return c, nil
+	}
 	if c != "manifest" && c != "rootfs" && !strings.HasPrefix(c, "rootfs/") {
 		return "", fmt.Errorf("tar entry %q is outside manifest and rootfs/", n)
 	}
