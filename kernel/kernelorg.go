@@ -26,12 +26,38 @@ type KernelOrg struct {
 	CacheDir string // downloads land in CacheDir/<v6.x>/
 	KeysDir  string
 	Client   *http.Client // nil means http.DefaultClient
+	// Pins overrides the pinned keys (tests use their own); nil means
+	// DefaultPins.
+	Pins *Pins
+}
+
+// Pins are the keys a kernel.org-style tree must be signed with.
+type Pins struct {
+	Autosigner PinnedKey // signs sha256sums.asc
+	Stable     PinnedKey // signs X.Y.Z tarballs
+	Mainline   PinnedKey // signs X.Y and X.Y-rcN tarballs
+}
+
+// DefaultPins are kernel.org's keys.
+var DefaultPins = Pins{Autosigner: Autosigner, Stable: KroahHartman, Mainline: Torvalds}
+
+// signer returns the key that must sign v's tarball.
+func (p Pins) signer(v Version) PinnedKey {
+	if v.Mainline() {
+		return p.Mainline
+	}
+	return p.Stable
 }
 
 // Fetch returns the path of the verified tarball of v in the cache. A
 // failed check removes only the file that failed it and names the check.
 func (k KernelOrg) Fetch(ctx context.Context, v Version) (string, error) {
-	keys, err := LoadKeys(k.KeysDir, Autosigner, v.Signer())
+	pins := DefaultPins
+	if k.Pins != nil {
+		pins = *k.Pins
+	}
+	dev := pins.signer(v)
+	keys, err := LoadKeys(k.KeysDir, pins.Autosigner, dev)
 	if err != nil {
 		return "", err
 	}
@@ -51,7 +77,7 @@ func (k KernelOrg) Fetch(ctx context.Context, v Version) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sums, err := keys.VerifySums(Autosigner, base+"sha256sums.asc", sumsData)
+	sums, err := keys.VerifySums(pins.Autosigner, base+"sha256sums.asc", sumsData)
 	if err != nil {
 		_ = os.Remove(sumsPath)
 		return "", err
@@ -87,12 +113,12 @@ func (k KernelOrg) Fetch(ctx context.Context, v Version) (string, error) {
 	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(decompressTo(ctx, tarball, pw)) }()
-	err = keys.VerifyDetached(v.Signer(), base+v.SignatureName(), pr, sig)
+	err = keys.VerifyDetached(dev, base+v.SignatureName(), pr, sig)
 	_ = pr.CloseWithError(io.ErrClosedPipe)
 	if err != nil {
 		_ = os.Remove(sigPath)
 		return "", err
 	}
-	step.Logf(ctx, "%s: sha256 and %s's signature verified", v.Tarball(), v.Signer().Name)
+	step.Logf(ctx, "%s: sha256 and %s's signature verified", v.Tarball(), dev.Name)
 	return tarball, nil
 }

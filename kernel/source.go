@@ -127,7 +127,7 @@ func DistroTarball(ctx context.Context, pkg, version string) (tarball, name stri
 	return "", "", fmt.Errorf("package %s is installed but %s/%s.tar.* does not exist", pkg, DistroSourceDir, pkg)
 }
 
-var makeVarRE = regexp.MustCompile(`(?m)^(VERSION|PATCHLEVEL|SUBLEVEL|EXTRAVERSION)\s*=\s*(.*)$`)
+var makeVarRE = regexp.MustCompile(`(?m)^(VERSION|PATCHLEVEL|SUBLEVEL|EXTRAVERSION)[ \t]*=[ \t]*([^\n]*)$`)
 
 // TreeVersion reads the version a kernel tree's top Makefile declares.
 func TreeVersion(dir string) (Version, error) {

@@ -94,10 +94,5 @@ func (v Version) Dir() string {
 	return d
 }
 
-// Signer names the pinned key that must sign this release's tarball.
-func (v Version) Signer() PinnedKey {
-	if v.Mainline() {
-		return Torvalds
-	}
-	return KroahHartman
-}
+// Signer names the kernel.org key that must sign this release's tarball.
+func (v Version) Signer() PinnedKey { return DefaultPins.signer(v) }

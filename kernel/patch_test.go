@@ -1,0 +1,120 @@
+package kernel
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// makePatch writes a tree with file f = before and returns a unified diff
+// (made by the real diff tool) that turns it into after.
+func makePatch(t *testing.T, dir, f, before, after string) string {
+	t.Helper()
+	a, b := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
+	writeFile(t, filepath.Join(a, f), before)
+	writeFile(t, filepath.Join(b, f), after)
+	out, _ := exec.Command("diff", "-u", "--label", "a/"+f, "--label", "b/"+f, filepath.Join(a, f), filepath.Join(b, f)).Output()
+	if len(out) == 0 {
+		t.Fatal("diff produced nothing")
+	}
+	p := filepath.Join(dir, strings.ReplaceAll(f, "/", "-")+".patch")
+	writeFile(t, p, string(out))
+	return p
+}
+
+func TestApplyPatchesIdempotent(t *testing.T) {
+	if _, err := exec.LookPath("patch"); err != nil {
+		t.Skip("needs the patch tool (apt-get install patch)")
+	}
+	ctx := context.Background()
+	tree := t.TempDir()
+	patches := t.TempDir()
+	reboot := "int a;\n\tcase HALT:\n\t\tkernel_halt();\n\t\tdo_exit(0);\nint b;\n"
+	writeFile(t, filepath.Join(tree, "kernel/reboot.c"), reboot)
+	writeFile(t, filepath.Join(tree, "Makefile"), "all:\n")
+	p1 := makePatch(t, patches, "kernel/reboot.c", reboot, strings.Replace(reboot, "kernel_halt();", "kernel_restart(\"rkt\");", 1))
+	// A patch that only adds lines: its second application would succeed
+	// at an offset if the tool did not check the reverse first.
+	p2 := makePatch(t, patches, "Makefile", "all:\n", "all:\n\t@echo patched\n")
+
+	res, err := ApplyPatches(ctx, tree, []string{p1, p2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 2 || res[0].Status != "applied" || res[1].Status != "applied" {
+		t.Fatalf("first run: %+v", res)
+	}
+	got, _ := os.ReadFile(filepath.Join(tree, "kernel/reboot.c"))
+	if !strings.Contains(string(got), `kernel_restart("rkt");`) {
+		t.Fatalf("patch not applied:\n%s", got)
+	}
+
+	// Second run: both already applied, tree unchanged.
+	res, err = ApplyPatches(ctx, tree, []string{p1, p2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Status != "already applied" || res[1].Status != "already applied" {
+		t.Fatalf("second run: %+v", res)
+	}
+	mk, _ := os.ReadFile(filepath.Join(tree, "Makefile"))
+	if strings.Count(string(mk), "patched") != 1 {
+		t.Errorf("additive patch applied twice:\n%s", mk)
+	}
+	if m, _ := filepath.Glob(filepath.Join(tree, "*", "*.rej")); len(m) > 0 {
+		t.Errorf("reject files left: %v", m)
+	}
+
+	// A patch that does not apply either way: error naming it, tree intact.
+	bad := makePatch(t, patches, "kernel/reboot.c", "something else\n", "something new\n")
+	before, _ := os.ReadFile(filepath.Join(tree, "kernel/reboot.c"))
+	_, err = ApplyPatches(ctx, tree, []string{p1, bad})
+	if err == nil || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), "does not apply") {
+		t.Fatalf("error %v should name %s", err, bad)
+	}
+	after, _ := os.ReadFile(filepath.Join(tree, "kernel/reboot.c"))
+	if string(before) != string(after) {
+		t.Error("a failed patch changed the tree")
+	}
+	if _, err := ApplyPatches(ctx, tree, []string{filepath.Join(patches, "missing.patch")}); err == nil || !strings.Contains(err.Error(), "missing.patch") {
+		t.Errorf("missing patch: %v", err)
+	}
+}
+
+// TestRebootPatch checks that the shipped reboot patch applies to the
+// reboot syscall of Linux 6.1 (an excerpt of Debian's linux-source-6.1
+// kernel/reboot.c, GPL-2.0, in testdata/kernel) and is then detected as
+// applied. The e2e test applies it to the whole tree and boots the result.
+func TestRebootPatch(t *testing.T) {
+	if _, err := exec.LookPath("patch"); err != nil {
+		t.Skip("needs the patch tool (apt-get install patch)")
+	}
+	tree := t.TempDir()
+	src, err := os.ReadFile(filepath.Join("..", "testdata", "kernel", "linux-6.1-reboot", "kernel", "reboot.c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(tree, "kernel", "reboot.c"), string(src))
+	patches, err := ListPatches("patches")
+	if err != nil || len(patches) == 0 {
+		t.Fatalf("no patches in kernel/patches: %v", err)
+	}
+	for i, want := range []string{"applied", "already applied"} {
+		res, err := ApplyPatches(context.Background(), tree, patches)
+		if err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+		for _, r := range res {
+			if r.Status != want {
+				t.Errorf("run %d: %s %s, want %s", i, r.Patch, r.Status, want)
+			}
+		}
+	}
+	got, _ := os.ReadFile(filepath.Join(tree, "kernel", "reboot.c"))
+	if !strings.Contains(string(got), `kernel_restart("rkt: guest halted");`) || strings.Contains(string(got), "\t\tkernel_halt();") {
+		t.Errorf("reboot.c does not restart on halt after patching:\n%s", got)
+	}
+}
