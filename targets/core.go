@@ -33,7 +33,27 @@ func load() (*config.Config, error) {
 	}
 	step.DefaultStampDir = filepath.Join(c.BuildDir, ".stamps")
 	step.JobsLimit = c.Jobs
+	for _, dir := range []string{c.BuildDir, c.OutDir, c.ACIDir, c.CacheDir, c.BinsDir} {
+		fenceGoTree(dir)
+	}
 	return c, nil
+}
+
+// fenceGoTree keeps `go test ./...` and `go vet ./...` out of a scratch or
+// output directory (rootfs trees contain Go sources): the go command skips
+// directories that hold their own go.mod.
+func fenceGoTree(dir string) {
+	marker := filepath.Join(dir, "go.mod")
+	if _, err := os.Stat(marker); err == nil {
+		return
+	}
+	if src, _ := filepath.Glob(filepath.Join(dir, "*.go")); len(src) > 0 {
+		return // a source package, not a scratch directory
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return // the target that writes there reports the real error
+	}
+	_ = os.WriteFile(marker, []byte("// Written by rktbuild: keeps the go command's ./... out of this directory.\nmodule rktbuild.invalid/scratch\n"), 0o644)
 }
 
 // planned maps target names to functions `mage plan` can dry-run.
