@@ -244,8 +244,10 @@ func runTool(t *testing.T, env []string, args ...string) (code int, stdout, stde
 }
 
 func TestVerifyFailures(t *testing.T) {
-	g := needGPG(t) // gpg is one of the verifiers that must agree
-	g.must("--import", keyA+PublicKeySuffix)
+	g := optionalGPG(t) // when installed, gpg is one of the verifiers that must agree
+	if g != nil {
+		g.must("--import", keyA+PublicKeySuffix)
+	}
 	orig := artifact()
 	good := writeData(t, "good.aci", orig)
 	if err := SignFile(good, keyA, nil); err != nil {
@@ -309,8 +311,10 @@ func TestVerifyFailures(t *testing.T) {
 				t.Errorf("gpg-sign-tool verify: exit %d, stderr %q; want exit 1 with %q", code, stderr, tc.message)
 			}
 			// GnuPG agrees
-			if out, err := g.run("--verify", data+SignatureSuffix, data); err == nil {
-				t.Errorf("gpg accepted it:\n%s", out)
+			if g != nil {
+				if out, err := g.run("--verify", data+SignatureSuffix, data); err == nil {
+					t.Errorf("gpg accepted it:\n%s", out)
+				}
 			}
 			// and so does rkt's x/crypto/openpgp, which ignores the armor
 			// checksum (the signature itself is intact).
