@@ -29,8 +29,10 @@ type TrustStore struct {
 	Dir string
 }
 
-// RootDir and PrefixDir are the two halves of the store.
-func (ts TrustStore) RootDir() string   { return filepath.Join(ts.Dir, "root.d") }
+// RootDir holds the keys trusted for every image name.
+func (ts TrustStore) RootDir() string { return filepath.Join(ts.Dir, "root.d") }
+
+// PrefixDir holds the keys trusted for image-name prefixes.
 func (ts TrustStore) PrefixDir() string { return filepath.Join(ts.Dir, "prefix.d") }
 
 // Trust stores armoredPub as trusted for image names starting with prefix
