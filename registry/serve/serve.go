@@ -180,11 +180,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer root.Close()
 	f, fi, err := openRegular(root, rel)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNotRegular) {
-			http.NotFound(w, r)
-		} else {
-			http.Error(w, "forbidden", http.StatusForbidden)
-		}
+		// Missing, not a regular file, or refused by os.Root (a symlink
+		// out of the root): all look the same from outside.
+		http.NotFound(w, r)
 		return
 	}
 	defer f.Close()

@@ -1,0 +1,118 @@
+package store
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseRef(t *testing.T) {
+	cases := []struct {
+		ref    string
+		name   string
+		labels map[string]string
+		err    string
+	}{
+		{"example.com/app", "example.com/app", map[string]string{}, ""},
+		{"example.com/app:1.0.0", "example.com/app", map[string]string{"version": "1.0.0"}, ""},
+		{"example.com/app:1.0.0,os=linux,arch=amd64", "example.com/app", map[string]string{"version": "1.0.0", "os": "linux", "arch": "amd64"}, ""},
+		{"example.com/app,version=2", "example.com/app", map[string]string{"version": "2"}, ""},
+		{"example.com/app:", "", nil, "empty version"},
+		{":1.0", "", nil, "no name"},
+		{"example.com/app,os", "", nil, "not label=value"},
+		{"example.com/app,os=linux:1", "", nil, "colon"},
+		{"example.com/app:1,version=2", "", nil, "twice"},
+	}
+	for _, tc := range cases {
+		name, labels, err := ParseRef(tc.ref)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ParseRef(%q): %v, want error %q", tc.ref, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || name != tc.name || !reflect.DeepEqual(labels, tc.labels) {
+			t.Errorf("ParseRef(%q) = %q %v %v", tc.ref, name, labels, err)
+		}
+	}
+}
+
+func id(c byte) string { return "sha512-" + strings.Repeat(string(c), 128) }
+
+func TestIndexResolveRmGc(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func(c byte, version string, at time.Time) {
+		f, err := s.TempFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString("image " + version)
+		f.Close()
+		if _, err := s.Add(f.Name(), []byte("sig"), Image{ID: id(c), Name: "example.com/app",
+			Labels: map[string]string{"version": version, "os": "linux"}, Imported: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	add('a', "1.9.0", now)
+	add('b', "1.10.0", now.Add(-time.Hour)) // semver-newer, imported earlier
+	add('c', "1.2.0", now.Add(time.Hour))
+
+	for ref, want := range map[string]string{
+		"example.com/app":          id('b'),
+		"example.com/app:1.9.0":    id('a'),
+		"example.com/app,os=linux": id('b'),
+		"sha512-cccccccc":          id('c'),
+		id('a'):                    id('a'),
+	} {
+		im, err := s.Resolve(ref)
+		if err != nil || im.ID != want {
+			t.Errorf("Resolve(%q) = %s, %v; want %s", ref, im.ID, err, want)
+		}
+	}
+	for ref, msg := range map[string]string{
+		"sha512-ab":              "too short",
+		"sha512-dddddddd":        "no stored image",
+		"example.com/app:3":      "no stored image",
+		"example.com/app,os=bsd": "no stored image",
+	} {
+		if _, err := s.Resolve(ref); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("Resolve(%q): %v, want %q", ref, err, msg)
+		}
+	}
+	if got := s.BlobPath(id('a')); got != filepath.Join(s.Dir, "cas", "blob", "sha512", "aa", id('a')) {
+		t.Errorf("blob path %s", got)
+	}
+	out := filepath.Join(t.TempDir(), "x.aci")
+	if _, err := s.Export("example.com/app:1.2.0", out); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(out); string(b) != "image 1.2.0" {
+		t.Errorf("export wrote %q", b)
+	}
+	if b, _ := os.ReadFile(out + ".asc"); string(b) != "sig" {
+		t.Errorf("export signature %q", b)
+	}
+	if _, err := s.Add(filepath.Join(s.Dir, "tmp", "nope"), nil, Image{ID: "sha512-short"}); err == nil {
+		t.Error("Add accepted an invalid ID")
+	}
+	gone, err := s.Rm("example.com/app,os=linux")
+	if err != nil || len(gone) != 3 {
+		t.Fatalf("rm removed %d (%v)", len(gone), err)
+	}
+	if list, _ := s.List(); len(list) != 0 {
+		t.Errorf("after rm: %v", list)
+	}
+	stale, _ := s.TempFile()
+	stale.Close()
+	removed, err := s.Gc(0)
+	if err != nil || len(removed) != 1 || removed[0] != stale.Name() {
+		t.Errorf("gc removed %v (%v), want the stale download", removed, err)
+	}
+}
