@@ -29,7 +29,7 @@ import (
 // and block size only, never on the number of workers.
 const (
 	// DefaultLevel is the gzip level used when PackOptions.Level is 0.
-	DefaultLevel = 6
+	DefaultLevel = 1
 	gzipBlock    = 1 << 20
 	gzipBlocks   = 8
 )
