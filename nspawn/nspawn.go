@@ -88,6 +88,11 @@ type Options struct {
 	Volatile bool
 	// ReadOnly mounts the root read-only.
 	ReadOnly bool
+	// PrivateNetwork gives the container no network but loopback.
+	PrivateNetwork bool
+	// Console is nspawn's --console mode; empty means "pipe" (plain
+	// stdin/stdout/stderr, right for builds and scripts).
+	Console string
 	// MachineName is the container's name; empty lets nspawn pick.
 	MachineName string
 	// Stdin, Stdout and Stderr connect the command; nil Stdout/Stderr
@@ -114,13 +119,17 @@ func Args(o Options) ([]string, error) {
 	if resolv == "" {
 		resolv = "replace-host"
 	}
+	console := o.Console
+	if console == "" {
+		console = "pipe"
+	}
 	args := []string{
 		"--quiet",
 		"--register=no",
 		"--keep-unit",
 		"--as-pid2",
 		"--link-journal=no",
-		"--console=pipe",
+		"--console=" + console,
 		"--resolv-conf=" + resolv,
 		"--timezone=off",
 		"--directory=" + root,
@@ -133,6 +142,9 @@ func Args(o Options) ([]string, error) {
 	}
 	if o.ReadOnly {
 		args = append(args, "--read-only")
+	}
+	if o.PrivateNetwork {
+		args = append(args, "--private-network")
 	}
 	for _, b := range o.Binds {
 		if b.Source == "" {

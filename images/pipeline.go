@@ -1,0 +1,223 @@
+package images
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rktbuild/rktbuild/aci"
+	"github.com/rktbuild/rktbuild/config"
+	"github.com/rktbuild/rktbuild/image"
+	"github.com/rktbuild/rktbuild/nspawn"
+	"github.com/rktbuild/rktbuild/rootfs"
+	"github.com/rktbuild/rktbuild/sign"
+	"github.com/rktbuild/rktbuild/step"
+)
+
+// BuildSet builds the base rootfs when a recipe needs it, then the named
+// recipes and what they depend on, in order (all recipes when names is
+// empty). The statuses include a "rootfs" row first when the rootfs was
+// considered.
+func BuildSet(ctx context.Context, c *config.Config, names []string) ([]Status, error) {
+	list, err := Resolve(names)
+	if err != nil {
+		return nil, err
+	}
+	var out []Status
+	for _, r := range list {
+		if !r.NeedsRootfs {
+			continue
+		}
+		o := rootfs.FromConfig(c)
+		start := time.Now()
+		res, err := rootfs.Build(ctx, o)
+		st := Status{Recipe: Recipe{Name: "rootfs", Order: -1}, File: o.Dir, Reason: res.Reason, Duration: time.Since(start)}
+		switch {
+		case err != nil:
+			st.Result, st.Err = "failed", err
+			out = append(out, st)
+			for _, r := range list {
+				out = append(out, Status{Recipe: r, File: r.File(c), Result: "skipped"})
+			}
+			return out, err
+		case res.Ran:
+			st.Result = "built"
+		case step.IsDryRun() && res.Reason != "up to date":
+			st.Result = "would build"
+		default:
+			st.Result = "up to date"
+		}
+		out = append(out, st)
+		break
+	}
+	e, err := NewEnv(c)
+	if err != nil {
+		return out, err
+	}
+	sts, err := Build(ctx, e, list)
+	return append(out, sts...), err
+}
+
+// WriteStatus prints the status table of BuildSet.
+func WriteStatus(w io.Writer, sts []Status) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "IMAGE\tRESULT\tDURATION\tFILE\tWHY")
+	for _, s := range sts {
+		label := s.Recipe.Label()
+		if s.Recipe.Order < 0 {
+			label = s.Recipe.Name
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", label, s.Result, s.Duration.Round(100*time.Millisecond), s.File, s.Reason)
+	}
+	tw.Flush()
+}
+
+// Verify checks file's signature (file.asc): against the trust store
+// (TRUST_DIR, rkt layout) for the image's name, or else against this
+// machine's own signing key (SIGNING_KEY.pub.asc), which signed the images
+// rktbuild built here. It returns the signer.
+func Verify(c *config.Config, file string) (string, error) {
+	m, err := aci.ReadManifest(file)
+	if err != nil {
+		return "", err
+	}
+	sigFile := file + sign.SignatureSuffix
+	sig, err := os.Open(sigFile)
+	if err != nil {
+		return "", fmt.Errorf("image %s is not signed: %s: %v (sign it with `mage sign:file`, or run with -insecure)", file, sigFile, err)
+	}
+	defer sig.Close()
+	f, err := os.Open(file)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	signer, terr := sign.TrustStore{Dir: c.TrustDir}.Verify(m.Name.String(), f, sig)
+	if terr == nil {
+		return signer, nil
+	}
+	if !errors.Is(terr, sign.ErrUnknownKey) {
+		return "", terr
+	}
+	own := c.SigningKey + sign.PublicKeySuffix
+	if _, err := os.Stat(own); err != nil {
+		return "", terr
+	}
+	signer, err = sign.VerifyFile(file, sigFile, own)
+	if err != nil {
+		return "", fmt.Errorf("%v; and not by this machine's signing key %s: %w", terr, own, err)
+	}
+	return signer, nil
+}
+
+// RenderDir is where images are rendered for running, keyed by image ID.
+func RenderDir(c *config.Config) string { return filepath.Join(c.CacheDir, "rendered") }
+
+// FindImage resolves what `mage run` was given: an .aci file, a recipe's
+// short name (base, go-builder), or an image name (NAME[:VERSION]) among
+// the .aci files in S1B_ACI_DIR.
+func FindImage(c *config.Config, ref string) (string, error) {
+	if strings.HasSuffix(ref, ".aci") {
+		if _, err := os.Stat(ref); err != nil {
+			return "", fmt.Errorf("image file %s: %w", ref, err)
+		}
+		return ref, nil
+	}
+	if r, ok := Lookup(ref); ok {
+		f := r.File(c)
+		if _, err := os.Stat(f); err != nil {
+			return "", fmt.Errorf("image %s: %s does not exist: build it with `mage image %s`", ref, f, r.Name)
+		}
+		return f, nil
+	}
+	name, version, _ := strings.Cut(ref, ":")
+	files, _ := filepath.Glob(filepath.Join(c.ACIDir, "*.aci"))
+	for _, f := range files {
+		m, err := aci.ReadManifest(f)
+		if err != nil || m.Name.String() != name {
+			continue
+		}
+		if v, _ := m.Labels.Get("version"); version == "" || v == version {
+			return f, nil
+		}
+	}
+	var known []string
+	for _, r := range All() {
+		known = append(known, r.Name)
+	}
+	return "", fmt.Errorf("no image %q: not an .aci file, not a recipe (%s), and no image of that name in %s", ref, strings.Join(known, ", "), c.ACIDir)
+}
+
+// Prepare verifies (unless insecure) and renders the image file for
+// running, returning the runner to use.
+func Prepare(ctx context.Context, c *config.Config, file string, insecure bool) (*image.Rendered, *nspawn.Runner, error) {
+	runner, err := nspawn.Find(c.BuildDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if insecure {
+		step.Summaryf("WARNING: not verifying the signature of %s (insecure)", file)
+	} else {
+		signer, err := Verify(c, file)
+		if err != nil {
+			return nil, nil, err
+		}
+		step.Logf(ctx, "%s: good signature from %s", file, signer)
+	}
+	r, err := image.Render(ctx, file, RenderDir(c), image.DirFinder(c.ACIDir, c.StoreDir))
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, runner, nil
+}
+
+// BuildRepos builds the Go builder image (and what it needs) when not up
+// to date, then every entry of the repo list with it, S1B_JOBS at a time,
+// into BINS_DIR/<entry>. It returns the per-entry results; the error names
+// the failed entries.
+//
+// offline builds with no network from the module cache only (see
+// RepoBuild.Offline).
+func BuildRepos(ctx context.Context, c *config.Config, listFile string, offline bool) ([]Status, []RepoResult, error) {
+	entries, err := ReadRepoList(listFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	sts, err := BuildSet(ctx, c, []string{"go-builder"})
+	if err != nil {
+		return sts, nil, err
+	}
+	if step.IsDryRun() {
+		for _, e := range entries {
+			step.Printf("would build %s into %s\n", e.Target, BinDir(c.BinsDir, e))
+		}
+		return sts, nil, nil
+	}
+	r, runner, err := Prepare(ctx, c, GoBuilderFile(c), false)
+	if err != nil {
+		return sts, nil, err
+	}
+	step.Summaryf("building %d repos with %s, %d at a time, using %s", len(entries), r.Manifest.Name, c.Jobs, runner)
+	rb := RepoBuild{
+		Runner:   runner,
+		Builder:  r,
+		BinsDir:  c.BinsDir,
+		ModCache: filepath.Join(c.CacheDir, "gomod"),
+		GoCache:  filepath.Join(c.CacheDir, "gobuild"),
+		Env:      HostEnv(),
+		Jobs:     c.Jobs,
+		CAFile:   HostCAFile(),
+		Offline:  offline,
+	}
+	res := rb.Run(ctx, entries)
+	var b strings.Builder
+	err = WriteTable(&b, res)
+	step.Printf("%s", b.String())
+	return sts, res, err
+}
