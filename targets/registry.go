@@ -83,7 +83,7 @@ func Publish(ctx context.Context, dir *string) error {
 	if !res.Changed {
 		state = "up to date"
 	}
-	step.Summaryf("publish: %s %d files (%d images) in %s -> %s; discovery prefixes: %s", state, len(res.Entries), len(images),
+	step.Summaryf("publish: %s %d images (%d paths with the latest copies) in %s -> %s; discovery prefixes: %s", state, len(images), len(res.Entries),
 		res.Root, filepath.Base(res.Tree), strings.Join(res.Prefixes, ", "))
 	return nil
 }
@@ -153,7 +153,16 @@ func Repackage(ctx context.Context, src, name string, labels *string) error {
 		if err != nil {
 			return fmt.Errorf("repackage: %s is neither a file nor a stored image: %w", src, err)
 		}
-		in = st.BlobPath(im.ID)
+		// Export first: the store's blobs are named by ID, not *.aci.
+		tmp, err := os.MkdirTemp(c.BuildDir, "repackage-")
+		if err != nil {
+			return err
+		}
+		defer step.RemoveAll(tmp)
+		in = filepath.Join(tmp, "exported.aci")
+		if _, err := st.Export(im.ID, in); err != nil {
+			return fmt.Errorf("repackage: %w", err)
+		}
 		step.Logf(ctx, "repackaging stored %s (%s)", im.Name, im.ShortID())
 	}
 	m, err := aci.ReadManifest(in)
@@ -345,8 +354,8 @@ func Fetch(ctx context.Context, name string, port *int, pull, insecure, http *bo
 		step.Summaryf("fetch: %s %s is stored (nothing downloaded)", res.Image.Name, res.Image.ShortID())
 	} else {
 		el := time.Since(start).Seconds()
-		step.Summaryf("fetch: stored %s %s (%.1f MB in %.2fs, %.1f MB/s), signed by %s", res.Image.Name, res.Image.ShortID(),
-			float64(res.Bytes)/1e6, el, float64(res.Bytes)/1e6/max(el, 1e-3), res.Image.Signer)
+		step.Summaryf("fetch: stored %s %s (%s in %.2fs, %.1f MB/s), signed by %s", res.Image.Name, res.Image.ShortID(),
+			regSize(res.Bytes), el, float64(res.Bytes)/1e6/max(el, 1e-3), res.Image.Signer)
 	}
 	fmt.Println(res.Image.ID)
 	return nil
@@ -444,7 +453,7 @@ func (Images) List(ctx context.Context) error {
 			ls = append(ls, k+"="+v)
 		}
 		sort.Strings(ls)
-		fmt.Fprintf(w, "%s\t%s\t%s\t%.1f MB\t%s\n", im.ShortID(), im.Name, strings.Join(ls, ","), float64(im.Size)/1e6,
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", im.ShortID(), im.Name, strings.Join(ls, ","), regSize(im.Size),
 			im.Imported.Local().Format("2006-01-02 15:04:05"))
 	}
 	return w.Flush()
@@ -560,4 +569,17 @@ func (Bench) Fetch(ctx context.Context) error {
 		mb, mb/res.Ours.Seconds(), mb/res.Peer.Seconds())
 	printBench("fetch", res.Ours, res.Peer, "curl")
 	return nil
+}
+
+// regSize formats a byte count for people.
+func regSize(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.1f GB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%d B", n)
 }

@@ -44,6 +44,14 @@ var (
 
 const prefix = "127.0.0.1/rktbuild"
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared != nil {
+		os.RemoveAll(shared.dir)
+	}
+	os.Exit(code)
+}
+
 // setup makes the keys, certificates and images once for all tests.
 func setup(t *testing.T) *env {
 	t.Helper()
@@ -224,8 +232,13 @@ func TestLoopbackEndToEnd(t *testing.T) {
 	trustDir := filepath.Join(work, "trust")
 	tn := e.net(port)
 	// No terminal and no fingerprint: nothing is trusted.
-	if _, err := fetch.Trust(ctx, fetch.TrustOptions{Net: tn, Store: sign.TrustStore{Dir: trustDir}, Prefix: prefix}); err == nil {
-		t.Fatal("trust without confirmation succeeded")
+	if _, err := fetch.Trust(ctx, fetch.TrustOptions{Net: tn, Store: sign.TrustStore{Dir: trustDir}, Prefix: prefix}); err == nil || !strings.Contains(err.Error(), e.goodFpr) {
+		t.Fatalf("trust without confirmation must fail and show the fingerprint: %v", err)
+	}
+	// A declining user trusts nothing either.
+	if _, err := fetch.Trust(ctx, fetch.TrustOptions{Net: tn, Store: sign.TrustStore{Dir: trustDir}, Prefix: prefix,
+		Confirm: func(fpr, uid, src string) (bool, error) { return false, nil }}); err == nil {
+		t.Fatal("declined trust succeeded")
 	}
 	if _, err := fetch.Trust(ctx, fetch.TrustOptions{Net: tn, Store: sign.TrustStore{Dir: trustDir}, Prefix: prefix,
 		Fingerprint: strings.Repeat("ab", 20)}); err == nil || !strings.Contains(err.Error(), "no key with fingerprint") {

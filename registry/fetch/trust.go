@@ -61,9 +61,6 @@ func Trust(ctx context.Context, opts TrustOptions) ([]TrustedKey, error) {
 		}
 	}
 	want := NormalizeFingerprint(opts.Fingerprint)
-	if opts.Confirm == nil && want == "" {
-		return nil, errors.New("trust: refusing to trust a key without confirmation: not on a terminal, so check the key's fingerprint and pass it with -fingerprint FPR")
-	}
 	type keySource struct {
 		data   []byte
 		source string
@@ -128,12 +125,15 @@ func Trust(ctx context.Context, opts TrustOptions) ([]TrustedKey, error) {
 		for _, e := range el {
 			fpr := sign.Fingerprint(e)
 			uid := sign.UserID(e)
-			offered = append(offered, fpr+" "+uid)
-			if want != "" {
+			offered = append(offered, fmt.Sprintf("%s %q from %s", fpr, uid, src.source))
+			switch {
+			case want != "":
 				if fpr != want {
 					continue
 				}
-			} else {
+			case opts.Confirm == nil:
+				continue // reported below: no silent trust
+			default:
 				ok, err := opts.Confirm(fpr, uid, src.source)
 				if err != nil {
 					return added, err
@@ -162,6 +162,9 @@ func Trust(ctx context.Context, opts TrustOptions) ([]TrustedKey, error) {
 		}
 	}
 	if len(added) == 0 {
+		if want == "" && opts.Confirm == nil {
+			return nil, fmt.Errorf("trust: refusing to trust without confirmation (not on a terminal); offered: %s; check the fingerprint with the key's owner and re-run with -fingerprint=FPR", strings.Join(offered, ", "))
+		}
 		if want != "" {
 			return nil, fmt.Errorf("trust: no key with fingerprint %s was offered; offered: %s", want, strings.Join(offered, ", "))
 		}
