@@ -50,21 +50,24 @@ func ResolveKind(kind, version, local string) (string, error) {
 // put their tarball.
 var DistroSourceDir = "/usr/src"
 
-var distroPkgRE = regexp.MustCompile(`^linux-source-([0-9]+)\.([0-9]+)$`)
+var distroPkgRE = regexp.MustCompile(`^linux-source-([0-9]+)\.([0-9]+)(?:\.([0-9]+))?$`)
 
-// newestDistroPackage picks the highest linux-source-X.Y among names.
+// newestDistroPackage picks the highest linux-source-X.Y (Debian) or
+// linux-source-X.Y.Z (Ubuntu) among names.
 func newestDistroPackage(names []string) string {
 	var best string
-	var bm, bn int
+	var bv [3]int
 	for _, n := range names {
 		m := distroPkgRE.FindStringSubmatch(strings.TrimSpace(n))
 		if m == nil {
 			continue
 		}
-		a, _ := strconv.Atoi(m[1])
-		b, _ := strconv.Atoi(m[2])
-		if best == "" || a > bm || a == bm && b > bn {
-			best, bm, bn = m[0], a, b
+		var v [3]int
+		for i := range v {
+			v[i], _ = strconv.Atoi(m[i+1])
+		}
+		if best == "" || v[0] > bv[0] || v[0] == bv[0] && (v[1] > bv[1] || v[1] == bv[1] && v[2] > bv[2]) {
+			best, bv = m[0], v
 		}
 	}
 	return best
@@ -101,7 +104,7 @@ func DistroTarball(ctx context.Context, pkg, version string) (tarball, name stri
 		}
 	}
 	if !distroPkgRE.MatchString(pkg) {
-		return "", "", fmt.Errorf("S1B_KERNEL_DISTRO_PACKAGE=%q: expected linux-source-X.Y", pkg)
+		return "", "", fmt.Errorf("S1B_KERNEL_DISTRO_PACKAGE=%q: expected linux-source-X.Y (Debian) or linux-source-X.Y.Z (Ubuntu)", pkg)
 	}
 	find := func() string {
 		m, _ := filepath.Glob(filepath.Join(DistroSourceDir, pkg+".tar.*"))

@@ -109,6 +109,9 @@ func TestNewestDistroPackage(t *testing.T) {
 	if got != "linux-source-6.10" {
 		t.Errorf("got %q, want linux-source-6.10", got)
 	}
+	if got := newestDistroPackage([]string{"linux-source-6.8.0", "linux-source-6.5.0", "linux-source-6.8"}); got != "linux-source-6.8.0" {
+		t.Errorf("got %q, want linux-source-6.8.0", got)
+	}
 	if got := newestDistroPackage(nil); got != "" {
 		t.Errorf("got %q for no packages", got)
 	}
