@@ -251,6 +251,9 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if dryRunStop(marker) {
+		return r, nil
+	}
 	srcID, err := step.HashFile(marker)
 	if err != nil {
 		return nil, err
@@ -303,6 +306,9 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if dryRunStop(releaseFile) {
+		return r, nil
+	}
 	data, err := os.ReadFile(releaseFile)
 	if err != nil {
 		return nil, err
@@ -325,6 +331,16 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// dryRunStop reports whether a dry run must stop because an earlier
+// step's output (which later steps read) does not exist yet.
+func dryRunStop(output string) bool {
+	if !step.IsDryRun() {
+		return false
+	}
+	_, err := os.Stat(output)
+	return err != nil
 }
 
 // BaseConfig is the config the fragment is merged over. tinyconfig keeps

@@ -219,10 +219,12 @@ func (Stage1) Smoke(ctx context.Context) error {
 	return nil
 }
 
-// Manifest prints the stage1 image manifest buildStage1 writes for the
-// kernel release RELEASE (e.g. 6.1.192-rktbuild-v1), to check the labels
-// and the stage1 annotations of S1B_UPSTREAM_STAGE1_KVM_VERSION without
-// building. Usage: mage stage1:manifest RELEASE
+// Manifest prints the stage1 image manifest buildStage1 writes for a
+// kernel release.
+//
+// Usage: mage stage1:manifest RELEASE (e.g. 6.1.192-rktbuild-v1). Shows the
+// labels and the stage1 annotations of S1B_UPSTREAM_STAGE1_KVM_VERSION
+// without building; reads S1B_STAGE1_NAME and S1B_UPSTREAM_STAGE1_KVM_ACI.
 func (Stage1) Manifest(ctx context.Context, release string) error {
 	c, err := load()
 	if err != nil {
