@@ -531,7 +531,10 @@ func (Images) Gc(ctx context.Context) error {
 	return nil
 }
 
-func init() { registerBench("fetch") }
+func init() {
+	registerBench("fetch")
+	step.Requires("bench:fetch", step.Tool{Command: "curl", Package: "curl", VersionArgs: []string{"--version"}})
+}
 
 // Fetch measures fetch throughput on loopback: a generated ~96 MB image is
 // published, served over HTTPS on 127.0.0.1 and fetched by name into an

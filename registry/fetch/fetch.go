@@ -136,12 +136,12 @@ func Fetch(ctx context.Context, ref string, opts Options) (Result, error) {
 		return err
 	})
 	if err != nil || len(eps) == 0 {
-		msg := "no ac-discovery template matched"
+		msg := "no ac-discovery tag has a prefix of the name"
 		if err != nil && err.Error() != "discovery failed" {
 			msg = err.Error()
 		}
 		if len(attempts) > 0 {
-			msg += " (" + attemptsString(attempts) + ")"
+			msg += "; failed requests: " + attemptsString(attempts)
 		}
 		return Result{}, fmt.Errorf("fetch %s: discovery found no image URL: %s: check the name, that the server's index.html has an ac-discovery tag whose prefix starts the name, and -port", req, msg)
 	}

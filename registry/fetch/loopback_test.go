@@ -601,3 +601,92 @@ func serveTruncating(t *testing.T, e *env, ln net.Listener, root string) {
 	t.Cleanup(func() { srv.Close() })
 	_ = io.Discard
 }
+
+// TestPublishRefuses checks that publish refuses images signed by another
+// key and files that are not ACIs, leaving the served tree untouched, and
+// that `latest` is the semantically newest version.
+func TestPublishRefuses(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	work := t.TempDir()
+	opts := publish.Options{Dir: filepath.Join(work, "www"), PubKeys: []string{e.good + ".pub.asc"}, BaseURL: "https://127.0.0.1:1",
+		Images: []string{e.images[prefix+"/hello:1.0.0"], e.images[prefix+"/hello:2.0.0"]}}
+	first, err := publish.Publish(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest := filepath.Join(first.Root, "127.0.0.1", "rktbuild", "hello-latest-linux-amd64.aci")
+	if !bytes.Equal(fileBytes(t, latest), fileBytes(t, e.images[prefix+"/hello:2.0.0"])) {
+		t.Error("the latest copy is not version 2.0.0")
+	}
+	otherKey, _, err := e.makeImage(prefix+"/other", "1.0.0", e.bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notACI := filepath.Join(work, "junk.aci")
+	os.WriteFile(notACI, []byte("not an image"), 0o644)
+	if err := sign.SignFile(notACI, e.good, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ file, want string }{
+		{otherKey, "does not verify"},
+		{notACI, "refusing " + notACI},
+	} {
+		bad := opts
+		bad.Images = append(append([]string(nil), opts.Images...), tc.file)
+		_, err := publish.Publish(ctx, bad)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("publishing %s: %v, want %q", tc.file, err, tc.want)
+		}
+		if cur, _ := os.Readlink(filepath.Join(opts.Dir, "current")); filepath.Base(cur) != filepath.Base(first.Tree) {
+			t.Errorf("a refused publish moved current to %s", cur)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(opts.Dir, "releases", ".tmp-*")); len(left) > 0 {
+		t.Errorf("refused publishes left %v", left)
+	}
+	// A new set swaps current; the previous tree stays for requests in flight.
+	opts.Images = opts.Images[:1]
+	second, err := publish.Publish(ctx, opts)
+	if err != nil || !second.Changed || second.Tree == first.Tree {
+		t.Fatalf("second publish: %+v %v", second, err)
+	}
+	if _, err := os.Stat(first.Tree); err != nil {
+		t.Errorf("previous tree removed at once: %v", err)
+	}
+}
+
+// TestPlainHTTPOnlyWhenAsked serves plain HTTP: fetch refuses it unless
+// InsecureHTTP is set.
+func TestPlainHTTPOnlyWhenAsked(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	work := t.TempDir()
+	ln, port := listen(t)
+	pub, err := publish.Publish(ctx, publish.Options{Dir: filepath.Join(work, "www"), PubKeys: []string{e.good + ".pub.asc"},
+		BaseURL: fmt.Sprintf("http://127.0.0.1:%d", port), Images: []string{e.images[prefix+"/world:0.1.0"]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- serve.Serve(sctx, ln, serve.Options{Root: pub.Root, Plain: true}) }()
+	t.Cleanup(func() { cancel(); <-done })
+	trust := sign.TrustStore{Dir: filepath.Join(work, "trust")}
+	if _, err := trust.Trust(prefix, fileBytes(t, e.good+".pub.asc")); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := store.Open(filepath.Join(work, "store"))
+	n := fetch.Net{Port: uint(port)}
+	if _, err := fetch.Fetch(ctx, prefix+"/world", fetch.Options{Net: n, Store: st, Trust: trust}); err == nil {
+		t.Fatal("fetched over plain HTTP without asking")
+	} else {
+		t.Logf("without InsecureHTTP: %v", err)
+	}
+	assertEmpty(t, st)
+	n.InsecureHTTP = true
+	res, err := fetch.Fetch(ctx, prefix+"/world", fetch.Options{Net: n, Store: st, Trust: trust})
+	if err != nil || res.Image.ID != e.ids[prefix+"/world:0.1.0"] {
+		t.Fatalf("fetch with InsecureHTTP: %+v %v", res, err)
+	}
+}

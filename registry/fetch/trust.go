@@ -85,12 +85,12 @@ func Trust(ctx context.Context, opts TrustOptions) ([]TrustedKey, error) {
 			return err
 		})
 		if err != nil || len(urls) == 0 {
-			msg := "no ac-discovery-pubkeys tag matched"
+			msg := "no ac-discovery-pubkeys tag has a prefix of it"
 			if err != nil {
 				msg = err.Error()
 			}
 			if len(attempts) > 0 {
-				msg += " (" + attemptsString(attempts) + ")"
+				msg += "; failed requests: " + attemptsString(attempts)
 			}
 			return nil, fmt.Errorf("trust: discovering keys for %s: %s: give the key file instead, or check the prefix and -port", opts.Prefix, msg)
 		}
