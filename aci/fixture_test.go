@@ -27,8 +27,8 @@ var fixtureTime = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 // makeTree creates an ACI layout (manifest + rootfs) at dir with every kind
 // of entry: nested directories, regular files (empty, small, larger than
 // the read-ahead limit), a sticky directory, setuid/setgid files, relative
-// and absolute symlinks, a hardlink pair, and, as root, a character device,
-// a block device, a FIFO, a file owned by another uid/gid and a file with
+// and absolute symlinks, a hardlink pair, a FIFO, and, as root, a character
+// device, a block device, a file owned by another uid/gid and a file with
 // security.capability.
 func makeTree(t testing.TB, dir string) {
 	t.Helper()
@@ -71,10 +71,10 @@ func makeTree(t testing.TB, dir string) {
 	must(t, os.Symlink("/usr/lib/libc.so.6", filepath.Join(rootfs, "bin/abs-link")))
 	must(t, os.Symlink("usr/lib", filepath.Join(rootfs, "lib")))
 	must(t, os.Link(filepath.Join(rootfs, "bin/su"), filepath.Join(rootfs, "usr/lib/su-hardlink")))
+	must(t, unix.Mkfifo(filepath.Join(rootfs, "dev/initctl"), 0o600))
 	if isRoot() {
 		must(t, unix.Mknod(filepath.Join(rootfs, "dev/null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))))
 		must(t, unix.Mknod(filepath.Join(rootfs, "dev/loop0"), unix.S_IFBLK|0o660, int(unix.Mkdev(7, 0))))
-		must(t, unix.Mkfifo(filepath.Join(rootfs, "dev/initctl"), 0o600))
 		write("etc/owned", []byte("uid 1234"), 0o644)
 		must(t, os.Lchown(filepath.Join(rootfs, "etc/owned"), 1234, 4321))
 		write("bin/ping", []byte("#!/bin/sh\necho ping\n"), 0o755)

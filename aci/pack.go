@@ -67,6 +67,9 @@ type PackOptions struct {
 // image ID, computed while writing. The manifest is validated with the appc
 // schema and stored byte for byte.
 func Pack(ctx context.Context, dir, out string, opts PackOptions) (string, error) {
+	if err := checkOut(out); err != nil {
+		return "", err
+	}
 	mpath := filepath.Join(dir, "manifest")
 	b, err := readAllFile(mpath)
 	if err != nil {
@@ -86,11 +89,21 @@ func Pack(ctx context.Context, dir, out string, opts PackOptions) (string, error
 // out, atomically, and returns the image ID. m is validated and written in
 // its canonical form (see MarshalManifest).
 func PackRootfs(ctx context.Context, m *schema.ImageManifest, rootfs, out string, opts PackOptions) (string, error) {
+	if err := checkOut(out); err != nil {
+		return "", err
+	}
 	b, err := MarshalManifest(m)
 	if err != nil {
 		return "", fmt.Errorf("pack %s: %w", out, err)
 	}
 	return pack(ctx, b, time.Now(), rootfs, out, opts)
+}
+
+func checkOut(out string) error {
+	if !strings.HasSuffix(out, schema.ACIExtension) {
+		return fmt.Errorf("pack: output %q: an ACI file name must end in %s", out, schema.ACIExtension)
+	}
+	return nil
 }
 
 func readAllFile(p string) ([]byte, error) {
@@ -115,9 +128,6 @@ type readResult struct {
 }
 
 func pack(ctx context.Context, manifest []byte, mtime time.Time, rootfs, out string, opts PackOptions) (string, error) {
-	if !strings.HasSuffix(out, schema.ACIExtension) {
-		return "", fmt.Errorf("pack: output %q: an ACI file name must end in %s", out, schema.ACIExtension)
-	}
 	if opts.Level == 0 {
 		opts.Level = DefaultLevel
 	}
