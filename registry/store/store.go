@@ -152,30 +152,26 @@ func (s *Store) write(ix index) error {
 // under im.ID, writes its signature beside it and records im in the index.
 // When the blob is already stored, tmpPath is just removed.
 func (s *Store) Add(tmpPath string, sig []byte, im Image) (Image, error) {
+	// tmpPath is consumed: moved into place, or removed.
+	defer os.Remove(tmpPath)
 	if !ValidID(im.ID) {
-		os.Remove(tmpPath)
 		return Image{}, fmt.Errorf("store: invalid image ID %q", im.ID)
 	}
 	unlock, err := s.lock()
 	if err != nil {
-		os.Remove(tmpPath)
 		return Image{}, err
 	}
 	defer unlock()
 	blob := s.BlobPath(im.ID)
 	if err := os.MkdirAll(filepath.Dir(blob), 0o755); err != nil {
-		os.Remove(tmpPath)
 		return Image{}, err
 	}
 	if sig != nil {
 		if err := step.WriteFileBytes(blob+".asc", sig, 0o644); err != nil {
-			os.Remove(tmpPath)
 			return Image{}, fmt.Errorf("store: %w", err)
 		}
 	}
-	if _, err := os.Stat(blob); err == nil {
-		os.Remove(tmpPath)
-	} else {
+	if _, err := os.Stat(blob); err != nil {
 		if err := os.Chmod(tmpPath, 0o644); err != nil {
 			return Image{}, err
 		}
@@ -188,7 +184,6 @@ func (s *Store) Add(tmpPath string, sig []byte, im Image) (Image, error) {
 			return Image{}, err
 		}
 		if err := os.Rename(tmpPath, blob); err != nil {
-			os.Remove(tmpPath)
 			return Image{}, fmt.Errorf("store: %w", err)
 		}
 	}
