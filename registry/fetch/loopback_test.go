@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ import (
 	"github.com/rktbuild/rktbuild/registry/serve"
 	"github.com/rktbuild/rktbuild/registry/store"
 	"github.com/rktbuild/rktbuild/sign"
+	"github.com/rktbuild/rktbuild/step"
 )
 
 // env is a loopback registry: keys, certificates, images and a store.
@@ -688,5 +690,44 @@ func TestPlainHTTPOnlyWhenAsked(t *testing.T) {
 	res, err := fetch.Fetch(ctx, prefix+"/world", fetch.Options{Net: n, Store: st, Trust: trust})
 	if err != nil || res.Image.ID != e.ids[prefix+"/world:0.1.0"] {
 		t.Fatalf("fetch with InsecureHTTP: %+v %v", res, err)
+	}
+}
+
+// TestPublishedTreeVerifiesWithGnuPG checks the published tree with GnuPG,
+// the verifier the original guide used: pubkeys.gpg imports, and each
+// published signature verifies over its ACI.
+func TestPublishedTreeVerifiesWithGnuPG(t *testing.T) {
+	if _, err := exec.LookPath("gpg"); err != nil {
+		t.Skip("needs gpg: apt-get install gnupg")
+	}
+	e := setup(t)
+	ctx := context.Background()
+	work := t.TempDir()
+	pub, err := publish.Publish(ctx, publish.Options{Dir: filepath.Join(work, "www"), PubKeys: []string{e.good + ".pub.asc"},
+		BaseURL: "https://127.0.0.1:1", Images: []string{e.images[prefix+"/hello:1.0.0"], e.images[prefix+"/world:0.1.0"]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := filepath.Join(work, "gnupg")
+	os.MkdirAll(home, 0o700)
+	gpg := func(args ...string) string {
+		t.Helper()
+		out, err := step.Command(ctx, "gpg", append([]string{"--homedir", home, "--batch", "--no-tty"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("gpg %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	gpg("--import", filepath.Join(pub.Root, "pubkeys.gpg"))
+	n := 0
+	for _, en := range pub.Entries {
+		f := filepath.Join(pub.Root, filepath.FromSlash(en.Path))
+		if out := gpg("--verify", f+".asc", f); !strings.Contains(out, "Good signature") {
+			t.Errorf("gpg --verify %s:\n%s", en.Path, out)
+		}
+		n++
+	}
+	if n != 4 {
+		t.Errorf("verified %d files, want 2 images + 2 latest copies", n)
 	}
 }
