@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -729,5 +730,47 @@ func TestPublishedTreeVerifiesWithGnuPG(t *testing.T) {
 	}
 	if n != 4 {
 		t.Errorf("verified %d files, want 2 images + 2 latest copies", n)
+	}
+}
+
+// TestActoolDiscover runs appc's reference discovery client, `actool
+// discover` from appc/spec v0.8.11, against the published tree served over
+// HTTPS, trusting the generated CA through SSL_CERT_FILE.
+func TestActoolDiscover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds actool; skipped with -short")
+	}
+	if runtime.GOARCH != "amd64" {
+		t.Skip("actool discover fills {arch} with GOARCH, which is the appc name only on amd64")
+	}
+	e := setup(t)
+	ctx := context.Background()
+	work := t.TempDir()
+	actool := filepath.Join(work, "actool")
+	if out, err := step.Command(ctx, "go", "build", "-o", actool, "github.com/appc/spec/actool").CombinedOutput(); err != nil {
+		t.Fatalf("building actool: %v\n%s", err, out)
+	}
+	ln, port := listen(t)
+	base := fmt.Sprintf("https://127.0.0.1:%d", port)
+	pub, err := publish.Publish(ctx, publish.Options{Dir: filepath.Join(work, "www"), PubKeys: []string{e.good + ".pub.asc"},
+		BaseURL: base, Images: []string{e.images[prefix+"/hello:1.0.0"]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.serve(t, ln, pub.Root)
+	cmd := step.Command(ctx, actool, "discover", "--json", fmt.Sprintf("--port=%d", port), prefix+"/hello:1.0.0")
+	cmd.Env = append(os.Environ(), "SSL_CERT_FILE="+e.certs.CACert)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("actool discover: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		base + "/" + prefix + "/hello-1.0.0-linux-amd64.aci",
+		base + "/" + prefix + "/hello-1.0.0-linux-amd64.aci.asc",
+		base + "/pubkeys.gpg",
+	} {
+		if !strings.Contains(string(out), `"`+want+`"`) {
+			t.Errorf("actool discover output lacks %s:\n%s", want, out)
+		}
 	}
 }
