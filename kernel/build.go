@@ -75,9 +75,12 @@ type Options struct {
 	ExtraPatchFiles []string
 	ExtraPatchURLs  []string // URL, optionally with #sha256=HEX
 
-	ConfigsDir string // default kernel/configs
-	PatchesDir string // default kernel/patches
-	KeysDir    string // default kernel/keys
+	// ConfigsDir, PatchesDir and KeysDir default to kernel/configs,
+	// kernel/patches and kernel/keys; when such a directory does not
+	// exist, the copy embedded in this package (Assets) is used.
+	ConfigsDir string
+	PatchesDir string
+	KeysDir    string
 
 	WorkDir  string // trees and stamps: <S1B_BUILD_DIR>/kernel
 	CacheDir string // downloads: <CACHE_DIR>/kernel
@@ -148,6 +151,14 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	kind, err := ResolveKind(o.Source, o.Version, o.Local)
 	if err != nil {
 		return nil, err
+	}
+	for _, a := range []struct {
+		dir  *string
+		name string
+	}{{&o.ConfigsDir, "configs"}, {&o.PatchesDir, "patches"}, {&o.KeysDir, "keys"}} {
+		if *a.dir, err = assetDir(*a.dir, a.name, o.WorkDir); err != nil {
+			return nil, err
+		}
 	}
 
 	// 1. The verified input: a tarball or a directory.

@@ -155,3 +155,28 @@ func TestLocalVersion(t *testing.T) {
 		t.Error("suffix validation is wrong")
 	}
 }
+
+func TestAssetDir(t *testing.T) {
+	// An existing directory is used as is.
+	if got, err := assetDir("configs", "configs", t.TempDir()); err != nil || got != "configs" {
+		t.Errorf("assetDir(existing) = %q, %v", got, err)
+	}
+	// A missing one falls back to the embedded copy, byte for byte.
+	work := t.TempDir()
+	got, err := assetDir(filepath.Join(work, "nope"), "keys", work)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadKeys(got, Autosigner, KroahHartman, Torvalds); err != nil {
+		t.Errorf("embedded keys: %v", err)
+	}
+	frag, err := assetDir(filepath.Join(work, "nope"), "configs", work)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(filepath.Join(frag, FragmentName))
+	b, _ := os.ReadFile(filepath.Join("configs", FragmentName))
+	if len(a) == 0 || string(a) != string(b) {
+		t.Error("embedded fragment differs from kernel/configs")
+	}
+}
