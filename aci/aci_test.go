@@ -211,6 +211,23 @@ func TestImageID(t *testing.T) {
 	if len(raw)%512 != 0 || !bytes.Equal(raw[len(raw)-1024:], make([]byte, 1024)) {
 		t.Error("uncompressed tar does not end with the two zero blocks")
 	}
+	// An uncompressed ACI has the same ID and passes validation.
+	plain := filepath.Join(t.TempDir(), "plain.aci")
+	must(t, os.WriteFile(plain, raw, 0o644))
+	if got, err := ImageID(plain); err != nil || got != want {
+		t.Errorf("ImageID of the uncompressed tar = %s, %v; want %s", got, err, want)
+	}
+	must(t, Validate(plain))
+	// A truncated file is an error, not a different ID.
+	comp, _ := os.ReadFile(out)
+	short := filepath.Join(t.TempDir(), "short.aci")
+	must(t, os.WriteFile(short, comp[:len(comp)/2], 0o644))
+	if _, err := ImageID(short); err == nil {
+		t.Error("ImageID of a truncated file succeeded")
+	}
+	if err := Validate(short); err == nil {
+		t.Error("Validate of a truncated file succeeded")
+	}
 }
 
 type fileInfo struct {
@@ -603,4 +620,3 @@ func TestCancel(t *testing.T) {
 		t.Errorf("cancelled pack left %v", left)
 	}
 }
-

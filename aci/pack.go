@@ -172,7 +172,7 @@ type inode struct{ dev, ino uint64 }
 func scan(rootfs string, opts PackOptions) (*tar.Header, []*entry, error) {
 	fi, err := os.Lstat(rootfs)
 	if err != nil {
-		return nil, nil, fmt.Errorf("pack: rootfs: %w", err)
+		return nil, nil, fmt.Errorf("pack: rootfs: %w (an ACI layout directory holds manifest and rootfs/)", err)
 	}
 	if !fi.IsDir() {
 		return nil, nil, fmt.Errorf("pack: rootfs %s is not a directory", rootfs)
