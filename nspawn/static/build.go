@@ -163,7 +163,7 @@ func Build(ctx context.Context, o Options) (Result, error) {
 		return res, err
 	}
 	if step.IsDryRun() {
-		if _, err := os.Stat(filepath.Join(apt.Dir, "lists")); err != nil {
+		if m, _ := filepath.Glob(filepath.Join(apt.Dir, "lists", "*_Sources*")); len(m) == 0 {
 			step.Printf("would fetch the %s source indices and build systemd-nspawn\n", o.Release)
 			return res, nil
 		}

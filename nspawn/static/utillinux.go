@@ -20,12 +20,14 @@ import (
 // and libblkid that is not part of their public API.
 //
 // Why: libmount.a and libblkid.a carry util-linux's internal helper library
-// (lib/: mkdir_p, startswith, strappend, sysfs_*, loopcxt_*, ...), whose
-// global names are the same as systemd's own helpers or may become so.
-// With shared libraries the version scripts (libmount.sym, libblkid.sym)
-// hide them; a static link has no such boundary, so a duplicate is a
-// "multiple definition" error or, worse, silently binds systemd's code to
-// util-linux's function of the same name. Renaming the non-public symbols
+// (lib/: strutils, strv, pager, sysfs, loopdev, ...), whose global names
+// partly equal systemd's own helpers: with systemd 252 and util-linux 2.38.1
+// parse_size, parse_range, parse_timestamp, pager_open/close and a dozen
+// strv_* functions are defined in both, with different semantics. With
+// shared libraries the version scripts (libmount.sym, libblkid.sym) hide
+// them; a static link has no such boundary: the link fails with "multiple
+// definition of `parse_size'" or, worse, binds one side's calls to the
+// other's function of the same name. Renaming the non-public symbols
 // with objcopy --redefine-syms (the same map for both archives, so their
 // references to each other still match) restores the boundary without
 // patching util-linux's sources.
