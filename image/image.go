@@ -233,6 +233,9 @@ func (b *Builder) Run(ctx context.Context, args ...string) error {
 	if b.err != nil {
 		return b.err
 	}
+	if b.Env.Runner != nil {
+		step.Summaryf("image %s: running %s with %s", b.manifest.Name, strings.Join(args, " "), b.Env.Runner)
+	}
 	err := b.Env.Exec(ctx, b.Rootfs(), args...)
 	if err != nil {
 		err = fmt.Errorf("image %s: running %s: %w", b.manifest.Name, strings.Join(args, " "), err)
@@ -246,6 +249,9 @@ func (b *Builder) Run(ctx context.Context, args ...string) error {
 func (b *Builder) AptInstall(ctx context.Context, pkgs ...string) error {
 	if b.err != nil {
 		return b.err
+	}
+	if b.Env.Runner != nil {
+		step.Summaryf("image %s: installing %s with %s", b.manifest.Name, strings.Join(pkgs, " "), b.Env.Runner)
 	}
 	err := b.Env.AptInstall(ctx, b.Rootfs(), pkgs...)
 	if err != nil {

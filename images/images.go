@@ -267,6 +267,9 @@ func Build(ctx context.Context, e *Env, list []Recipe) ([]Status, error) {
 			Outputs: []string{file, file + ".asc"},
 			Run: func(ctx context.Context) error {
 				e.work = filepath.Join(e.Config.BuildDir, "images", r.Label())
+				if e.Rootfs.Runner != nil {
+					step.Logf(ctx, "steps inside the image run with %s", e.Rootfs.Runner)
+				}
 				defer step.RemoveAll(e.work)
 				return r.Build(ctx, e, file)
 			},

@@ -112,6 +112,11 @@ func (o Options) Check() error {
 			return fmt.Errorf("ROOTFS_KEYRING=%s: %v", o.Keyring, err)
 		}
 	}
+	if o.Overlay != "" {
+		if fi, err := os.Stat(o.Overlay); err != nil || !fi.IsDir() {
+			return fmt.Errorf("ROOTFS_OVERLAY=%s is not a directory", o.Overlay)
+		}
+	}
 	if o.Dir == "" || o.CacheDir == "" {
 		return errors.New("rootfs: Dir and CacheDir must be set")
 	}

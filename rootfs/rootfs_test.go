@@ -62,6 +62,11 @@ func TestInputsChange(t *testing.T) {
 	if step.HashValues(a.Inputs().Values) == step.HashValues(b.Inputs().Values) {
 		t.Error("adding a package does not change the rootfs inputs")
 	}
+	c := a
+	c.Overlay = "/overlay"
+	if got := c.Inputs().Files; len(got) != 1 || got[0] != "/overlay" {
+		t.Errorf("overlay files are not inputs: %v", got)
+	}
 	if a.Inputs().Values["version"] != Version {
 		t.Error("the package version is not an input")
 	}

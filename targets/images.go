@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/magefile/mage/mg"
@@ -31,6 +32,51 @@ func init() {
 	register("rootfs", Rootfs)
 	register("buildImages", BuildImages)
 	register("buildRepos", func(ctx context.Context) error { return BuildRepos(ctx, nil, nil) })
+	registerBench("run")
+}
+
+// Run measures `mage run base -args=true` (configuration, signature check,
+// cached rendering lookup, systemd-nspawn on an overlay) against bare
+// `systemd-nspawn --volatile=overlay` running `true` in the same rendered
+// rootfs: the cost of rktbuild's rkt-style checks on every run. Median of
+// BENCH_RUNS (default 5) runs each; it builds the base image first if
+// needed (ROOTFS_SUITE must be reachable).
+func (Bench) Run(ctx context.Context) error {
+	c, err := load()
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	prep := step.Command(ctx, self, "image", "base")
+	prep.Stdout, prep.Stderr = os.Stdout, os.Stderr
+	if err := prep.Run(); err != nil {
+		return fmt.Errorf("bench:run needs the base image: %w", err)
+	}
+	r, runner, err := images.Prepare(ctx, c, images.BaseFile(c), false)
+	if err != nil {
+		return err
+	}
+	n := 5
+	if v, err := strconv.Atoi(os.Getenv("BENCH_RUNS")); err == nil && v > 0 {
+		n = v
+	}
+	ours, err := timeRuns(ctx, n, self, "run", "base", "-args=true")
+	if err != nil {
+		return err
+	}
+	args, err := nspawn.Args(nspawn.Options{Root: r.Rootfs(), Volatile: true, Args: []string{"true"}})
+	if err != nil {
+		return err
+	}
+	peer, err := timeRuns(ctx, n, runner.Binary, args...)
+	if err != nil {
+		return err
+	}
+	printBench("run", ours, peer, "systemd-nspawn --volatile=overlay true")
+	return nil
 }
 
 // Rootfs debootstraps the base root file system into
