@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -466,6 +465,3 @@ func MachineName(image string) string {
 	_, _ = rand.Read(rnd[:])
 	return name + "-" + hex.EncodeToString(rnd[:])
 }
-
-// ErrNoSignature is returned when an image has no .asc beside it.
-var ErrNoSignature = errors.New("no signature")

@@ -209,6 +209,9 @@ func Run(ctx context.Context, imageRef string, args, exec, env, volume, mount *s
 	if err != nil {
 		return err
 	}
+	if app := r.Manifest.App; app != nil && app.Group != "" && app.Group != "0" && app.Group != "root" {
+		step.Summaryf("note: %s asks for group %s; systemd-nspawn runs the app with its user's primary group", r.Manifest.Name, app.Group)
+	}
 	o.Stdin, o.Stdout, o.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd())) {
 		o.Console = "interactive"
