@@ -132,12 +132,33 @@ func (o Options) Check() error {
 			scripts = "/usr/share/debootstrap/scripts"
 		}
 	}
-	if _, err := os.Stat(filepath.Join(scripts, o.Suite)); err != nil {
+	script, err := os.ReadFile(filepath.Join(scripts, o.Suite))
+	if err != nil {
 		return fmt.Errorf("unknown ROOTFS_SUITE %q: %s has no script for it in %s (use a suite it knows, e.g. bookworm or xenial, or update the debootstrap package)",
 			o.Suite, bin, scripts)
 	}
+	if o.Keyring == "" {
+		// debootstrap silently skips signature checks when the suite's
+		// default keyring is missing; refuse instead.
+		if m := keyringRe.FindSubmatch(script); m != nil {
+			kr := string(m[1])
+			if _, err := os.Stat(kr); err != nil {
+				pkg := "the archive keyring package"
+				switch {
+				case strings.Contains(kr, "ubuntu"):
+					pkg = "ubuntu-keyring"
+				case strings.Contains(kr, "debian"):
+					pkg = "debian-archive-keyring"
+				}
+				return fmt.Errorf("ROOTFS_SUITE=%s: the archive would not be verified: debootstrap's keyring %s is missing; install %s (apt-get install %s) or set ROOTFS_KEYRING",
+					o.Suite, kr, pkg, pkg)
+			}
+		}
+	}
 	return nil
 }
+
+var keyringRe = regexp.MustCompile(`(?m)^keyring\s+(\S+)\s*$`)
 
 func (o Options) binary() (string, error) {
 	name := o.Debootstrap

@@ -88,6 +88,9 @@ func TestCheckBadInput(t *testing.T) {
 		t.Skip("needs debootstrap (debootstrap package)")
 	}
 	good := Options{Suite: "bookworm", Arch: "amd64", Variant: "minbase", Dir: "/d", CacheDir: "/c", ScriptsDir: scripts(t, "bookworm")}
+	if err := os.WriteFile(filepath.Join(good.ScriptsDir, "xenial"), []byte("mirror_style release\nkeyring /nonexistent/ubuntu-archive-keyring.gpg\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
 		mod     func(*Options)
@@ -102,6 +105,8 @@ func TestCheckBadInput(t *testing.T) {
 		{name: "missing keyring", mod: func(o *Options) { o.Keyring = "/nonexistent/keyring.gpg" }, wantErr: "ROOTFS_KEYRING"},
 		{name: "bad package", mod: func(o *Options) { o.Packages = []string{"curl;rm"} }, wantErr: "ROOTFS_PACKAGES"},
 		{name: "missing debootstrap", mod: func(*Options) {}, path: "empty", wantErr: "install the debootstrap package"},
+		{name: "missing suite keyring", mod: func(o *Options) { o.Suite = "xenial" }, wantErr: "keyring /nonexistent/ubuntu-archive-keyring.gpg is missing; install ubuntu-keyring"},
+		{name: "configured keyring replaces the suite's", mod: func(o *Options) { o.Suite = "xenial"; o.Keyring = o.ScriptsDir + "/bookworm" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
