@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,6 +14,8 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	cp "github.com/otiai10/copy"
 
@@ -51,6 +54,46 @@ func (m Make) Run(ctx context.Context, jobs int, targets ...string) error {
 		jobs = 1
 	}
 	return step.Cmd{Env: m.Env, Jobs: jobs}.Run(ctx, "make", m.args(jobs, targets...)...)
+}
+
+// RunWithHeartbeat is Run for long builds: when output is not verbose it
+// prints a line every interval with the number of objects built so far,
+// so a quiet build still shows it is alive.
+func (m Make) RunWithHeartbeat(ctx context.Context, jobs int, interval time.Duration, targets ...string) error {
+	if step.Verbose() {
+		return m.Run(ctx, jobs, targets...)
+	}
+	if jobs < 1 {
+		jobs = 1
+	}
+	var n atomic.Int64
+	start := time.Now()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				step.Summaryf("%s: make %s: %d objects built, %s", step.Name(ctx), strings.Join(targets, " "), n.Load(), time.Since(start).Round(time.Second))
+			}
+		}
+	}()
+	w := lineCounter{n: &n}
+	return step.Cmd{Env: m.Env, Jobs: jobs, Stdout: &w}.Run(ctx, "make", m.args(jobs, targets...)...)
+}
+
+// lineCounter counts kbuild's "  CC  file" style lines.
+type lineCounter struct{ n *atomic.Int64 }
+
+func (l *lineCounter) Write(p []byte) (int, error) {
+	l.n.Add(int64(bytes.Count(p, []byte("  CC ")) + bytes.Count(p, []byte("  AS "))))
+	return len(p), nil
 }
 
 // Release returns `make kernelrelease`.
@@ -304,7 +347,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		Inputs:  step.Inputs{Files: []string{r.Config}, Values: map[string]string{"source": srcID, "env": strings.Join(env, " ")}},
 		Outputs: []string{r.Image, releaseFile},
 		Run: func(ctx context.Context) error {
-			if err := mk.Run(ctx, o.Jobs, "bzImage"); err != nil {
+			if err := mk.RunWithHeartbeat(ctx, o.Jobs, time.Minute, "bzImage"); err != nil {
 				return err
 			}
 			rel, err := mk.Release(ctx)
