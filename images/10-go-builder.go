@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/rktbuild/rktbuild/config"
+	"github.com/rktbuild/rktbuild/image"
 	"github.com/rktbuild/rktbuild/scripts"
 	"github.com/rktbuild/rktbuild/step"
 )
@@ -66,20 +67,7 @@ func init() {
 					return err
 				}
 			}
-			b.Mkdir("/go/bin", "/go/src", "/go/pkg", "/build")
-			b.WriteFile("/entrypoint.sh", scripts.GoBuildEntrypoint, 0o755)
-			b.SetExec("/entrypoint.sh")
-			b.SetWorkingDir("/build")
-			b.SetEnv("GOROOT", "/usr/local/go")
-			b.SetEnv("GOPATH", "/go")
-			b.SetEnv("PATH", GoBuilderPath)
-			b.SetUser("0")
-			b.SetGroup("0")
-			b.AddMountPoint("target", "/go/bin", false)
-			b.SetLabel("os", "linux")
-			b.SetLabel("arch", AppcArch(c.RootfsArch))
-			b.SetLabel("version", c.GoVersion)
-			b.SetAnnotation("rktbuild.io/go-toolchain-sum", tc.Sum)
+			configureGoBuilder(b, c, tc.Sum)
 			// The toolchain must run inside the image.
 			if err := b.Run(ctx, "/usr/local/go/bin/go", "version"); err != nil {
 				return fmt.Errorf("the Go toolchain does not run inside the image: %w", err)
@@ -87,4 +75,23 @@ func init() {
 			return e.Write(ctx, b, out)
 		},
 	})
+}
+
+// configureGoBuilder lays out the Go builder's directories, entrypoint and
+// manifest (everything but the toolchain and packages).
+func configureGoBuilder(b *image.Builder, c *config.Config, toolchainSum string) {
+	b.Mkdir("/go/bin", "/go/src", "/go/pkg", "/build")
+	b.WriteFile("/entrypoint.sh", scripts.GoBuildEntrypoint, 0o755)
+	b.SetExec("/entrypoint.sh")
+	b.SetWorkingDir("/build")
+	b.SetEnv("GOROOT", "/usr/local/go")
+	b.SetEnv("GOPATH", "/go")
+	b.SetEnv("PATH", GoBuilderPath)
+	b.SetUser("0")
+	b.SetGroup("0")
+	b.AddMountPoint("target", "/go/bin", false)
+	b.SetLabel("os", "linux")
+	b.SetLabel("arch", AppcArch(c.RootfsArch))
+	b.SetLabel("version", c.GoVersion)
+	b.SetAnnotation("rktbuild.io/go-toolchain-sum", toolchainSum)
 }

@@ -324,3 +324,62 @@ func rendered(t *testing.T, c *config.Config, file string) (string, error) {
 	}
 	return filepath.Join(d, "rootfs"), nil
 }
+
+// TestGoBuilderManifest checks the Go builder's layout and manifest (built
+// from the base image, as the recipe does, minus toolchain and packages)
+// against the golden file.
+func TestGoBuilderManifest(t *testing.T) {
+	ctx := context.Background()
+	tmp := t.TempDir()
+	c := testConfig(t, tmp, map[string]string{"GO_VERSION": "1.26.8"})
+	step.DefaultStampDir = filepath.Join(tmp, "stamps")
+	if _, err := sign.GenKey(c.SigningKey, sign.Identity{Name: "test", Comment: "images test", Email: "test@example.test"}, 2048, nil); err != nil {
+		t.Fatal(err)
+	}
+	root := rootfs.FromConfig(c).Dir
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc/os-release"), []byte("VERSION_ID=\"12\"\n"), 0o644)
+	e := &Env{Config: c, RootfsDir: root}
+	list, _ := Resolve([]string{"base"})
+	if _, err := Build(ctx, e, list); err != nil {
+		t.Fatal(err)
+	}
+	e.work = filepath.Join(tmp, "work")
+	b, err := e.FromImage(ctx, "base", GoBuilderName(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	configureGoBuilder(b, c, "h1:test")
+	for _, d := range []string{"go/bin", "go/src", "go/pkg", "build"} {
+		if fi, err := os.Stat(filepath.Join(b.Rootfs(), d)); err != nil || !fi.IsDir() {
+			t.Errorf("/%s missing", d)
+		}
+	}
+	if ep, err := os.ReadFile(filepath.Join(b.Rootfs(), "entrypoint.sh")); err != nil || !bytes.Contains(ep, []byte("go install")) {
+		t.Error("/entrypoint.sh is not the Go build entrypoint")
+	}
+	out := filepath.Join(tmp, "gb.aci")
+	if _, err := b.Write(ctx, out, aci.PackOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := aci.ReadManifest(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := aci.MarshalManifest(m)
+	golden := filepath.Join("..", "testdata", "images", "go-builder.manifest.json")
+	if *update {
+		os.WriteFile(golden, got, 0o644)
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("Go builder manifest differs from %s (go test -update):\n%s", golden, got)
+	}
+	if GoBuilderFile(c) != filepath.Join(tmp, "aci", "go-builder-go1.26.8-linux-amd64.aci") {
+		t.Errorf("GoBuilderFile = %s", GoBuilderFile(c))
+	}
+}

@@ -45,6 +45,48 @@ func TestEntrypointExecs(t *testing.T) {
 	}
 }
 
+// TestGoBuildEntrypointGit clones a local git repository at BUILD_BRANCH
+// and builds it.
+func TestGoBuildEntrypointGit(t *testing.T) {
+	for _, tool := range []string{"go", "git"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skip("needs " + tool)
+		}
+	}
+	tmp := t.TempDir()
+	repo := filepath.Join(tmp, "repo.git")
+	git := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", repo}, args...)...)
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.test", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.test")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	os.MkdirAll(repo, 0o755)
+	git("init", "-q", "-b", "main")
+	os.WriteFile(filepath.Join(repo, "go.mod"), []byte("module example.com/tool\n\ngo 1.22\n"), 0o644)
+	os.WriteFile(filepath.Join(repo, "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644)
+	git("add", ".")
+	git("commit", "-q", "-m", "main")
+	git("checkout", "-q", "-b", "release")
+	os.WriteFile(filepath.Join(repo, "Makefile"), []byte("all:\n\tgo build -o bin/tool-release .\n"), 0o644)
+	git("add", ".")
+	git("commit", "-q", "-m", "release")
+	git("checkout", "-q", "main")
+	for branch, want := range map[string]string{"": "tool", "release": "tool-release"} {
+		bin := filepath.Join(tmp, "bin-"+branch)
+		env := []string{"BUILD_BRANCH=" + branch, "GOBIN=" + bin, "GOPATH=" + filepath.Join(tmp, "gopath"), "GOPROXY=off", "GOTOOLCHAIN=local", "GOFLAGS=-modcacherw"}
+		out, code := run(t, env, "go-build-entrypoint", "file://"+repo)
+		if code != 0 {
+			t.Fatalf("BUILD_BRANCH=%q: exit %d\n%s", branch, code, out)
+		}
+		if _, err := os.Stat(filepath.Join(bin, want)); err != nil {
+			t.Errorf("BUILD_BRANCH=%q: no %s in GOBIN\n%s", branch, want, out)
+		}
+	}
+}
+
 func TestGoBuildEntrypoint(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("needs go")
