@@ -317,6 +317,14 @@ func TestRoundTrip(t *testing.T) {
 	if err := Extract(context.Background(), out, dst); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Errorf("extracting into a non-empty directory: %v, want a refusal", err)
 	}
+	file := filepath.Join(t.TempDir(), "a-file")
+	must(t, os.WriteFile(file, []byte("keep me"), 0o644))
+	if err := Extract(context.Background(), out, file); err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("extracting onto a file: %v, want a refusal", err)
+	}
+	if b, _ := os.ReadFile(file); string(b) != "keep me" {
+		t.Error("extracting onto a file replaced it")
+	}
 }
 
 // TestActoolValidate runs the reference validator on our output, and our

@@ -27,8 +27,13 @@ const paxXattr = "SCHILY.xattr."
 // security.capability are restored when running as root; without root,
 // owners and xattrs are skipped and a device node is an error.
 func Extract(ctx context.Context, file, dir string) error {
-	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
-		return fmt.Errorf("extract %s: %s exists and is not empty; remove it or choose another directory", file, dir)
+	if fi, err := os.Lstat(dir); err == nil {
+		if !fi.IsDir() {
+			return fmt.Errorf("extract %s: %s exists and is not a directory; choose another directory", file, dir)
+		}
+		if ents, err := os.ReadDir(dir); err != nil || len(ents) > 0 {
+			return fmt.Errorf("extract %s: %s exists and is not empty; remove it or choose another directory", file, dir)
+		}
 	}
 	f, err := os.Open(file)
 	if err != nil {
