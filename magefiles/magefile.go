@@ -18,3 +18,6 @@ import (
 
 // Bench runs every benchmark and prints one table (same as bench:all).
 func Bench(ctx context.Context) error { return targets.Bench{}.All(ctx) }
+
+// Images builds every image recipe in order (same as buildImages).
+func Images(ctx context.Context) error { return targets.BuildImages(ctx) }

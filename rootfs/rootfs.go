@@ -65,6 +65,7 @@ func FromConfig(c *config.Config) Options {
 		Variant:    c.RootfsVariant,
 		Components: c.RootfsComponents,
 		Packages:   c.RootfsPackages,
+		Overlay:    c.RootfsOverlay,
 		Arch:       c.RootfsArch,
 		Dir:        filepath.Join(c.BuildDir, "rootfs", c.RootfsSuite+"-"+c.RootfsArch),
 		CacheDir:   DebCache(c),
