@@ -55,6 +55,7 @@ type Config struct {
 	RootfsVariant         string   `key:"ROOTFS_VARIANT"`
 	RootfsComponents      []string `key:"ROOTFS_COMPONENTS"`
 	RootfsPackages        []string `key:"ROOTFS_PACKAGES"`
+	RootfsOverlay         string   `key:"ROOTFS_OVERLAY"`
 	RootfsArch            string   `key:"ROOTFS_ARCH"`
 	GoVersion             string   `key:"GO_VERSION"`
 	RepoList              string   `key:"REPO_LIST"`
