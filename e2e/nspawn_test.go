@@ -283,3 +283,49 @@ func TestStaticNspawnErrors(t *testing.T) {
 		t.Errorf("bad NSPAWN_BUILD_IN: %v", err)
 	}
 }
+
+// TestStaticNspawnInRootfs builds with NSPAWN_BUILD_IN=rootfs: the compilers
+// and libraries come from a debootstrapped bookworm build root (the host
+// only fetches and patches the sources), and the result must be the same
+// kind of static binary. Run: go test -tags e2e -timeout 60m -run StaticNspawnInRootfs -v ./e2e/
+func TestStaticNspawnInRootfs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: debootstrap, mounts, chroot")
+	}
+	for _, tool := range []string{"apt-get", "debootstrap", "unshare", "chroot", "go"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s", tool)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 55*time.Minute)
+	defer cancel()
+	tmp := t.TempDir()
+	buildDir := filepath.Join(tmp, "build")
+	env := []string{
+		"S1B_BUILD_DIR=" + buildDir,
+		"CACHE_DIR=" + filepath.Join(tmp, "cache"),
+		"NSPAWN_RELEASE=bookworm",
+		"NSPAWN_BUILD_IN=rootfs",
+		"S1B_JOBS=2",
+	}
+	out, took, err := nspawnMage(ctx, env, "nspawn:build")
+	if err != nil {
+		t.Fatalf("nspawn:build in a rootfs failed after %s: %v\n%s", took, err, nspawnTail(out, 60))
+	}
+	t.Logf("nspawn:build (rootfs) took %s:\n%s", took.Round(time.Second), nspawnTail(out, 10))
+	if !strings.Contains(out, "nspawn:buildroot: ran") {
+		t.Errorf("no build root was made:\n%s", nspawnTail(out, 20))
+	}
+	bin := filepath.Join(buildDir, "nspawn", "systemd-nspawn")
+	if err := static.CheckStatic(bin); err != nil {
+		t.Fatal(err)
+	}
+	vb, err := exec.Command(bin, "--version").CombinedOutput()
+	if err != nil || !strings.Contains(string(vb), "+SECCOMP") || !strings.Contains(string(vb), "+ACL") {
+		t.Errorf("%s --version: %v\n%s", bin, err, vb)
+	}
+	// No mount is left behind in the build root.
+	if mounts, err := os.ReadFile("/proc/self/mountinfo"); err == nil && strings.Contains(string(mounts), buildDir) {
+		t.Errorf("mounts under %s left behind", buildDir)
+	}
+}

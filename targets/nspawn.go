@@ -32,9 +32,12 @@ type Nspawn mg.Namespace
 // and verified by apt-get source with a private apt configuration derived
 // from the host's apt sources (the host's apt setup is not touched). The
 // patches in nspawn/patches are applied idempotently. NSPAWN_BUILD_IN=host
-// builds on this machine (rootfs is not implemented yet); missing build
-// packages are installed when running as root, else the error names the
-// apt-get command. Uses S1B_JOBS parallel jobs. Trees are kept in
+// builds on this machine: missing build packages are installed when running
+// as root, else the error names the apt-get command. NSPAWN_BUILD_IN=rootfs
+// compiles inside a debootstrapped build root of the release instead
+// (S1B_BUILD_DIR/nspawn/work/rootfs/buildroot, cached; ROOTFS_MIRROR,
+// ROOTFS_KEYRING when the release is ROOTFS_SUITE, ROOTFS_ARCH, .debs in
+// CACHE_DIR); the host then needs only apt, dpkg-dev, patch and debootstrap. Uses S1B_JOBS parallel jobs. Trees are kept in
 // S1B_BUILD_DIR/nspawn/work; nothing is rebuilt unless the source versions,
 // patches or options changed. The runner used by image builds and `mage
 // run` prefers this binary.

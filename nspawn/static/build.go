@@ -36,6 +36,7 @@ import (
 	"strings"
 
 	"github.com/rktbuild/rktbuild/config"
+	"github.com/rktbuild/rktbuild/rootfs"
 	"github.com/rktbuild/rktbuild/step"
 )
 
@@ -66,6 +67,10 @@ type Options struct {
 	SourcesList, SourceParts, OSRelease string
 	// Deps checks and installs build dependencies.
 	Deps DepChecker
+	// Rootfs holds the debootstrap settings (mirror, keyring, arch, .deb
+	// cache) of the build root used when BuildIn is "rootfs"; suite,
+	// packages and directory are set by Build.
+	Rootfs rootfs.Options
 }
 
 // FromConfig returns the options the configuration describes:
@@ -76,12 +81,22 @@ func FromConfig(c *config.Config, patchDir string) Options {
 	if rel == "" {
 		rel = c.RootfsSuite
 	}
+	ro := rootfs.Options{
+		Arch:     c.RootfsArch,
+		CacheDir: filepath.Join(c.CacheDir, "debs", "nspawn-"+rel+"-"+c.RootfsArch),
+	}
+	if rel == c.RootfsSuite {
+		// A mirror or keyring configured for another suite may not carry
+		// this release.
+		ro.Mirror, ro.Keyring = c.RootfsMirror, c.RootfsKeyring
+	}
 	return Options{
 		Release:  rel,
 		BuildIn:  c.NspawnBuildIn,
 		Dir:      filepath.Join(c.BuildDir, "nspawn"),
 		PatchDir: patchDir,
 		Jobs:     c.Jobs,
+		Rootfs:   ro,
 	}
 }
 
@@ -120,7 +135,6 @@ func (o Options) Check() error {
 	switch o.BuildIn {
 	case "host", "":
 	case "rootfs":
-		return errors.New("NSPAWN_BUILD_IN=rootfs is not implemented yet: set NSPAWN_BUILD_IN=host (the build needs only the packages `mage doctor` lists)")
 	default:
 		return fmt.Errorf("NSPAWN_BUILD_IN=%q: expected host or rootfs", o.BuildIn)
 	}
@@ -155,7 +169,13 @@ func Build(ctx context.Context, o Options) (Result, error) {
 		return Result{}, err
 	}
 	res := Result{Binary: o.Binary(), Release: o.Release}
-	if err := o.Deps.Ensure(ctx, BuildDeps); err != nil {
+	ex := HostExec
+	if o.BuildIn == "rootfs" {
+		// The host only fetches and patches the sources.
+		if err := o.Deps.Ensure(ctx, []string{"dpkg-dev", "patch", "debootstrap"}); err != nil {
+			return res, err
+		}
+	} else if err := o.Deps.Ensure(ctx, BuildDeps); err != nil {
 		return res, err
 	}
 	apt := Apt{Dir: o.work("apt", o.Release)}
@@ -183,7 +203,14 @@ func Build(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	ulPrefix := o.work("util-linux")
+	if o.BuildIn == "rootfs" && !step.IsDryRun() {
+		root, err := o.buildRoot(ctx)
+		if err != nil {
+			return res, err
+		}
+		ex = ChrootExec(root, o.work())
+	}
+	ulPrefix := o.work(o.BuildIn, "util-linux")
 	ulPatches, err := Patches(filepath.Join(o.PatchDir, "util-linux"))
 	if err != nil {
 		return res, err
@@ -197,6 +224,7 @@ func Build(ctx context.Context, o Options) (Result, error) {
 				"configure": strings.Join(ConfigureArgs, " "),
 				"prefix":    SymbolPrefix,
 				"recipe":    Recipe,
+				"build-in":  o.BuildIn,
 			}},
 		Outputs: []string{ulPrefix},
 		Run: func(ctx context.Context) error {
@@ -206,7 +234,7 @@ func Build(ctx context.Context, o Options) (Result, error) {
 			if err := ApplyPatches(ctx, ulTree, "util-linux "+res.UtilLinuxVersion, ulPatches); err != nil {
 				return err
 			}
-			return UtilLinux(ctx, ulTree, res.UtilLinuxVersion, o.work("util-linux-build"), ulPrefix, o.Jobs)
+			return UtilLinux(ctx, ex, ulTree, res.UtilLinuxVersion, o.work(o.BuildIn, "util-linux-build"), ulPrefix, o.Jobs)
 		},
 	})
 	if err != nil {
@@ -221,17 +249,18 @@ func Build(ctx context.Context, o Options) (Result, error) {
 		Inputs: step.Inputs{
 			Files: []string{filepath.Join(o.PatchDir, "systemd"), ulPrefix},
 			Values: map[string]string{
-				"release": o.Release,
-				"version": res.SystemdVersion,
-				"recipe":  Recipe,
-				"options": strings.Join(append(append([]string(nil), disabledBooleans...), fmt.Sprint(wantedOptions)), " "),
+				"release":  o.Release,
+				"version":  res.SystemdVersion,
+				"recipe":   Recipe,
+				"build-in": o.BuildIn,
+				"options":  strings.Join(append(append([]string(nil), disabledBooleans...), fmt.Sprint(wantedOptions)), " "),
 			}},
 		Outputs: []string{o.Binary()},
 		Run: func(ctx context.Context) error {
 			if sdTree == "" { // dry run
 				return nil
 			}
-			return o.buildSystemd(ctx, sdTree, res.SystemdVersion, ulPrefix, sdPatches)
+			return o.buildSystemd(ctx, ex, sdTree, res.SystemdVersion, ulPrefix, sdPatches)
 		},
 	})
 	res.Ran = r.Ran
@@ -296,7 +325,7 @@ func (o Options) source(ctx context.Context, apt Apt, pkg, version string) (stri
 
 // buildSystemd patches, configures and builds systemd-nspawn.static, then
 // writes the stripped binary to o.Binary().
-func (o Options) buildSystemd(ctx context.Context, tree, version, ulPrefix string, patches []string) error {
+func (o Options) buildSystemd(ctx context.Context, ex Exec, tree, version, ulPrefix string, patches []string) error {
 	if err := ApplyPatches(ctx, tree, "systemd "+version, patches); err != nil {
 		return err
 	}
@@ -316,8 +345,8 @@ func (o Options) buildSystemd(ctx context.Context, tree, version, ulPrefix strin
 	if err != nil {
 		return err
 	}
-	bdir := o.work("systemd-build")
-	setupRecord := filepath.Join(o.work(), "systemd-setup.txt")
+	bdir := o.work(o.BuildIn, "systemd-build")
+	setupRecord := o.work(o.BuildIn, "systemd-setup.txt")
 	setup := absTree + "\n" + absUL + "\n" + strings.Join(margs, "\n") + "\n"
 	env := []string{"PKG_CONFIG_PATH=" + filepath.Join(absUL, "lib", "pkgconfig")}
 	old, _ := os.ReadFile(setupRecord)
@@ -330,7 +359,7 @@ func (o Options) buildSystemd(ctx context.Context, tree, version, ulPrefix strin
 		}
 		_ = os.Remove(setupRecord)
 		args := append([]string{"setup", bdir, absTree}, margs...)
-		if err := (step.Cmd{Env: env, Jobs: 1}).Run(ctx, "meson", args...); err != nil {
+		if err := ex(ctx, step.Cmd{Env: env, Jobs: 1}, "meson", args...); err != nil {
 			return fmt.Errorf("configuring systemd %s: %w", version, err)
 		}
 		if err := step.WriteFileBytes(setupRecord, []byte(setup), 0o644); err != nil {
@@ -338,15 +367,15 @@ func (o Options) buildSystemd(ctx context.Context, tree, version, ulPrefix strin
 		}
 	}
 	step.Summaryf("nspawn: building systemd-nspawn.static from systemd %s (-j%d)", version, o.Jobs)
-	if err := (step.Cmd{Env: env, Jobs: o.Jobs}).Run(ctx, "ninja", "-C", bdir, "-j", strconv.Itoa(o.Jobs), "systemd-nspawn.static"); err != nil {
+	if err := ex(ctx, step.Cmd{Env: env, Jobs: o.Jobs}, "ninja", "-C", bdir, "-j", strconv.Itoa(o.Jobs), "systemd-nspawn.static"); err != nil {
 		return fmt.Errorf("building systemd-nspawn.static from systemd %s: %w", version, err)
 	}
 	built := filepath.Join(bdir, "systemd-nspawn.static")
 	if err := CheckStatic(built); err != nil {
 		return err
 	}
-	stripped := filepath.Join(o.work(), "systemd-nspawn.stripped")
-	if err := step.Run(ctx, "objcopy", "--strip-all", built, stripped); err != nil {
+	stripped := o.work(o.BuildIn, "systemd-nspawn.stripped")
+	if err := ex(ctx, step.Cmd{}, "objcopy", "--strip-all", built, stripped); err != nil {
 		return err
 	}
 	defer os.Remove(stripped)

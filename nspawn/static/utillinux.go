@@ -110,7 +110,7 @@ func RenameMap(defined []string, public map[string]bool) []byte {
 // UtilLinux builds static libmount and libblkid from an unpacked util-linux
 // source tree in buildDir and installs them, symbols renamed, with headers
 // and pkg-config files, under prefix (replaced atomically).
-func UtilLinux(ctx context.Context, src, version, buildDir, prefix string, jobs int) error {
+func UtilLinux(ctx context.Context, ex Exec, src, version, buildDir, prefix string, jobs int) error {
 	// Debian's patches touch configure.ac and Makefile.am (tty setgid
 	// install, tests: nothing in libmount/libblkid), which makes make want
 	// to rerun autoconf/automake. Mark the shipped generated files current,
@@ -129,23 +129,31 @@ func UtilLinux(ctx context.Context, src, version, buildDir, prefix string, jobs 
 	if err != nil {
 		return err
 	}
-	if err := (step.Cmd{Dir: buildDir, Jobs: 1}).Run(ctx, filepath.Join(absSrc, "configure"), ConfigureArgs...); err != nil {
+	absBuild, err := filepath.Abs(buildDir)
+	if err != nil {
+		return err
+	}
+	if err := ex(ctx, step.Cmd{Dir: absBuild, Jobs: 1}, filepath.Join(absSrc, "configure"), ConfigureArgs...); err != nil {
 		return fmt.Errorf("configuring util-linux %s: %w", version, err)
 	}
-	if err := (step.Cmd{Dir: buildDir, Jobs: jobs}).Run(ctx, "make", "-j"+strconv.Itoa(jobs), "libmount.la", "libblkid.la"); err != nil {
+	if err := ex(ctx, step.Cmd{Dir: absBuild, Jobs: jobs}, "make", "-j"+strconv.Itoa(jobs), "libmount.la", "libblkid.la"); err != nil {
 		return fmt.Errorf("building util-linux %s libmount/libblkid: %w", version, err)
 	}
 	public, err := PublicSymbols(filepath.Join(src, "libmount/src/libmount.sym"), filepath.Join(src, "libblkid/src/libblkid.sym"))
 	if err != nil {
 		return err
 	}
-	archives := []string{filepath.Join(buildDir, ".libs/libmount.a"), filepath.Join(buildDir, ".libs/libblkid.a")}
-	nm, err := step.Output(ctx, "nm", append([]string{"-g", "--defined-only"}, archives...)...)
+	archives := []string{filepath.Join(absBuild, ".libs/libmount.a"), filepath.Join(absBuild, ".libs/libblkid.a")}
+	var nm strings.Builder
+	if err := ex(ctx, step.Cmd{Stdout: &nm}, "nm", append([]string{"-g", "--defined-only"}, archives...)...); err != nil {
+		return err
+	}
+	renames := RenameMap(DefinedGlobals(nm.String()), public)
+	absPrefix, err := filepath.Abs(prefix)
 	if err != nil {
 		return err
 	}
-	renames := RenameMap(DefinedGlobals(nm), public)
-	return step.ReplaceDir(prefix, func(tmp string) error {
+	return step.ReplaceDir(absPrefix, func(tmp string) error {
 		for _, d := range []string{"lib/pkgconfig", "include/libmount", "include/blkid"} {
 			if err := os.MkdirAll(filepath.Join(tmp, d), 0o755); err != nil {
 				return err
@@ -156,7 +164,7 @@ func UtilLinux(ctx context.Context, src, version, buildDir, prefix string, jobs 
 			return err
 		}
 		for _, a := range archives {
-			if err := step.Run(ctx, "objcopy", "--redefine-syms="+mapFile, a, filepath.Join(tmp, "lib", filepath.Base(a))); err != nil {
+			if err := ex(ctx, step.Cmd{}, "objcopy", "--redefine-syms="+mapFile, a, filepath.Join(tmp, "lib", filepath.Base(a))); err != nil {
 				return fmt.Errorf("renaming util-linux's internal symbols: %w", err)
 			}
 		}
