@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -84,5 +85,18 @@ func TestCopyHeaders(t *testing.T) {
 	// Without the generated headers (kernel not built) it is an error.
 	if err := CopyHeaders(src, t.TempDir(), t.TempDir(), rel, "x86"); err == nil || !strings.Contains(err.Error(), "generated") {
 		t.Errorf("missing generated headers: %v", err)
+	}
+}
+
+func TestLineCounter(t *testing.T) {
+	var n atomic.Int64
+	w := lineCounter{n: &n}
+	for _, chunk := range []string{"  CC      kernel/reboot.o\n  AS      arch/x86/entry/entry_64.o\n", "  LD      vmlinux\n  CC      fs/9p/vfs_super.o\n"} {
+		if _, err := w.Write([]byte(chunk)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n.Load() != 3 {
+		t.Errorf("counted %d objects, want 3", n.Load())
 	}
 }
