@@ -199,7 +199,13 @@ func setMeta(hdr *tar.Header, target string, root0 bool) error {
 				continue
 			}
 			x := strings.TrimPrefix(k, paxXattr)
-			if err := unix.Lsetxattr(target, x, []byte(v), 0); err != nil {
+			err := unix.Lsetxattr(target, x, []byte(v), 0)
+			if err != nil && x != CapabilityXattr && (errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EOPNOTSUPP)) {
+				// Other namespaces (e.g. security.selinux) may not
+				// be supported here; the capability must be.
+				continue
+			}
+			if err != nil {
 				return fmt.Errorf("setting xattr %s: %w", x, err)
 			}
 		}
