@@ -100,6 +100,8 @@ func TestArchiveLayout(t *testing.T) {
 		{"rootfs/bin/su", tar.TypeReg, 0o4755, "", false},
 		{"rootfs/bin/wall", tar.TypeReg, 0o2755, "", false},
 		{"rootfs/tmp", tar.TypeDir, 0o1777, "", false},
+		{"rootfs/var/local", tar.TypeDir, 0o2775, "", false},
+		{"rootfs/usr/ro", tar.TypeDir, 0o555, "", false},
 		{"rootfs/etc/empty", tar.TypeReg, 0o600, "", false},
 		{"rootfs/usr/lib/libc.so", tar.TypeSymlink, -1, "libc.so.6", false},
 		{"rootfs/bin/abs-link", tar.TypeSymlink, -1, "/usr/lib/libc.so.6", false},
@@ -166,6 +168,7 @@ func TestDeterministic(t *testing.T) {
 	must(t, err)
 	copyDir := filepath.Join(t.TempDir(), "copy")
 	must(t, Extract(context.Background(), out1, copyDir))
+	writableOnCleanup(t, copyDir)
 	out3 := filepath.Join(t.TempDir(), "copy.aci")
 	id3, err := Pack(context.Background(), copyDir, out3, opts)
 	must(t, err)
@@ -280,6 +283,7 @@ func TestRoundTrip(t *testing.T) {
 	dir, out, _ := packFixture(t, PackOptions{})
 	dst := filepath.Join(t.TempDir(), "x")
 	must(t, Extract(context.Background(), out, dst))
+	writableOnCleanup(t, dst)
 	want, got := describe(t, filepath.Join(dir, "rootfs")), describe(t, filepath.Join(dst, "rootfs"))
 	if len(want) != len(got) {
 		t.Errorf("%d entries extracted, want %d", len(got), len(want))

@@ -82,6 +82,12 @@ func makeTree(t testing.TB, dir string) {
 			t.Fatalf("setting %s (needs a filesystem with xattrs): %v", CapabilityXattr, err)
 		}
 	}
+	// A setgid directory and a read-only directory with content.
+	mk("var/local", 0o2775)
+	mk("usr/ro", 0o755)
+	write("usr/ro/file", []byte("inside a read-only dir"), 0o444)
+	must(t, unix.Chmod(filepath.Join(rootfs, "usr/ro"), 0o555))
+	writableOnCleanup(t, dir)
 	m, err := NewManifest("example.com/fixture", map[string]string{"version": "1.0.0"})
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +107,20 @@ func makeTree(t testing.TB, dir string) {
 		ts := []unix.Timespec{unix.NsecToTimespec(fixtureTime.UnixNano()), unix.NsecToTimespec(fixtureTime.UnixNano())}
 		must(t, unix.UtimesNanoAt(unix.AT_FDCWD, paths[i], ts, unix.AT_SYMLINK_NOFOLLOW))
 	}
+}
+
+// writableOnCleanup makes the directories under dir writable again before
+// the test's temporary directories are removed (a non-root user cannot
+// delete files in the fixture's read-only directory).
+func writableOnCleanup(t testing.TB, dir string) {
+	t.Cleanup(func() {
+		filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+			if err == nil && fi.IsDir() {
+				os.Chmod(p, 0o755)
+			}
+			return nil
+		})
+	})
 }
 
 func must(t testing.TB, err error) {
