@@ -230,10 +230,11 @@ const benchMinBytes = 150e6
 //
 // The tree (real files copied from the host's /usr: many small files, big
 // libraries, symlinks, plus hardlinks; no device nodes, on which actool
-// hangs) is generated once under S1B_BUILD_DIR/bench/aci and reused. Each
-// ACI_BENCH_ROOTFS=DIR benchmarks a copy of an existing rootfs instead
-// (e.g. a debootstrap tree; device nodes are left out of the copy). Each
-// packer runs three times after a warm-up; the best time counts. Prints
+// hangs) is generated once under S1B_BUILD_DIR/bench/aci and reused.
+// ACI_BENCH_ROOTFS=DIR benchmarks a copy of an existing rootfs instead (e.g.
+// a debootstrap tree; device nodes are left out of the copy). Each packer
+// runs three times after a warm-up and the best wall time counts; CPU times
+// are printed too, since on a shared machine they are steadier. Prints
 // `BENCH aci ours=S peer=S ratio=R (actool build)`.
 func (Bench) Aci(ctx context.Context) error {
 	c, err := load()
