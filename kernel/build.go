@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -179,6 +180,23 @@ type sourceMarker struct {
 	Input   string            `json:"input_sha256"`
 	Patches map[string]string `json:"patches"`
 	Applied []PatchResult     `json:"applied"`
+	// Touched are the files the patches change; when only the patch set
+	// changes, these (old and new) get a fresh mtime and every other file
+	// keeps the tarball's, so make rebuilds only what the patches affect.
+	Touched []string `json:"touched"`
+}
+
+// readMarker reads a source tree's marker, or nil.
+func readMarker(path string) *sourceMarker {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var m sourceMarker
+	if json.Unmarshal(data, &m) != nil {
+		return nil
+	}
+	return &m
 }
 
 const markerName = ".rktbuild-source.json"
@@ -278,29 +296,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		Name:    "kernel:source:" + label,
 		Inputs:  step.Inputs{Files: append([]string{input}, patches...), Values: map[string]string{"kind": kind}},
 		Outputs: []string{marker},
-		Run: func(ctx context.Context) error {
-			return step.ReplaceDir(r.Src, func(tmp string) error {
-				if err := unpack(ctx, input, tmp); err != nil {
-					return err
-				}
-				applied, err := ApplyPatches(ctx, tmp, patches)
-				if err != nil {
-					return err
-				}
-				m := sourceMarker{Origin: kind + ":" + input, Patches: map[string]string{}}
-				if m.Input, err = hashInput(input); err != nil {
-					return err
-				}
-				for _, a := range applied {
-					h, _ := step.HashFile(a.Patch)
-					m.Patches[filepath.Base(a.Patch)] = h
-					m.Applied = append(m.Applied, PatchResult{filepath.Base(a.Patch), a.Status})
-					step.Summaryf("kernel patch %s: %s", filepath.Base(a.Patch), a.Status)
-				}
-				data, _ := json.MarshalIndent(m, "", "  ")
-				return os.WriteFile(filepath.Join(tmp, markerName), data, 0o644)
-			})
-		},
+		Run:     func(ctx context.Context) error { return prepareSource(ctx, kind, input, patches, r.Src) },
 	})
 	if err != nil {
 		return nil, err
@@ -387,6 +383,64 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	return r, nil
 }
 
+// prepareSource unpacks input into srcDir (atomically) and applies
+// patches, writing the marker that identifies the tree. When only the
+// patch set changed since the last run, unpatched files keep the tarball's
+// mtimes and the files old or new patches touch get the current time, so
+// make rebuilds only what the patches affect.
+func prepareSource(ctx context.Context, kind, input string, patches []string, srcDir string) error {
+	inputHash, err := hashInput(input)
+	if err != nil {
+		return err
+	}
+	marker := filepath.Join(srcDir, markerName)
+	prev := readMarker(marker)
+	// Same tarball, other patches: keep the tarball's mtimes so an
+	// incremental build follows; otherwise every file is new.
+	keepTimes := prev != nil && prev.Origin == kind+":"+input && prev.Input == inputHash && inputHash != "directory"
+	return step.ReplaceDir(srcDir, func(tmp string) error {
+		if err := unpack(ctx, input, tmp, !keepTimes); err != nil {
+			return err
+		}
+		applied, err := ApplyPatches(ctx, tmp, patches)
+		if err != nil {
+			return err
+		}
+		m := sourceMarker{Origin: kind + ":" + input, Input: inputHash, Patches: map[string]string{}}
+		touched := map[string]bool{}
+		for _, a := range applied {
+			h, _ := step.HashFile(a.Patch)
+			m.Patches[filepath.Base(a.Patch)] = h
+			m.Applied = append(m.Applied, PatchResult{filepath.Base(a.Patch), a.Status})
+			step.Summaryf("kernel patch %s: %s", filepath.Base(a.Patch), a.Status)
+			data, err := os.ReadFile(a.Patch)
+			if err != nil {
+				return err
+			}
+			for _, f := range PatchedFiles(data) {
+				touched[f] = true
+			}
+		}
+		for f := range touched {
+			m.Touched = append(m.Touched, f)
+		}
+		sort.Strings(m.Touched)
+		if keepTimes {
+			now := time.Now()
+			for _, f := range append(append([]string(nil), m.Touched...), prev.Touched...) {
+				p := filepath.Join(tmp, f)
+				if _, err := os.Lstat(p); err == nil {
+					if err := os.Chtimes(p, now, now); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		data, _ := json.MarshalIndent(m, "", "  ")
+		return os.WriteFile(filepath.Join(tmp, markerName), data, 0o644)
+	})
+}
+
 // dryRunStop reports whether a dry run must stop because an earlier
 // step's output (which later steps read) does not exist yet.
 func dryRunStop(output string) bool {
@@ -460,9 +514,9 @@ func Configure(ctx context.Context, mk Make, choice ConfigChoice, suffix string)
 	return nil
 }
 
-// unpack extracts a tarball (top directory stripped, mtimes set to now so
-// make sees changed files) or copies a tree into dir.
-func unpack(ctx context.Context, input, dir string) error {
+// unpack extracts a tarball (top directory stripped; with touch, mtimes
+// set to now so make sees every file as changed) or copies a tree into dir.
+func unpack(ctx context.Context, input, dir string, touch bool) error {
 	fi, err := os.Stat(input)
 	if err != nil {
 		return err
@@ -475,7 +529,11 @@ func unpack(ctx context.Context, input, dir string) error {
 			},
 		})
 	}
-	return step.Cmd{}.Run(ctx, "tar", "--extract", "--touch", "--no-same-owner", "--strip-components=1", "--file", input, "--directory", dir)
+	args := []string{"--extract", "--no-same-owner", "--strip-components=1", "--file", input, "--directory", dir}
+	if touch {
+		args = append(args, "--touch")
+	}
+	return step.Cmd{}.Run(ctx, "tar", args...)
 }
 
 func hashInput(p string) (string, error) {

@@ -69,6 +69,34 @@ func ApplyPatches(ctx context.Context, dir string, patches []string) ([]PatchRes
 	return res, nil
 }
 
+// PatchedFiles lists the files a -p1 unified diff changes, relative to the
+// tree (new files included, /dev/null skipped).
+func PatchedFiles(patch []byte) []string {
+	seen := map[string]bool{}
+	var files []string
+	for _, line := range strings.Split(string(patch), "\n") {
+		if !strings.HasPrefix(line, "+++ ") {
+			continue
+		}
+		name, _, _ := strings.Cut(strings.TrimPrefix(line, "+++ "), "\t")
+		name = strings.TrimSpace(name)
+		if name == "/dev/null" {
+			continue
+		}
+		if _, rest, ok := strings.Cut(name, "/"); ok {
+			name = rest
+		}
+		name = filepath.Clean(name)
+		if name == "." || strings.HasPrefix(name, "..") || filepath.IsAbs(name) || seen[name] {
+			continue
+		}
+		seen[name] = true
+		files = append(files, name)
+	}
+	sort.Strings(files)
+	return files
+}
+
 func indent(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	if len(lines) > 10 {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // makePatch writes a tree with file f = before and returns a unified diff
@@ -116,5 +117,91 @@ func TestRebootPatch(t *testing.T) {
 	got, _ := os.ReadFile(filepath.Join(tree, "kernel", "reboot.c"))
 	if !strings.Contains(string(got), `kernel_restart("rkt: guest halted");`) || strings.Contains(string(got), "\t\tkernel_halt();") {
 		t.Errorf("reboot.c does not restart on halt after patching:\n%s", got)
+	}
+}
+
+func TestPatchedFiles(t *testing.T) {
+	p := "--- a/kernel/reboot.c\t2024-01-01\n+++ b/kernel/reboot.c\t2024-01-02\n@@ -1 +1 @@\n-a\n+b\n" +
+		"diff --git a/new.h b/new.h\n--- /dev/null\n+++ b/include/new.h\n@@ -0,0 +1 @@\n+x\n" +
+		"--- a/gone.c\n+++ /dev/null\n" + "--- a/x\n+++ b/../../etc/passwd\n"
+	got := strings.Join(PatchedFiles([]byte(p)), " ")
+	if got != "include/new.h kernel/reboot.c" {
+		t.Errorf("PatchedFiles = %q", got)
+	}
+}
+
+// TestPrepareSource unpacks a small tarball with real tar and patch, then
+// changes the patch set: only files the old or new patches touch get a new
+// mtime; a new tarball makes every file new.
+func TestPrepareSource(t *testing.T) {
+	for _, tool := range []string{"tar", "patch"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s", tool)
+		}
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	orig := map[string]string{"Makefile": "VERSION = 6\nPATCHLEVEL = 1\nSUBLEVEL = 1\nEXTRAVERSION =\n", "kernel/reboot.c": "halt();\n", "fs/9p/v9fs.c": "nine();\n", "init/main.c": "main();\n"}
+	for f, c := range orig {
+		writeFile(t, filepath.Join(dir, "linux-6.1.1", f), c)
+	}
+	old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	_ = filepath.Walk(filepath.Join(dir, "linux-6.1.1"), func(p string, fi os.FileInfo, err error) error {
+		return os.Chtimes(p, old, old)
+	})
+	tarball := filepath.Join(dir, "linux-6.1.1.tar")
+	if out, err := exec.Command("tar", "-cf", tarball, "-C", dir, "linux-6.1.1").CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	pdir := t.TempDir()
+	pa := makePatch(t, pdir, "kernel/reboot.c", "halt();\n", "restart();\n")
+	pb := makePatch(t, pdir, "fs/9p/v9fs.c", "nine();\n", "nine_p();\n")
+	src := filepath.Join(t.TempDir(), "src")
+	mtime := func(f string) time.Time {
+		fi, err := os.Stat(filepath.Join(src, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.ModTime()
+	}
+
+	// First unpack: every file is new (--touch).
+	start := time.Now().Add(-time.Second)
+	if err := prepareSource(ctx, SourceDistro, tarball, []string{pa}, src); err != nil {
+		t.Fatal(err)
+	}
+	if mtime("init/main.c").Before(start) {
+		t.Error("first unpack kept the tarball's mtimes")
+	}
+	m := readMarker(filepath.Join(src, markerName))
+	if m == nil || strings.Join(m.Touched, ",") != "kernel/reboot.c" || len(m.Applied) != 1 {
+		t.Fatalf("marker %+v", m)
+	}
+
+	// Patch set changes from A to B: A's file (reverted) and B's file are
+	// new, the rest keeps the tarball's mtime.
+	start = time.Now().Add(-time.Second)
+	if err := prepareSource(ctx, SourceDistro, tarball, []string{pb}, src); err != nil {
+		t.Fatal(err)
+	}
+	if !mtime("init/main.c").Equal(old) {
+		t.Errorf("untouched file mtime %v, want the tarball's %v", mtime("init/main.c"), old)
+	}
+	for _, f := range []string{"kernel/reboot.c", "fs/9p/v9fs.c"} {
+		if mtime(f).Before(start) {
+			t.Errorf("%s was not touched", f)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(src, "kernel/reboot.c")); string(b) != "halt();\n" {
+		t.Errorf("reverted patch still applied: %q", b)
+	}
+
+	// A failing patch leaves the previous tree as it was.
+	bad := makePatch(t, pdir, "init/main.c", "other();\n", "x();\n")
+	if err := prepareSource(ctx, SourceDistro, tarball, []string{pb, bad}, src); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Fatalf("bad patch: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(src, "fs/9p/v9fs.c")); string(b) != "nine_p();\n" {
+		t.Errorf("tree changed after a failed patch: %q", b)
 	}
 }
