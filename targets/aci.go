@@ -203,6 +203,8 @@ func parseLabels(s string) (map[string]string, error) {
 	return out, nil
 }
 
+func init() { registerBench("aci") }
+
 // benchSources are the host directories the ACI benchmark tree is copied
 // from, with a byte budget each: real distribution files (many small ones
 // from /usr/share, executables, large shared libraries), like a
@@ -316,7 +318,7 @@ func (Bench) Aci(ctx context.Context) error {
 	step.Summaryf("bench:aci: actool validate accepts %s; sizes: ours %.1f MB, actool %.1f MB (gzip level %d)",
 		ours, float64(so.Size())/1e6, float64(sp.Size())/1e6, aci.DefaultLevel)
 	step.Summaryf("bench:aci: CPU time (user+system): ours %.2fs, actool %.2fs, ratio %.2f", cOurs, cPeer, cPeer/cOurs)
-	fmt.Printf("BENCH aci ours=%.2f peer=%.2f ratio=%.2f (actool build)\n", tOurs, tPeer, tPeer/tOurs)
+	printBench("aci", time.Duration(tOurs*float64(time.Second)), time.Duration(tPeer*float64(time.Second)), "actool build")
 	return nil
 }
 
