@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -235,8 +236,9 @@ const benchMinBytes = 150e6
 // hangs) is generated once under S1B_BUILD_DIR/bench/aci and reused.
 // ACI_BENCH_ROOTFS=DIR benchmarks a copy of an existing rootfs instead (e.g.
 // a debootstrap tree; device nodes are left out of the copy). Each packer
-// runs three times after a warm-up and the best wall time counts; CPU times
-// are printed too, since on a shared machine they are steadier. Prints
+// runs BENCH_RUNS times (default 5, interleaved) after a warm-up and the
+// best wall time counts; CPU times are printed too, since on a shared
+// machine they are steadier. Prints
 // `BENCH aci ours=S peer=S ratio=R (actool build)`.
 func (Bench) Aci(ctx context.Context) error {
 	c, err := load()
@@ -282,7 +284,10 @@ func (Bench) Aci(ctx context.Context) error {
 	if _, err := aci.Pack(ctx, layout, ours, opts); err != nil { // warm-up
 		return err
 	}
-	const rounds = 3
+	rounds := 5
+	if v, err := strconv.Atoi(os.Getenv("BENCH_RUNS")); err == nil && v > 0 {
+		rounds = v
+	}
 	best := func(d, cur float64) float64 {
 		if cur == 0 || d < cur {
 			return d
