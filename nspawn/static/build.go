@@ -288,7 +288,14 @@ func (o Options) prepareApt(ctx context.Context, apt Apt) error {
 	if step.IsDryRun() {
 		return nil
 	}
-	return apt.Update(ctx, o.Release)
+	err = apt.Update(ctx, o.Release)
+	if m, _ := filepath.Glob(filepath.Join(apt.Dir, "lists", "*_Sources*")); err != nil && len(m) > 0 {
+		// Offline or a mirror hiccup: the indices of the last successful
+		// update are still signed and verified; use them.
+		step.Summaryf("nspawn: warning: %v\n  using the source indices of the last successful update", err)
+		return nil
+	}
+	return err
 }
 
 // source fetches and unpacks pkg=version into work/src/pkg (replaced when

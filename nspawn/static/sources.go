@@ -90,7 +90,9 @@ func ParseList(data []byte, file string) ([]Source, error) {
 			line = line[:i]
 		}
 		f := strings.Fields(line)
-		if len(f) == 0 {
+		if len(f) == 0 || strings.Contains(line, "cdrom:") {
+			// Installation media entries ("cdrom:[Debian GNU/Linux ...]/")
+			// carry no source packages.
 			continue
 		}
 		s := Source{Types: []string{f[0]}, File: file, Line: n}

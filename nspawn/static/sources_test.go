@@ -41,6 +41,7 @@ deb [arch=amd64 signed-by=/etc/apt/keyrings/x.gpg trusted=yes] http://mirror.exa
 deb-src http://mirror.example/debian bookworm main
 deb https://packages.thirdparty.example/apt cloud-sdk-bookworm main
 deb http://snapshot.example/archive/debian/20250520T000000Z/ stable main
+deb cdrom:[Debian GNU/Linux 12.5.0 _Bookworm_ - Official amd64 DVD Binary-1]/ bookworm contrib main
 `
 
 func TestParseList(t *testing.T) {
