@@ -285,6 +285,35 @@ func TestStaticNspawnErrors(t *testing.T) {
 		t.Errorf("a failed build left %s", o.Binary())
 	}
 
+	// A release the mirrors carry, but a source package they do not.
+	host, err := static.HostSources("/etc/apt/sources.list", "/etc/apt/sources.list.d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	codename, err := static.HostCodename("/etc/os-release")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src, err := static.DeriveSources(host, codename, codename); err != nil {
+		t.Logf("skipping the missing-source-package case: %v", err)
+	} else {
+		apt := static.Apt{Dir: t.TempDir()}
+		if err := apt.Setup(src); err != nil {
+			t.Fatal(err)
+		}
+		if err := apt.Update(ctx, codename); err != nil {
+			t.Fatal(err)
+		}
+		v, _, err := apt.SourceVersion(ctx, "systemd", codename)
+		if err != nil || v == "" {
+			t.Errorf("systemd source version for %s: %q, %v", codename, v, err)
+		}
+		_, _, err = apt.SourceVersion(ctx, "rktbuild-no-such-source", codename)
+		if err == nil || !strings.Contains(err.Error(), "no source package rktbuild-no-such-source for release") {
+			t.Errorf("missing source package: %v", err)
+		}
+	}
+
 	o.Release = "rktbuild"
 	o.BuildIn = "chroot"
 	if _, err := static.Build(ctx, o); err == nil || !strings.Contains(err.Error(), "NSPAWN_BUILD_IN") {
