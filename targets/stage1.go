@@ -150,6 +150,13 @@ func buildStage1(ctx context.Context, c *config.Config) (*stage1.Built, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !step.IsDryRun() {
+		// Create the signing key before the pack step hashes its inputs,
+		// so generating it on first use does not re-sign on the next run.
+		if _, _, err := sign.EnsureKey(c); err != nil {
+			return nil, err
+		}
+	}
 	return stage1.Build(ctx, stage1.Options{
 		Kernel:      k,
 		Rkt:         rkt,
