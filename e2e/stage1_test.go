@@ -102,6 +102,9 @@ func TestStage1(t *testing.T) {
 	if err != nil {
 		t.Fatalf("stage1:smoke failed after %s: %v\n%s", stook, err, stage1Tail(sout, 80))
 	}
+	if strings.Contains(sout, ": ran ") && !strings.Contains(sout, "stage1:smoke-rootfs: ran") || strings.Count(sout, ": ran ") > 1 {
+		t.Errorf("stage1:smoke rebuilt parts of the image:\n%s", stage1Tail(sout, 20))
+	}
 	if !strings.Contains(sout, "smoke: kernel "+release+" booted") {
 		t.Errorf("smoke did not report kernel %s:\n%s", release, stage1Tail(sout, 20))
 	}
