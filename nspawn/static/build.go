@@ -298,14 +298,19 @@ func (o Options) prepareApt(ctx context.Context, apt Apt) error {
 	return err
 }
 
-// source fetches and unpacks pkg=version into work/src/pkg (replaced when
-// the version changes) and returns the unpacked tree ("" in a dry run).
+// source fetches and unpacks pkg=version into work/src/pkg and returns the
+// unpacked tree ("" in a dry run). The tree is replaced when the version or
+// the package's patches (nspawn/patches/<pkg>) change, so patches are always
+// applied to a pristine tree.
 func (o Options) source(ctx context.Context, apt Apt, pkg, version string) (string, error) {
 	dir := o.work("src", pkg)
 	stampFile := filepath.Join(dir, "rktbuild-version")
 	_, err := step.Do(ctx, step.Step{
-		Name:    "nspawn:source:" + pkg,
-		Inputs:  step.Inputs{Values: map[string]string{"version": version, "release": o.Release}},
+		Name: "nspawn:source:" + pkg,
+		Inputs: step.Inputs{
+			Files:  []string{filepath.Join(o.PatchDir, pkg)},
+			Values: map[string]string{"version": version, "release": o.Release},
+		},
 		Outputs: []string{stampFile},
 		Run: func(ctx context.Context) error {
 			step.Summaryf("nspawn: fetching source package %s %s (%s)", pkg, version, o.Release)
