@@ -14,7 +14,7 @@ import (
 
 	"github.com/appc/spec/schema"
 	"github.com/appc/spec/schema/types"
-	"github.com/rktbuild/rktbuild/aci"
+	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/nspawn"
 	"github.com/rktbuild/rktbuild/step"
 )

@@ -28,8 +28,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rktbuild/rktbuild/aci"
 	"github.com/rktbuild/rktbuild/config"
+	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/image"
 	"github.com/rktbuild/rktbuild/rootfs"
 	"github.com/rktbuild/rktbuild/step"

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rktbuild/rktbuild/aci"
 	"github.com/rktbuild/rktbuild/config"
+	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/rootfs"
 	"github.com/rktbuild/rktbuild/sign"
 	"github.com/rktbuild/rktbuild/step"

@@ -11,8 +11,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/rktbuild/rktbuild/aci"
 	"github.com/rktbuild/rktbuild/config"
+	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/image"
 	"github.com/rktbuild/rktbuild/nspawn"
 	"github.com/rktbuild/rktbuild/rootfs"

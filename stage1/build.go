@@ -11,7 +11,7 @@ import (
 	"github.com/appc/spec/schema"
 	cp "github.com/otiai10/copy"
 
-	"github.com/rktbuild/rktbuild/aci"
+	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/kernel"
 	"github.com/rktbuild/rktbuild/step"
 )

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rktbuild/rktbuild/aci"
+	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/kernel"
 	"github.com/rktbuild/rktbuild/sign"
 	"github.com/rktbuild/rktbuild/step"

@@ -15,7 +15,7 @@ import (
 	"github.com/appc/spec/schema"
 	"github.com/appc/spec/schema/types"
 
-	"github.com/rktbuild/rktbuild/aci"
+	"github.com/rktbuild/rktbuild/format/aci"
 )
 
 // UpstreamName is the image rkt's own stage1-kvm is published as.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rktbuild/rktbuild/aci"
+	"github.com/rktbuild/rktbuild/format/aci"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/stage1")

@@ -14,8 +14,8 @@ import (
 
 	"github.com/magefile/mage/mg"
 
-	"github.com/rktbuild/rktbuild/aci"
 	"github.com/rktbuild/rktbuild/config"
+	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/sign"
 	"github.com/rktbuild/rktbuild/step"
 )

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/magefile/mage/mg"
-	"github.com/rktbuild/rktbuild/aci"
 	"github.com/rktbuild/rktbuild/config"
+	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/registry/bench"
 	"github.com/rktbuild/rktbuild/registry/certs"
 	"github.com/rktbuild/rktbuild/registry/fetch"

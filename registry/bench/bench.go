@@ -18,7 +18,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/rktbuild/rktbuild/aci"
+	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/registry/certs"
 	"github.com/rktbuild/rktbuild/registry/fetch"
 	"github.com/rktbuild/rktbuild/registry/publish"

@@ -15,7 +15,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/appc/spec/discovery"
 	"github.com/appc/spec/schema/types"
-	"github.com/rktbuild/rktbuild/aci"
+	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/registry/internal/acicheck"
 	"github.com/rktbuild/rktbuild/registry/store"
 	"github.com/rktbuild/rktbuild/sign"

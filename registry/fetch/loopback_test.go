@@ -18,7 +18,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/rktbuild/rktbuild/aci"
+	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/registry/certs"
 	"github.com/rktbuild/rktbuild/registry/fetch"
 	"github.com/rktbuild/rktbuild/registry/publish"

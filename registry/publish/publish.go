@@ -30,7 +30,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
-	"github.com/rktbuild/rktbuild/aci"
+	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/registry/store"
 	"github.com/rktbuild/rktbuild/sign"
 	"github.com/rktbuild/rktbuild/step"

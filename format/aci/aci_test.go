@@ -550,7 +550,7 @@ func TestGoldenManifest(t *testing.T) {
 	must(t, m.App.UnmarshalJSON([]byte(app)))
 	b, err := MarshalManifest(m)
 	must(t, err)
-	golden := filepath.Join("..", "testdata", "aci", "manifest.golden")
+	golden := filepath.Join("..", "..", "testdata", "aci", "manifest.golden")
 	if *update {
 		must(t, os.WriteFile(golden, b, 0o644))
 	}
