@@ -20,6 +20,7 @@ import (
 
 	cp "github.com/otiai10/copy"
 
+	"github.com/rktbuild/rktbuild/patch"
 	"github.com/rktbuild/rktbuild/step"
 )
 
@@ -179,7 +180,7 @@ type sourceMarker struct {
 	Origin  string            `json:"origin"`
 	Input   string            `json:"input_sha256"`
 	Patches map[string]string `json:"patches"`
-	Applied []PatchResult     `json:"applied"`
+	Applied []patch.Result    `json:"applied"`
 	// Touched are the files the patches change; when only the patch set
 	// changes, these (old and new) get a fresh mtime and every other file
 	// keeps the tarball's, so make rebuilds only what the patches affect.
@@ -264,7 +265,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	// 2. Patches: the project's, extra files, extra URLs (downloaded once).
-	patches, err := ListPatches(o.PatchesDir)
+	patches, err := patch.List(o.PatchesDir)
 	if err != nil {
 		return nil, err
 	}
@@ -402,7 +403,7 @@ func prepareSource(ctx context.Context, kind, input string, patches []string, sr
 		if err := unpack(ctx, input, tmp, !keepTimes); err != nil {
 			return err
 		}
-		applied, err := ApplyPatches(ctx, tmp, patches)
+		applied, err := patch.Apply(ctx, tmp, "the kernel source", patches)
 		if err != nil {
 			return err
 		}
@@ -411,13 +412,13 @@ func prepareSource(ctx context.Context, kind, input string, patches []string, sr
 		for _, a := range applied {
 			h, _ := step.HashFile(a.Patch)
 			m.Patches[filepath.Base(a.Patch)] = h
-			m.Applied = append(m.Applied, PatchResult{filepath.Base(a.Patch), a.Status})
+			m.Applied = append(m.Applied, patch.Result{Patch: filepath.Base(a.Patch), Status: a.Status})
 			step.Summaryf("kernel patch %s: %s", filepath.Base(a.Patch), a.Status)
 			data, err := os.ReadFile(a.Patch)
 			if err != nil {
 				return err
 			}
-			for _, f := range PatchedFiles(data) {
+			for _, f := range patch.Files(data) {
 				touched[f] = true
 			}
 		}

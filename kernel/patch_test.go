@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rktbuild/rktbuild/patch"
 	"time"
 )
 
@@ -41,7 +43,7 @@ func TestApplyPatchesIdempotent(t *testing.T) {
 	// at an offset if the tool did not check the reverse first.
 	p2 := makePatch(t, patches, "Makefile", "all:\n", "all:\n\t@echo patched\n")
 
-	res, err := ApplyPatches(ctx, tree, []string{p1, p2})
+	res, err := patch.Apply(ctx, tree, "test tree", []string{p1, p2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +56,7 @@ func TestApplyPatchesIdempotent(t *testing.T) {
 	}
 
 	// Second run: both already applied, tree unchanged.
-	res, err = ApplyPatches(ctx, tree, []string{p1, p2})
+	res, err = patch.Apply(ctx, tree, "test tree", []string{p1, p2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +74,7 @@ func TestApplyPatchesIdempotent(t *testing.T) {
 	// A patch that does not apply either way: error naming it, tree intact.
 	bad := makePatch(t, patches, "kernel/reboot.c", "something else\n", "something new\n")
 	before, _ := os.ReadFile(filepath.Join(tree, "kernel/reboot.c"))
-	_, err = ApplyPatches(ctx, tree, []string{p1, bad})
+	_, err = patch.Apply(ctx, tree, "test tree", []string{p1, bad})
 	if err == nil || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), "does not apply") {
 		t.Fatalf("error %v should name %s", err, bad)
 	}
@@ -80,7 +82,7 @@ func TestApplyPatchesIdempotent(t *testing.T) {
 	if string(before) != string(after) {
 		t.Error("a failed patch changed the tree")
 	}
-	if _, err := ApplyPatches(ctx, tree, []string{filepath.Join(patches, "missing.patch")}); err == nil || !strings.Contains(err.Error(), "missing.patch") {
+	if _, err := patch.Apply(ctx, tree, "test tree", []string{filepath.Join(patches, "missing.patch")}); err == nil || !strings.Contains(err.Error(), "missing.patch") {
 		t.Errorf("missing patch: %v", err)
 	}
 }
@@ -99,12 +101,12 @@ func TestRebootPatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(tree, "kernel", "reboot.c"), string(src))
-	patches, err := ListPatches("patches")
+	patches, err := patch.List("patches")
 	if err != nil || len(patches) == 0 {
 		t.Fatalf("no patches in kernel/patches: %v", err)
 	}
 	for i, want := range []string{"applied", "already applied"} {
-		res, err := ApplyPatches(context.Background(), tree, patches)
+		res, err := patch.Apply(context.Background(), tree, "linux 6.1 excerpt", patches)
 		if err != nil {
 			t.Fatalf("run %d: %v", i, err)
 		}
@@ -117,16 +119,6 @@ func TestRebootPatch(t *testing.T) {
 	got, _ := os.ReadFile(filepath.Join(tree, "kernel", "reboot.c"))
 	if !strings.Contains(string(got), `kernel_restart("rkt: guest halted");`) || strings.Contains(string(got), "\t\tkernel_halt();") {
 		t.Errorf("reboot.c does not restart on halt after patching:\n%s", got)
-	}
-}
-
-func TestPatchedFiles(t *testing.T) {
-	p := "--- a/kernel/reboot.c\t2024-01-01\n+++ b/kernel/reboot.c\t2024-01-02\n@@ -1 +1 @@\n-a\n+b\n" +
-		"diff --git a/new.h b/new.h\n--- /dev/null\n+++ b/include/new.h\n@@ -0,0 +1 @@\n+x\n" +
-		"--- a/gone.c\n+++ /dev/null\n" + "--- a/x\n+++ b/../../etc/passwd\n"
-	got := strings.Join(PatchedFiles([]byte(p)), " ")
-	if got != "include/new.h kernel/reboot.c" {
-		t.Errorf("PatchedFiles = %q", got)
 	}
 }
 

@@ -36,6 +36,7 @@ import (
 	"strings"
 
 	"github.com/rktbuild/rktbuild/config"
+	"github.com/rktbuild/rktbuild/patch"
 	"github.com/rktbuild/rktbuild/rootfs"
 	"github.com/rktbuild/rktbuild/step"
 )
@@ -211,7 +212,7 @@ func Build(ctx context.Context, o Options) (Result, error) {
 		ex = ChrootExec(root, o.work())
 	}
 	ulPrefix := o.work(o.BuildIn, "util-linux")
-	ulPatches, err := Patches(filepath.Join(o.PatchDir, "util-linux"))
+	ulPatches, err := patch.List(filepath.Join(o.PatchDir, "util-linux"))
 	if err != nil {
 		return res, err
 	}
@@ -231,7 +232,7 @@ func Build(ctx context.Context, o Options) (Result, error) {
 			if ulTree == "" { // dry run
 				return nil
 			}
-			if err := ApplyPatches(ctx, ulTree, "util-linux "+res.UtilLinuxVersion, ulPatches); err != nil {
+			if _, err := patch.Apply(ctx, ulTree, "util-linux "+res.UtilLinuxVersion, ulPatches); err != nil {
 				return err
 			}
 			return UtilLinux(ctx, ex, ulTree, res.UtilLinuxVersion, o.work(o.BuildIn, "util-linux-build"), ulPrefix, o.Jobs)
@@ -240,7 +241,7 @@ func Build(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	sdPatches, err := Patches(filepath.Join(o.PatchDir, "systemd"))
+	sdPatches, err := patch.List(filepath.Join(o.PatchDir, "systemd"))
 	if err != nil {
 		return res, err
 	}
@@ -338,7 +339,7 @@ func (o Options) source(ctx context.Context, apt Apt, pkg, version string) (stri
 // buildSystemd patches, configures and builds systemd-nspawn.static, then
 // writes the stripped binary to o.Binary().
 func (o Options) buildSystemd(ctx context.Context, ex Exec, tree, version, ulPrefix string, patches []string) error {
-	if err := ApplyPatches(ctx, tree, "systemd "+version, patches); err != nil {
+	if _, err := patch.Apply(ctx, tree, "systemd "+version, patches); err != nil {
 		return err
 	}
 	optData, err := os.ReadFile(filepath.Join(tree, "meson_options.txt"))

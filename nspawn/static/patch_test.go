@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rktbuild/rktbuild/patch"
 )
 
 const patchOK = `Header text explaining the patch; patch(1) ignores it.
@@ -48,14 +50,14 @@ func TestApplyPatches(t *testing.T) {
 	if err := os.WriteFile(stale, []byte(patchStale), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	list, err := Patches(pdir)
+	list, err := patch.List(pdir)
 	if err != nil || len(list) != 2 || list[0] != ok {
 		t.Fatalf("Patches = %v, %v", list, err)
 	}
 	want := "project('x')\na = 1\nb = 2\nc = 3\n"
 	// Applied once, then again: the second run is a no-op.
 	for i := 0; i < 2; i++ {
-		if err := ApplyPatches(ctx, tree, "test tree", []string{ok}); err != nil {
+		if _, err := patch.Apply(ctx, tree, "test tree", []string{ok}); err != nil {
 			t.Fatalf("run %d: %v", i, err)
 		}
 		got, _ := os.ReadFile(filepath.Join(tree, "meson.build"))
@@ -64,8 +66,8 @@ func TestApplyPatches(t *testing.T) {
 		}
 	}
 	// A patch that no longer applies names itself and leaves the tree alone.
-	err = ApplyPatches(ctx, tree, "systemd 999", list)
-	if err == nil || !strings.Contains(err.Error(), "0002-stale.patch no longer applies to systemd 999") {
+	_, err = patch.Apply(ctx, tree, "systemd 999", list)
+	if err == nil || !strings.Contains(err.Error(), "0002-stale.patch does not apply to systemd 999") {
 		t.Fatalf("error %v", err)
 	}
 	got, _ := os.ReadFile(filepath.Join(tree, "meson.build"))
@@ -79,7 +81,7 @@ func TestApplyPatches(t *testing.T) {
 
 // The repository's own patches must at least be well-formed and explained.
 func TestRepoPatchesHaveHeaders(t *testing.T) {
-	list, err := Patches(filepath.Join("..", "patches", "systemd"))
+	list, err := patch.List(filepath.Join("..", "patches", "systemd"))
 	if err != nil || len(list) == 0 {
 		t.Fatalf("no patches in nspawn/patches/systemd: %v", err)
 	}

@@ -1,4 +1,8 @@
-package kernel
+// Package patch applies patch series to source trees idempotently, for the
+// kernel and the static systemd-nspawn builds: a patch that is already
+// applied is skipped, one that does not apply is an error naming it, and no
+// fuzz is allowed (a hunk whose context changed is a failure, not a guess).
+package patch
 
 import (
 	"context"
@@ -11,15 +15,15 @@ import (
 	"github.com/rktbuild/rktbuild/step"
 )
 
-// PatchResult says what happened to one patch.
-type PatchResult struct {
+// Result says what happened to one patch.
+type Result struct {
 	Patch  string
 	Status string // "applied" or "already applied"
 }
 
-// ListPatches returns the *.patch files of dir in name order (none when
-// dir does not exist).
-func ListPatches(dir string) ([]string, error) {
+// List returns the *.patch files of dir in name order (none when dir does
+// not exist).
+func List(dir string) ([]string, error) {
 	m, err := filepath.Glob(filepath.Join(dir, "*.patch"))
 	if err != nil {
 		return nil, err
@@ -28,11 +32,13 @@ func ListPatches(dir string) ([]string, error) {
 	return m, nil
 }
 
-// ApplyPatches applies patches to the tree in dir with `patch -p1`, in
-// order. A patch whose reverse applies cleanly is already applied and is
-// skipped; a patch that applies neither way is an error naming it.
-func ApplyPatches(ctx context.Context, dir string, patches []string) ([]PatchResult, error) {
-	var res []PatchResult
+// Apply applies patches to the tree in dir with `patch -p1`, in order. A
+// patch whose reverse applies cleanly is already applied and is skipped; a
+// patch that applies neither way is an error naming it and what (e.g.
+// "systemd 252") it was applied to, with patch's report. Each patch is
+// dry-run first, so a failing patch leaves the tree unchanged.
+func Apply(ctx context.Context, dir, what string, patches []string) ([]Result, error) {
+	var res []Result
 	for _, p := range patches {
 		abs, err := filepath.Abs(p)
 		if err != nil {
@@ -49,32 +55,34 @@ func ApplyPatches(ctx context.Context, dir string, patches []string) ([]PatchRes
 		// in the tree it is applied (this also catches patches that only
 		// add lines, which would otherwise apply a second time at an offset).
 		if err := run("--dry-run", "--reverse"); err == nil {
-			res = append(res, PatchResult{p, "already applied"})
+			step.Logf(ctx, "patch %s: already applied to %s", filepath.Base(p), what)
+			res = append(res, Result{p, "already applied"})
 			continue
 		}
 		if err := run("--dry-run"); err == nil {
 			if err := run(); err != nil {
-				return res, fmt.Errorf("patch %s: applying failed after a clean dry run: %w", p, err)
+				return res, fmt.Errorf("patch %s: applying to %s failed after a clean dry run: %w", p, what, err)
 			}
-			res = append(res, PatchResult{p, "applied"})
+			step.Logf(ctx, "patch %s: applied to %s", filepath.Base(p), what)
+			res = append(res, Result{p, "applied"})
 			continue
 		}
 		var tail string
-		out, _ := step.Output(ctx, "patch", "-p1", "--batch", "--dry-run", "-d", dir, "-i", abs)
+		out, _ := step.Output(ctx, "patch", "-p1", "--batch", "--dry-run", "--fuzz=0", "-d", dir, "-i", abs)
 		if out != "" {
 			tail = ":\n" + indent(out)
 		}
-		return res, fmt.Errorf("patch %s does not apply to %s (neither forward nor already applied); fix or remove it%s", p, dir, tail)
+		return res, fmt.Errorf("patch %s does not apply to %s (%s), neither forward nor already applied: update or remove it%s", p, what, dir, tail)
 	}
 	return res, nil
 }
 
-// PatchedFiles lists the files a -p1 unified diff changes, relative to the
-// tree (new files included, /dev/null skipped).
-func PatchedFiles(patch []byte) []string {
+// Files lists the files a -p1 unified diff changes, relative to the tree
+// (new files included, /dev/null skipped).
+func Files(diff []byte) []string {
 	seen := map[string]bool{}
 	var files []string
-	for _, line := range strings.Split(string(patch), "\n") {
+	for _, line := range strings.Split(string(diff), "\n") {
 		if !strings.HasPrefix(line, "+++ ") {
 			continue
 		}
