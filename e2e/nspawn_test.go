@@ -18,27 +18,6 @@ import (
 	"github.com/rktbuild/rktbuild/step"
 )
 
-// nspawnMage runs `go run mage.go ARGS` in the repository root with env
-// added and returns the combined output and the duration. Compiling the
-// magefile races with other mage runs in the same checkout (mage writes
-// magefiles/mage_output_file.go); such a failure is retried.
-func nspawnMage(ctx context.Context, env []string, args ...string) (string, time.Duration, error) {
-	for attempt := 1; ; attempt++ {
-		cmd := exec.CommandContext(ctx, "go", append([]string{"run", "mage.go"}, args...)...)
-		cmd.Dir = ".."
-		cmd.Env = append(os.Environ(), env...)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		start := time.Now()
-		err := cmd.Run()
-		if err != nil && attempt < 5 && strings.Contains(out.String(), "error compiling magefiles") && strings.Contains(out.String(), "mage_output_file.go") {
-			time.Sleep(time.Duration(attempt) * 3 * time.Second)
-			continue
-		}
-		return out.String(), time.Since(start), err
-	}
-}
-
 func nspawnTail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {
@@ -89,7 +68,7 @@ func TestStaticNspawn(t *testing.T) {
 	}
 
 	// 1. The build.
-	out, took, err := nspawnMage(ctx, env, "nspawn:build")
+	out, took, err := runMage(ctx, env, "nspawn:build")
 	if err != nil {
 		t.Fatalf("nspawn:build failed after %s: %v\n%s", took, err, nspawnTail(out, 60))
 	}
@@ -126,7 +105,7 @@ func TestStaticNspawn(t *testing.T) {
 	}
 
 	// 4. Nothing changed: nothing is rebuilt, the binary stays.
-	out2, took2, err := nspawnMage(ctx, env, "nspawn:build")
+	out2, took2, err := runMage(ctx, env, "nspawn:build")
 	if err != nil {
 		t.Fatalf("second nspawn:build: %v\n%s", err, nspawnTail(out2, 40))
 	}
@@ -345,7 +324,7 @@ func TestStaticNspawnInRootfs(t *testing.T) {
 		"NSPAWN_BUILD_IN=rootfs",
 		"S1B_JOBS=2",
 	}
-	out, took, err := nspawnMage(ctx, env, "nspawn:build")
+	out, took, err := runMage(ctx, env, "nspawn:build")
 	if err != nil {
 		t.Fatalf("nspawn:build in a rootfs failed after %s: %v\n%s", took, err, nspawnTail(out, 60))
 	}

@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -13,20 +12,6 @@ import (
 	"testing"
 	"time"
 )
-
-// runMage runs `go run mage.go ARGS` from the repository root with env
-// added, and returns its combined output and duration.
-func stage1Mage(t *testing.T, ctx context.Context, env []string, args ...string) (string, time.Duration, error) {
-	t.Helper()
-	cmd := exec.CommandContext(ctx, "go", append([]string{"run", "mage.go"}, args...)...)
-	cmd.Dir = ".."
-	cmd.Env = append(os.Environ(), env...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	err := cmd.Run()
-	return out.String(), time.Since(start), err
-}
 
 // TestStage1 is the main job end to end: buildStage1 with the default
 // kernel source (the distribution's linux-source package) into temporary
@@ -64,7 +49,7 @@ func TestStage1(t *testing.T) {
 	}
 
 	// 1. The build.
-	out, took, err := stage1Mage(t, ctx, env, "-v", "buildStage1")
+	out, took, err := runMage(ctx, env, "-v", "buildStage1")
 	if err != nil {
 		t.Fatalf("buildStage1 failed after %s: %v\n%s", took, err, stage1Tail(out, 80))
 	}
@@ -85,7 +70,7 @@ func TestStage1(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if v, _, err := stage1Mage(t, ctx, env, "aci:validate", file); err != nil {
+	if v, _, err := runMage(ctx, env, "aci:validate", file); err != nil {
 		t.Errorf("aci:validate: %v\n%s", err, v)
 	}
 	trees, _ := filepath.Glob(filepath.Join(tmp, "build", "kernel", "distro-*", "out"))
@@ -98,7 +83,7 @@ func TestStage1(t *testing.T) {
 	}
 
 	// 2. Boot it.
-	sout, stook, err := stage1Mage(t, ctx, env, "stage1:smoke")
+	sout, stook, err := runMage(ctx, env, "stage1:smoke")
 	if err != nil {
 		t.Fatalf("stage1:smoke failed after %s: %v\n%s", stook, err, stage1Tail(sout, 80))
 	}
@@ -113,7 +98,7 @@ func TestStage1(t *testing.T) {
 	// 3. No-op rebuild: nothing ran, same image, seconds.
 	image := filepath.Join(trees[0], "arch", "x86", "boot", "bzImage")
 	before, _ := os.Stat(image)
-	out2, took2, err := stage1Mage(t, ctx, env, "-v", "buildStage1")
+	out2, took2, err := runMage(ctx, env, "-v", "buildStage1")
 	if err != nil {
 		t.Fatalf("second buildStage1: %v\n%s", err, stage1Tail(out2, 40))
 	}
