@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -54,9 +55,15 @@ func Build(ctx context.Context, o Options) (*Built, error) {
 		o.WorkDir = filepath.Join("build", "stage1")
 	}
 	mkdirBin := filepath.Join(o.WorkDir, "tools", "mkdir")
+	// The go toolchain is identified by its binary's content (a cached
+	// hash: a stat on no-op runs) rather than by running `go env`.
 	goVersion := runtime.Version()
-	if v, err := step.Output(ctx, "go", "env", "GOVERSION"); err == nil {
-		goVersion = v
+	if p, err := exec.LookPath("go"); err == nil {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			if h, err := step.HashFile(real); err == nil {
+				goVersion = h
+			}
+		}
 	}
 	_, err := step.Do(ctx, step.Step{
 		Name:    "stage1:mkdir",

@@ -33,7 +33,15 @@ var hc = struct {
 	loaded bool
 	dirty  bool
 	m      map[string]cacheEntry
+	// dirs maps a directory recorded as a step output to its identity
+	// (inode, mtime, ctime of the directory itself) and tree hash.
+	dirs map[string]cacheEntry
 }{}
+
+type cacheFile struct {
+	Files map[string]cacheEntry `json:"files"`
+	Dirs  map[string]cacheEntry `json:"dirs"`
+}
 
 func hashCachePath() string { return filepath.Join(DefaultStampDir, "hashcache.json") }
 
@@ -42,9 +50,16 @@ func loadHashCache() {
 		return
 	}
 	hc.loaded = true
-	hc.m = map[string]cacheEntry{}
+	var cf cacheFile
 	if data, err := os.ReadFile(hashCachePath()); err == nil {
-		_ = json.Unmarshal(data, &hc.m)
+		_ = json.Unmarshal(data, &cf)
+	}
+	hc.m, hc.dirs = cf.Files, cf.Dirs
+	if hc.m == nil {
+		hc.m = map[string]cacheEntry{}
+	}
+	if hc.dirs == nil {
+		hc.dirs = map[string]cacheEntry{}
 	}
 }
 
@@ -55,7 +70,7 @@ func saveHashCache() {
 	if !hc.dirty {
 		return
 	}
-	data, err := json.Marshal(hc.m)
+	data, err := json.Marshal(cacheFile{Files: hc.m, Dirs: hc.dirs})
 	if err != nil {
 		return
 	}
@@ -83,10 +98,14 @@ func HashFile(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return hashRegular(path, fi)
+	return hashRegular(path, fi, true)
 }
 
-func hashRegular(path string, fi fs.FileInfo) (string, error) {
+// hashRegular hashes a file's content, answering from the cache when the
+// file's identity is unchanged; store says whether to add new entries
+// (directory walks only consult the cache, so large output trees do not
+// bloat it).
+func hashRegular(path string, fi fs.FileInfo, store bool) (string, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return "", err
@@ -109,24 +128,89 @@ func hashRegular(path string, fi fs.FileInfo) (string, error) {
 		return "", fmt.Errorf("hashing %s: %w", path, err)
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
-	hc.Lock()
-	hc.m[abs] = cacheEntry{Key: k, Hash: sum}
-	hc.dirty = true
-	hc.Unlock()
+	if store {
+		hc.Lock()
+		hc.m[abs] = cacheEntry{Key: k, Hash: sum}
+		hc.dirty = true
+		hc.Unlock()
+	}
 	return sum, nil
 }
 
-// hashPath hashes a file, a symlink or a directory tree.
+// hashPath hashes a file, a symlink or a directory tree. A directory that
+// was recorded as a step output (see recordDir) and still has the same
+// identity is answered from the cache without walking it.
 func hashPath(path string) (string, error) {
 	fi, err := os.Lstat(path)
 	if err != nil {
 		return "", err
 	}
 	if !fi.IsDir() {
-		return hashEntry(path, fi)
+		return hashEntry(path, fi, true)
 	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	hc.Lock()
+	loadHashCache()
+	e, ok := hc.dirs[abs]
+	hc.Unlock()
+	if ok && e.Key == keyOf(fi) {
+		return e.Hash, nil
+	}
+	return walkHash(path)
+}
+
+// recordDir hashes a directory a step has just produced and remembers the
+// hash under the directory's identity. Step outputs are replaced as a whole
+// (ReplaceDir gives every rebuild a new inode), so later checks compare the
+// identity instead of walking the tree again.
+func recordDir(path string) (string, error) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return "", err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	sum, err := walkHash(path)
+	if err != nil {
+		return "", err
+	}
+	hc.Lock()
+	loadHashCache()
+	hc.dirs[abs] = cacheEntry{Key: keyOf(fi), Hash: sum}
+	hc.dirty = true
+	hc.Unlock()
+	return sum, nil
+}
+
+// rememberDir records the identity of a directory output whose walked hash
+// was just found to match its stamp, so the next check need not walk it.
+func rememberDir(path, sum string) {
+	fi, err := os.Lstat(path)
+	if err != nil || !fi.IsDir() {
+		return
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return
+	}
+	hc.Lock()
+	defer hc.Unlock()
+	loadHashCache()
+	if e, ok := hc.dirs[abs]; ok && e.Key == keyOf(fi) && e.Hash == sum {
+		return
+	}
+	hc.dirs[abs] = cacheEntry{Key: keyOf(fi), Hash: sum}
+	hc.dirty = true
+}
+
+func walkHash(path string) (string, error) {
 	h := sha256.New()
-	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -135,7 +219,7 @@ func hashPath(path string) (string, error) {
 			return err
 		}
 		rel, _ := filepath.Rel(path, p)
-		eh, err := hashEntry(p, fi)
+		eh, err := hashEntry(p, fi, false)
 		if err != nil {
 			return err
 		}
@@ -148,11 +232,11 @@ func hashPath(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func hashEntry(p string, fi fs.FileInfo) (string, error) {
+func hashEntry(p string, fi fs.FileInfo, store bool) (string, error) {
 	mode := fi.Mode()
 	switch {
 	case mode.IsRegular():
-		s, err := hashRegular(p, fi)
+		s, err := hashRegular(p, fi, store)
 		return fmt.Sprintf("f%o:%s", mode.Perm(), s), err
 	case mode&fs.ModeSymlink != 0:
 		t, err := os.Readlink(p)

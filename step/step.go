@@ -40,7 +40,10 @@ type Step struct {
 	// Inputs decide whether the step must run.
 	Inputs Inputs
 	// Outputs are the files or directories the step produces. A missing or
-	// changed output makes the step run again.
+	// changed output makes the step run again. Files are compared by
+	// content (through the stat-keyed hash cache); a directory output is
+	// compared by identity (inode, mtime, ctime of the directory), so it
+	// must be replaced as a whole (ReplaceDir), never edited in place.
 	Outputs []string
 	// StampDir overrides the directory that holds stamps (default
 	// DefaultStampDir).
@@ -121,7 +124,7 @@ func Do(ctx context.Context, s Step) (Result, error) {
 	}
 	outs := map[string]string{}
 	for _, o := range s.Outputs {
-		h, err := hashPath(o)
+		h, err := hashOutput(o)
 		if err != nil {
 			return Result{}, fmt.Errorf("step %s: declared output %s was not produced: %w", s.Name, o, err)
 		}
@@ -154,6 +157,19 @@ func Plan(s Step) (Result, error) {
 		return Result{Ran: true, Reason: r}, nil
 	}
 	return Result{Reason: "up to date"}, nil
+}
+
+// hashOutput hashes a produced output; directories are remembered by
+// identity so that checking them later does not walk them.
+func hashOutput(path string) (string, error) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return "", err
+	}
+	if fi.IsDir() {
+		return recordDir(path)
+	}
+	return hashPath(path)
 }
 
 // hashInputs hashes each input separately so a rerun can say which changed.
@@ -215,6 +231,7 @@ func upToDate(path string, cur map[string]string, outputs []string) string {
 		if got != want {
 			return "output " + o + " changed since the last run"
 		}
+		rememberDir(o, got)
 	}
 	return ""
 }

@@ -391,3 +391,46 @@ func write(t *testing.T, p, s string) {
 		t.Fatal(err)
 	}
 }
+
+// TestDirectoryOutputCheckedByIdentity: a directory output is recorded
+// once; an untouched tree is answered without walking it (its files do
+// not enter the per-file cache), and a tree replaced as a whole reruns.
+func TestDirectoryOutputCheckedByIdentity(t *testing.T) {
+	dir := useDir(t)
+	tree := filepath.Join(dir, "tree")
+	mk := func(content string) Step {
+		return Step{Name: "tree", Outputs: []string{tree}, Run: func(context.Context) error {
+			return ReplaceDir(tree, func(tmp string) error {
+				write(t, filepath.Join(tmp, "a", "b.txt"), content)
+				return nil
+			})
+		}}
+	}
+	if r, err := Do(context.Background(), mk("one")); err != nil || !r.Ran {
+		t.Fatalf("first run: %+v %v", r, err)
+	}
+	if r, _ := Do(context.Background(), mk("one")); r.Ran {
+		t.Errorf("untouched tree reran: %s", r.Reason)
+	}
+	hc.Lock()
+	for p := range hc.m {
+		if strings.HasPrefix(p, tree) {
+			t.Errorf("walk of an output tree cached file %s", p)
+		}
+	}
+	hc.Unlock()
+	// Someone else replaces the tree: new inode, so the step reruns.
+	if err := ReplaceDir(tree, func(tmp string) error {
+		write(t, filepath.Join(tmp, "a", "b.txt"), "other")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := Do(context.Background(), mk("one")); !r.Ran || !strings.Contains(r.Reason, "changed since the last run") {
+		t.Errorf("replaced tree: ran=%v reason=%q", r.Ran, r.Reason)
+	}
+	os.RemoveAll(tree)
+	if r, _ := Do(context.Background(), mk("one")); !r.Ran || !strings.Contains(r.Reason, "missing") {
+		t.Errorf("deleted tree: ran=%v reason=%q", r.Ran, r.Reason)
+	}
+}
