@@ -3,9 +3,11 @@ package aci
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
 	"compress/bzip2"
 	"crypto/sha512"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -51,15 +53,18 @@ func decompress(f io.ReadSeeker) (io.Reader, func() error, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, nil, err
 	}
-	typ, err := aci.DetectFileType(f)
-	if err != nil {
-		return nil, nil, err
+	return decompressStream(f)
+}
+
+// decompressStream detects the compression of r by its magic bytes and
+// returns the uncompressed stream; it never seeks, so r may be a download.
+func decompressStream(r io.Reader) (io.Reader, func() error, error) {
+	br := bufio.NewReaderSize(r, 1<<20)
+	magic, err := br.Peek(512)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, nil, fmt.Errorf("reading the image: %w", err)
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, nil, err
-	}
-	br := bufio.NewReaderSize(f, 1<<20)
-	switch typ {
+	switch typ, _ := aci.DetectFileType(bytes.NewReader(magic)); typ {
 	case aci.TypeGzip:
 		zr, err := gzip.NewReader(br)
 		if err != nil {

@@ -2,6 +2,7 @@ package aci
 
 import (
 	"archive/tar"
+	"crypto/sha512"
 	"errors"
 	"fmt"
 	"io"
@@ -179,29 +180,77 @@ func validateOwn(f io.ReadSeeker) error {
 		return err
 	}
 	defer rc.Close()
+	_, _, err = scanArchive(rc.tr)
+	return err
+}
+
+// scanArchive applies the archive rules to every entry of tr and returns the
+// manifest (checked with ParseManifest) and the number of entries.
+func scanArchive(tr *tar.Reader) (manifest []byte, entries int, err error) {
 	c := newChecker()
 	for {
-		hdr, err := rc.tr.Next()
+		hdr, err := tr.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("reading tar: %w", err)
+			return nil, entries, fmt.Errorf("reading tar: %w", err)
 		}
+		entries++
 		name, err := c.check(hdr)
 		if err != nil {
-			return err
+			return nil, entries, err
 		}
 		if name == aci.ManifestFile {
-			b, err := readAllLimited(rc.tr, maxManifest)
+			b, err := readAllLimited(tr, maxManifest)
 			if err != nil {
-				return fmt.Errorf("reading manifest: %w", err)
+				return nil, entries, fmt.Errorf("reading manifest: %w", err)
 			}
 			if _, err := ParseManifest("manifest", b); err != nil {
-				return err
+				return nil, entries, err
 			}
 			c.manifest = b
 		}
 	}
-	return c.finish()
+	return c.manifest, entries, c.finish()
+}
+
+// CheckResult is what Check found in an ACI stream.
+type CheckResult struct {
+	// ID is "sha512-" + hex sha512 of the uncompressed tar.
+	ID string
+	// Manifest holds the manifest entry's bytes (schema-checked).
+	Manifest []byte
+	// Entries counts the tar entries.
+	Entries int
+}
+
+// Check reads a whole ACI (gzip, bzip2, xz or plain tar) from r in one
+// pass, so it can run while a download is still arriving: it applies the
+// same archive rules as Validate and Extract (no escapes through names,
+// symlinks or hardlinks, only manifest and rootfs/, no duplicates, an
+// explicit rootfs), checks the manifest against the schema, and computes
+// the image ID over every byte of the uncompressed tar. appc's own
+// ValidateArchive needs a second pass and is left to Validate.
+func Check(r io.Reader) (CheckResult, error) {
+	var res CheckResult
+	raw, closer, err := decompressStream(r)
+	if err != nil {
+		return res, err
+	}
+	if closer != nil {
+		defer closer()
+	}
+	h := sha512.New()
+	tee := io.TeeReader(raw, h)
+	res.Manifest, res.Entries, err = scanArchive(tar.NewReader(tee))
+	if err != nil {
+		return res, err
+	}
+	// The tar padding after the end marker counts into the ID as well.
+	if _, err := io.Copy(h, raw); err != nil {
+		return res, fmt.Errorf("reading the image: %w", err)
+	}
+	res.ID = formatID(h.Sum(nil))
+	return res, nil
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/appc/spec/discovery"
 	"github.com/appc/spec/schema/types"
 	"github.com/rktbuild/rktbuild/format/aci"
-	"github.com/rktbuild/rktbuild/registry/internal/acicheck"
 	"github.com/rktbuild/rktbuild/registry/store"
 	"github.com/rktbuild/rktbuild/sign"
 	"github.com/rktbuild/rktbuild/step"
@@ -212,7 +211,7 @@ func fetchEndpoint(ctx context.Context, client *http.Client, req Request, ep dis
 	// tar, the other verifies the signature against the keys trusted for
 	// the name.
 	var (
-		check    acicheck.Result
+		check    aci.CheckResult
 		checkErr error
 		signer   string
 		sigErr   error
@@ -220,7 +219,7 @@ func fetchEndpoint(ctx context.Context, client *http.Client, req Request, ep dis
 	prog := step.NewProgress(ctx, "fetch "+req.Name, resp.ContentLength)
 	n, copyErr := fanout(io.MultiWriter(tmp, prog), resp.Body,
 		func(r io.Reader) {
-			check, checkErr = acicheck.Check(r)
+			check, checkErr = aci.Check(r)
 			_, _ = io.Copy(io.Discard, r)
 		},
 		func(r io.Reader) {

@@ -520,7 +520,7 @@ func TestHostile(t *testing.T) {
 			setup: func(h *hostile) {
 				h.place(prefix+"/hello", "1.0.0", escapingACI(t, e, h.t.TempDir()), nil)
 			},
-			want: "escapes",
+			want: `entry "rootfs/../../escape": path contains ".."`,
 		},
 	}
 	for _, tc := range cases {
