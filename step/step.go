@@ -104,12 +104,20 @@ func Do(ctx context.Context, s Step) (Result, error) {
 		return Result{}, fmt.Errorf("step %s: hashing inputs: %w", s.Name, err)
 	}
 	reason := upToDate(path, cur, s.Outputs)
+	if reason == "" && IsDryRun() {
+		reason = rebuiltInput(s.Inputs.Files)
+	}
 	if reason == "" {
 		Summaryf("%s: up to date", s.Name)
 		saveHashCache()
 		return Result{Reason: "up to date"}, nil
 	}
 	if IsDryRun() {
+		for _, o := range s.Outputs {
+			if abs, err := filepath.Abs(o); err == nil {
+				wouldChange.Store(abs, s.Name)
+			}
+		}
 		Printf("would run %s: %s\n", s.Name, reason)
 		return Result{Ran: false, Reason: reason}, nil
 	}
@@ -170,6 +178,27 @@ func hashOutput(path string) (string, error) {
 		return recordDir(path)
 	}
 	return hashPath(path)
+}
+
+// wouldChange holds, in a dry run, the outputs of steps that would run,
+// so that steps reading them are reported as running too.
+var wouldChange sync.Map // absolute path -> step name
+
+// rebuiltInput names the first input a step planned earlier in this dry run
+// would rebuild, or returns "".
+func rebuiltInput(files []string) string {
+	for _, f := range files {
+		abs, err := filepath.Abs(f)
+		if err != nil {
+			continue
+		}
+		for p := abs; p != "/" && p != "."; p = filepath.Dir(p) {
+			if by, ok := wouldChange.Load(p); ok {
+				return fmt.Sprintf("input %s would be rebuilt by %s", f, by)
+			}
+		}
+	}
+	return ""
 }
 
 // hashInputs hashes each input separately so a rerun can say which changed.

@@ -434,3 +434,38 @@ func TestDirectoryOutputCheckedByIdentity(t *testing.T) {
 		t.Errorf("deleted tree: ran=%v reason=%q", r.Ran, r.Reason)
 	}
 }
+
+// TestDryRunPropagates: in a dry run, a step whose input another planned
+// step would rebuild is reported as running too, naming that step.
+func TestDryRunPropagates(t *testing.T) {
+	dir := useDir(t)
+	cfg := filepath.Join(dir, "config")
+	img := filepath.Join(dir, "image")
+	value := "a"
+	first := func() Step {
+		return Step{Name: "config", Inputs: Inputs{Values: map[string]string{"v": value}}, Outputs: []string{cfg},
+			Run: func(context.Context) error { return WriteFileBytes(cfg, []byte(value), 0o644) }}
+	}
+	second := Step{Name: "build", Inputs: Inputs{Files: []string{cfg}}, Outputs: []string{img},
+		Run: func(context.Context) error { return WriteFileBytes(img, []byte("built"), 0o644) }}
+	for _, s := range []Step{first(), second} {
+		if _, err := Do(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	old := Out
+	Out = &buf
+	defer func() { Out = old }()
+	SetDryRun(true)
+	defer SetDryRun(false)
+	value = "b"
+	Do(context.Background(), first())
+	r, _ := Do(context.Background(), second)
+	if !strings.Contains(r.Reason, "would be rebuilt by config") {
+		t.Errorf("dependent step: %+v\n%s", r, buf.String())
+	}
+	if data, _ := os.ReadFile(cfg); string(data) != "a" {
+		t.Errorf("dry run wrote %s", cfg)
+	}
+}

@@ -130,6 +130,10 @@ func BuildStage1(ctx context.Context) error {
 	if err != nil || b == nil {
 		return err
 	}
+	if step.IsDryRun() {
+		step.Printf("dry run: %s was not rebuilt\n", b.File)
+		return nil
+	}
 	step.Printf("built %s with id %s\n", b.File, b.ID)
 	return nil
 }
