@@ -369,15 +369,7 @@ func benchLayoutFrom(ctx context.Context, src, layout string) error {
 		if err != nil {
 			return err
 		}
-		m, err := aci.NewManifest("rktbuild.example/bench", map[string]string{"version": "1"})
-		if err != nil {
-			return err
-		}
-		b, err := aci.MarshalManifest(m)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(tmp, "manifest"), b, 0o644)
+		return writeBenchManifest(tmp)
 	})
 	if err != nil {
 		return err
@@ -474,6 +466,11 @@ func makeBenchTree(tmp string) error {
 			return err
 		}
 	}
+	return writeBenchManifest(tmp)
+}
+
+// writeBenchManifest writes the benchmark image's manifest into dir.
+func writeBenchManifest(dir string) error {
 	m, err := aci.NewManifest("rktbuild.example/bench", map[string]string{"version": "1"})
 	if err != nil {
 		return err
@@ -482,7 +479,7 @@ func makeBenchTree(tmp string) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(tmp, "manifest"), b, 0o644)
+	return os.WriteFile(filepath.Join(dir, "manifest"), b, 0o644)
 }
 
 func copyRegular(src, dst string, perm os.FileMode) error {
