@@ -95,3 +95,13 @@ func Plan(ctx context.Context, target string) error {
 // Bench groups the benchmarks; each prints a BENCH line that `mage bench`
 // tabulates against the peer tool it was measured with.
 type Bench mg.Namespace
+
+// All builds the stage1 image and every container image concurrently
+// (buildStage1 and images as fail-fast dependencies sharing the S1B_JOBS
+// budget; a failure in one cancels the other).
+func All(ctx context.Context) error {
+	step.Deps(ctx, BuildStage1, BuildImages)
+	return nil
+}
+
+func init() { register("all", All) }
