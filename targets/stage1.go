@@ -157,8 +157,12 @@ func buildStage1(ctx context.Context, c *config.Config) (*stage1.Built, error) {
 	if !step.IsDryRun() {
 		// Create the signing key before the pack step hashes its inputs,
 		// so generating it on first use does not re-sign on the next run.
-		if _, _, err := sign.EnsureKey(c); err != nil {
-			return nil, err
+		// (Only existence matters here: reading the key verifies its
+		// self-signature, which a no-op run need not pay for.)
+		if !keyPairExists(c.SigningKey) {
+			if _, _, err := sign.EnsureKey(c); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return stage1.Build(ctx, stage1.Options{
@@ -255,4 +259,14 @@ func (Stage1) Manifest(ctx context.Context, release string) error {
 	}
 	_, err = os.Stdout.Write(append(b, '\n'))
 	return err
+}
+
+// keyPairExists reports whether both halves of the signing key base exist.
+func keyPairExists(base string) bool {
+	for _, suffix := range []string{sign.PrivateKeySuffix, sign.PublicKeySuffix} {
+		if _, err := os.Stat(base + suffix); err != nil {
+			return false
+		}
+	}
+	return true
 }

@@ -88,15 +88,22 @@ func MakeLabels(labels map[string]string) (types.Labels, error) {
 // the schema leaves out: exec must start with an absolute path, mount points
 // need a unique name and an absolute, clean path.
 func ValidateManifest(m *schema.ImageManifest) error {
+	_, err := validated(m)
+	return err
+}
+
+// validated marshals m once and checks the bytes the way a reader of the
+// image will (schema round trip plus our own rules).
+func validated(m *schema.ImageManifest) ([]byte, error) {
 	b, err := m.MarshalJSON()
 	if err != nil {
-		return fmt.Errorf("invalid image manifest: %w", schemaErr(err))
+		return nil, fmt.Errorf("invalid image manifest: %w", schemaErr(err))
 	}
 	var back schema.ImageManifest
 	if err := back.UnmarshalJSON(b); err != nil {
-		return fmt.Errorf("invalid image manifest: %w", schemaErr(err))
+		return nil, fmt.Errorf("invalid image manifest: %w", schemaErr(err))
 	}
-	return checkManifest(&back)
+	return b, checkManifest(&back)
 }
 
 // schemaErr strips encoding/json's wrapping so the schema's reason shows.
@@ -138,10 +145,7 @@ func checkManifest(m *schema.ImageManifest) error {
 // MarshalManifest validates m and returns its canonical bytes (indented
 // JSON with a final newline; the same manifest always gives the same bytes).
 func MarshalManifest(m *schema.ImageManifest) ([]byte, error) {
-	if err := ValidateManifest(m); err != nil {
-		return nil, err
-	}
-	b, err := m.MarshalJSON()
+	b, err := validated(m)
 	if err != nil {
 		return nil, err
 	}
