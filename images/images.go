@@ -104,12 +104,17 @@ func Lookup(name string) (Recipe, bool) {
 }
 
 // Resolve returns the named recipes plus everything they depend on, in
-// build order. An empty list means all recipes.
+// build order: every recipe after the recipes it depends on, and otherwise
+// by Order (a recipe whose dependency sorts after it is still built second).
+// An empty list means all recipes.
 func Resolve(names []string) ([]Recipe, error) {
 	if len(names) == 0 {
-		return All(), nil
+		for _, r := range All() {
+			names = append(names, r.Name)
+		}
 	}
-	want := map[string]bool{}
+	done := map[string]bool{}
+	var out []Recipe
 	var visit func(n string, from []string) error
 	visit = func(n string, from []string) error {
 		r, ok := Lookup(n)
@@ -128,29 +133,37 @@ func Resolve(names []string) ([]Recipe, error) {
 				return fmt.Errorf("image dependency cycle: %s -> %s", strings.Join(from, " -> "), r.Name)
 			}
 		}
-		if want[r.Name] {
+		if done[r.Name] {
 			return nil
 		}
-		for _, d := range r.Deps {
+		deps := append([]string(nil), r.Deps...)
+		sort.SliceStable(deps, func(i, j int) bool { return orderOf(deps[i]) < orderOf(deps[j]) })
+		for _, d := range deps {
 			if err := visit(d, append(from, r.Name)); err != nil {
 				return err
 			}
 		}
-		want[r.Name] = true
+		done[r.Name] = true
+		out = append(out, r)
 		return nil
 	}
-	for _, n := range names {
+	roots := append([]string(nil), names...)
+	sort.SliceStable(roots, func(i, j int) bool { return orderOf(roots[i]) < orderOf(roots[j]) })
+	for _, n := range roots {
 		if err := visit(n, nil); err != nil {
 			return nil, err
 		}
 	}
-	var out []Recipe
-	for _, r := range All() {
-		if want[r.Name] {
-			out = append(out, r)
-		}
-	}
 	return out, nil
+}
+
+// orderOf is the Order of the recipe named n (unknown names sort last, so
+// that Resolve reports them with their context).
+func orderOf(n string) int {
+	if r, ok := Lookup(n); ok {
+		return r.Order
+	}
+	return int(^uint(0) >> 1)
 }
 
 // Env is what recipes build with: the configuration, the rootfs runner

@@ -72,6 +72,37 @@ func TestResolveCycle(t *testing.T) {
 	}
 }
 
+// TestResolveDependencyOrder is the regression test for recipes built in
+// Order instead of dependency order: a recipe whose dependency sorts after
+// it must still come second.
+func TestResolveDependencyOrder(t *testing.T) {
+	mu.Lock()
+	saved := recipes
+	recipes = map[string]Recipe{
+		"app":     {Order: 5, Name: "app", Deps: []string{"runtime"}},
+		"runtime": {Order: 50, Name: "runtime", Deps: []string{"base"}},
+		"base":    {Order: 0, Name: "base"},
+		"tool":    {Order: 7, Name: "tool", Deps: []string{"base"}},
+	}
+	mu.Unlock()
+	defer func() { mu.Lock(); recipes = saved; mu.Unlock() }()
+	tests := []struct {
+		in   []string
+		want []string
+	}{
+		{in: nil, want: []string{"00-base", "50-runtime", "05-app", "07-tool"}},
+		{in: []string{"app"}, want: []string{"00-base", "50-runtime", "05-app"}},
+		{in: []string{"tool", "app"}, want: []string{"00-base", "50-runtime", "05-app", "07-tool"}},
+		{in: []string{"runtime"}, want: []string{"00-base", "50-runtime"}},
+	}
+	for _, tt := range tests {
+		got, err := Resolve(tt.in)
+		if err != nil || !reflect.DeepEqual(names(got), tt.want) {
+			t.Errorf("Resolve(%q) = %v, %v; want %v", tt.in, names(got), err, tt.want)
+		}
+	}
+}
+
 func TestParseRepoList(t *testing.T) {
 	base := t.TempDir()
 	if err := os.Mkdir(filepath.Join(base, "local"), 0o755); err != nil {
