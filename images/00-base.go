@@ -37,7 +37,6 @@ func init() {
 				"name":       BaseName(c),
 				"entrypoint": string(scripts.Entrypoint),
 				"epoch":      c.SourceDateEpoch,
-				"key":        c.SigningKey,
 			}}
 		},
 		Build: func(ctx context.Context, e *Env, out string) error {

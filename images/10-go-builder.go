@@ -43,7 +43,6 @@ func init() {
 				"packages":   strings.Join(GoBuilderPackages, " "),
 				"entrypoint": string(scripts.GoBuildEntrypoint),
 				"epoch":      c.SourceDateEpoch,
-				"key":        c.SigningKey,
 			}}
 		},
 		Build: func(ctx context.Context, e *Env, out string) error {

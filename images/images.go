@@ -32,6 +32,7 @@ import (
 	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/image"
 	"github.com/rktbuild/rktbuild/rootfs"
+	"github.com/rktbuild/rktbuild/sign"
 	"github.com/rktbuild/rktbuild/step"
 )
 
@@ -252,6 +253,8 @@ func InputsOf(c *config.Config, r Recipe) step.Inputs {
 			in.Files = append(in.Files, dr.File(c))
 		}
 	}
+	// The signing key by content: another key at the same path re-signs.
+	in.Files = append(in.Files, sign.KeyFiles(c.SigningKey)...)
 	if r.NeedsRootfs {
 		// The rootfs tree itself (hashed by content, cached by stat).
 		in.Files = append(in.Files, rootfs.FromConfig(c).Dir)
@@ -265,6 +268,13 @@ func InputsOf(c *config.Config, r Recipe) step.Inputs {
 func Build(ctx context.Context, e *Env, list []Recipe) ([]Status, error) {
 	var out []Status
 	var firstErr error
+	if !step.IsDryRun() && len(list) > 0 {
+		// Create the signing key before the steps hash it, so that
+		// generating it on first use does not rebuild on the next run.
+		if _, _, err := sign.EnsureKey(e.Config); err != nil {
+			return nil, err
+		}
+	}
 	for _, r := range list {
 		file := r.File(e.Config)
 		st := Status{Recipe: r, File: file}

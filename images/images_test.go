@@ -324,6 +324,21 @@ func TestBaseRecipe(t *testing.T) {
 	if err != nil || sts[0].Result != "up to date" {
 		t.Errorf("second build: %+v, %v", sts, err)
 	}
+	// Another key at the same path re-signs (the key is an input by
+	// content, not by path).
+	for _, f := range sign.KeyFiles(c.SigningKey) {
+		os.Remove(f)
+	}
+	if _, err := sign.GenKey(c.SigningKey, sign.Identity{Name: "other", Comment: "images test", Email: "other@example.test"}, 2048, nil); err != nil {
+		t.Fatal(err)
+	}
+	sts, err = Build(context.Background(), e, list)
+	if err != nil || sts[0].Result != "built" || !strings.Contains(sts[0].Reason, ".key.asc") && !strings.Contains(sts[0].Reason, ".pub.asc") {
+		t.Errorf("build after a key change: %+v, %v; want built because the key changed", sts, err)
+	}
+	if signer, err := Verify(c, file); err != nil || !strings.Contains(signer, "other@example.test") {
+		t.Errorf("after a key change Verify = %q, %v; want the new key", signer, err)
+	}
 	// A tampered image is refused.
 	os.WriteFile(file, append(must(os.ReadFile(file)), 0), 0o644)
 	if _, err := Verify(c, file); err == nil {

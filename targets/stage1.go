@@ -180,9 +180,9 @@ func buildStage1(ctx context.Context, c *config.Config) (*stage1.Built, error) {
 	})
 }
 
-// signInputs are the files whose change must re-sign: the public key.
+// signInputs are the files whose change must re-sign: the key pair.
 func signInputs(c *config.Config) []string {
-	return []string{c.SigningKey + ".pub.asc"}
+	return sign.KeyFiles(c.SigningKey)
 }
 
 // Build builds the configured kernel and its headers without packing a
