@@ -185,7 +185,7 @@ func (ts TrustStore) Verify(name string, signed io.ReadSeeker, sig io.Reader) (s
 		return "", fmt.Errorf("verify %s: %w", name, err)
 	}
 	if len(keyring) == 0 {
-		return "", fmt.Errorf("verify %s: %w: no key in %s is trusted for this name: add one with `mage sign:trust PREFIX PUBKEY`", name, ErrUnknownKey, ts.Dir)
+		return "", fmt.Errorf("verify %s: %w: no key in %s is trusted for this name: add one with `mage sign:trust PREFIX PUBKEY -fingerprint=FPR`", name, ErrUnknownKey, ts.Dir)
 	}
 	if _, err := signed.Seek(0, io.SeekStart); err != nil {
 		return "", fmt.Errorf("verify %s: %w", name, err)

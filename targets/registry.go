@@ -391,6 +391,13 @@ func Trust(ctx context.Context, key string, prefix, fingerprint *string, root *b
 	if fingerprint != nil {
 		opts.Fingerprint = *fingerprint
 	}
+	return trustKeys(ctx, c, opts, key)
+}
+
+// trustKeys is the one way keys enter the trust store: every key's
+// fingerprint must match opts.Fingerprint or be confirmed on a terminal.
+func trustKeys(ctx context.Context, c *config.Config, opts fetch.TrustOptions, from string) error {
+	p := opts.Prefix
 	if opts.Fingerprint == "" && term.IsTerminal(int(os.Stdin.Fd())) {
 		in := bufio.NewReader(os.Stdin)
 		opts.Confirm = func(fpr, uid, src string) (bool, error) {
@@ -408,7 +415,7 @@ func Trust(ctx context.Context, key string, prefix, fingerprint *string, root *b
 		}
 	}
 	if step.IsDryRun() {
-		step.Summaryf("trust: would trust keys from %s for %q in %s", key, p, c.TrustDir)
+		step.Summaryf("trust: would trust keys from %s for %q in %s", from, p, c.TrustDir)
 		return nil
 	}
 	keys, err := fetch.Trust(ctx, opts)

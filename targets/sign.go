@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/magefile/mage/mg"
+	"github.com/rktbuild/rktbuild/registry/fetch"
 	"github.com/rktbuild/rktbuild/sign"
 	"github.com/rktbuild/rktbuild/step"
 )
@@ -142,38 +143,31 @@ func (Sign) Verify(ctx context.Context, file string, pubkey, name *string) error
 	return nil
 }
 
-// Trust adds the public key PUBKEY to the rkt-layout trust store TRUST_DIR
-// for image names starting with PREFIX.
+// Trust adds the public key PUBKEY to the trust store for names under PREFIX.
 //
-// Usage: mage sign:trust PREFIX PUBKEY
+// Usage: mage sign:trust PREFIX PUBKEY [-fingerprint=FPR]
 //
 // The key lands in TRUST_DIR/prefix.d/PREFIX/<fingerprint>, the layout of
 // rkt's /etc/rkt/trustedkeys (PREFIX "root" stores it in root.d, trusted for
-// every name). sign:verify -name and image fetches then accept signatures
-// by that key for those names.
-func (Sign) Trust(ctx context.Context, prefix, pubkey string) error {
+// every name). As with `mage trust`, nothing is trusted silently: the key's
+// fingerprint must be confirmed on a terminal or given with -fingerprint.
+// sign:verify -name and image fetches then accept signatures by that key
+// for those names.
+func (Sign) Trust(ctx context.Context, prefix, pubkey string, fingerprint *string) error {
 	c, err := load()
 	if err != nil {
 		return err
 	}
-	data, err := os.ReadFile(sign.KeyFile(pubkey, sign.PublicKeySuffix))
-	if err != nil {
-		return fmt.Errorf("sign:trust: %w", err)
+	opts := fetch.TrustOptions{Store: sign.TrustStore{Dir: c.TrustDir}, KeyFile: sign.KeyFile(pubkey, sign.PublicKeySuffix)}
+	if prefix == "root" {
+		opts.Root = true
+	} else {
+		opts.Prefix = prefix
 	}
-	p := prefix
-	if p == "root" {
-		p = ""
+	if fingerprint != nil {
+		opts.Fingerprint = *fingerprint
 	}
-	if step.IsDryRun() {
-		step.Summaryf("sign:trust: would trust %s for %q in %s", pubkey, prefix, c.TrustDir)
-		return nil
-	}
-	fpr, err := sign.TrustStore{Dir: c.TrustDir}.Trust(p, data)
-	if err != nil {
-		return err
-	}
-	step.Summaryf("trusted key %s for %s in %s", fpr, prefix, c.TrustDir)
-	return nil
+	return trustKeys(ctx, c, opts, pubkey)
 }
 
 func init() {
