@@ -36,6 +36,7 @@ import (
 	"strings"
 
 	"github.com/rktbuild/rktbuild/config"
+	"github.com/rktbuild/rktbuild/nspawn"
 	"github.com/rktbuild/rktbuild/patch"
 	"github.com/rktbuild/rktbuild/rootfs"
 	"github.com/rktbuild/rktbuild/step"
@@ -154,6 +155,21 @@ func (o Options) Check() error {
 	return nil
 }
 
+// withPatches points PatchDir at the embedded patches (written below Dir)
+// when the configured directory does not exist, as in a repository that
+// imports rktbuild's targets.
+func (o Options) withPatches() (Options, error) {
+	if o.Dir == "" {
+		return o, nil
+	}
+	dir, err := patch.AssetDir(o.PatchDir, nspawn.Patches, "patches", o.Dir)
+	if err != nil {
+		return o, fmt.Errorf("nspawn build: patches: %w", err)
+	}
+	o.PatchDir = dir
+	return o, nil
+}
+
 // Result says what Build did.
 type Result struct {
 	Binary           string
@@ -165,7 +181,10 @@ type Result struct {
 
 // Build produces the static systemd-nspawn unless it is up to date.
 func Build(ctx context.Context, o Options) (Result, error) {
-	o = o.withDefaults()
+	o, err := o.withDefaults().withPatches()
+	if err != nil {
+		return Result{}, err
+	}
 	if err := o.Check(); err != nil {
 		return Result{}, err
 	}
@@ -189,7 +208,6 @@ func Build(ctx context.Context, o Options) (Result, error) {
 			return res, nil
 		}
 	}
-	var err error
 	if res.SystemdVersion, _, err = apt.SourceVersion(ctx, "systemd", o.Release); err != nil {
 		return res, err
 	}

@@ -1,6 +1,7 @@
 package static
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -97,5 +98,39 @@ func TestRepoPatchesHaveHeaders(t *testing.T) {
 		if !strings.Contains(head, "Why:") {
 			t.Errorf("%s: the comment header must say why (a \"Why:\" paragraph)", p)
 		}
+	}
+}
+
+// TestEmbeddedPatches is the regression test for imported targets that
+// could not build nspawn: without a nspawn/patches directory in the working
+// tree, the build uses the embedded copy, byte for byte the checkout's.
+func TestEmbeddedPatches(t *testing.T) {
+	dir := t.TempDir()
+	o, err := Options{Release: "bookworm", BuildIn: "host", Dir: dir, PatchDir: filepath.Join(dir, "no-such-checkout", "nspawn", "patches")}.withDefaults().withPatches()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Check(); err != nil {
+		t.Fatalf("Check with embedded patches: %v", err)
+	}
+	want, err := patch.List(filepath.Join("..", "patches", "systemd"))
+	if err != nil || len(want) == 0 {
+		t.Fatalf("checkout patches: %v %v", want, err)
+	}
+	got, err := patch.List(filepath.Join(o.PatchDir, "systemd"))
+	if err != nil || len(got) != len(want) {
+		t.Fatalf("embedded patches = %v, %v; want %d like %v", got, err, len(want), want)
+	}
+	for i := range want {
+		a, _ := os.ReadFile(want[i])
+		b, _ := os.ReadFile(got[i])
+		if filepath.Base(want[i]) != filepath.Base(got[i]) || !bytes.Equal(a, b) {
+			t.Errorf("embedded %s differs from the checkout's %s", got[i], want[i])
+		}
+	}
+	// In a checkout, the checkout's directory is used as is.
+	local := filepath.Join("..", "patches")
+	if o, err := (Options{Dir: dir, PatchDir: local}).withPatches(); err != nil || o.PatchDir != local {
+		t.Errorf("checkout PatchDir = %q, %v; want %q", o.PatchDir, err, local)
 	}
 }
