@@ -512,3 +512,65 @@ func TestRktFetchDiscovery(t *testing.T) {
 	}
 	t.Logf("tampered image refused: %s", lastLines(r.Stderr, 3))
 }
+
+// TestAciBuildWarnsAboutDeviceNodes runs the real targets: aci:build of a
+// tree with device nodes stays faithful but warns about each one, naming
+// rkt's hang; aci:validate warns, and -rkt refuses; aci:build of a tree
+// with a symlink escaping the rootfs fails and writes nothing.
+func TestAciBuildWarnsAboutDeviceNodes(t *testing.T) {
+	needRoot(t, "creating character devices")
+	magebin := compiledMage(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	rootfs := filepath.Join(dir, "layout", "rootfs")
+	if err := os.MkdirAll(filepath.Join(rootfs, "dev"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mknod(filepath.Join(rootfs, "dev", "console"), syscall.S_IFCHR|0o600, 5<<8|1); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(rootfs, "dev", "initctl"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	manifest := `{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/devs"}`
+	if err := os.WriteFile(filepath.Join(dir, "layout", "manifest"), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mage := func(args ...string) rktResult {
+		cmd := exec.CommandContext(ctx, magebin, args...)
+		cmd.Dir = ".."
+		cmd.Env = append(os.Environ(), "S1B_BUILD_DIR="+filepath.Join(dir, "build"))
+		return runCmd(t, cmd)
+	}
+	out := filepath.Join(dir, "devs.aci")
+	b := mage("aci:build", filepath.Join(dir, "layout"), out)
+	all := b.Stdout + b.Stderr
+	if b.Code != 0 || !strings.Contains(all, "rootfs/dev/console is a character device") || !strings.Contains(all, "rootfs/dev/initctl is a FIFO") || !strings.Contains(all, "hangs") {
+		t.Fatalf("aci:build: exit %d, want 0 with a warning per node naming rkt's hang:\n%s", b.Code, all)
+	}
+	found, err := aci.SpecialFiles(out)
+	if err != nil || len(found) != 2 {
+		t.Fatalf("aci:build is not faithful: special files %v, %v", found, err)
+	}
+	v := mage("aci:validate", out)
+	if all := v.Stdout + v.Stderr; v.Code != 0 || !strings.Contains(all, "warning") || !strings.Contains(all, "/dev/console") {
+		t.Fatalf("aci:validate: exit %d, want 0 with warnings:\n%s", v.Code, all)
+	}
+	strict := mage("aci:validate", out, "-rkt")
+	if all := strict.Stdout + strict.Stderr; strict.Code == 0 || !strings.Contains(all, "/dev/console (character device)") || !strings.Contains(all, "empty directory") {
+		t.Fatalf("aci:validate -rkt: exit %d, want a failure naming the node and the fix:\n%s", strict.Code, all)
+	}
+
+	if err := os.Symlink("../../../..", filepath.Join(rootfs, "up")); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad.aci")
+	r := mage("aci:build", filepath.Join(dir, "layout"), bad)
+	if all := r.Stdout + r.Stderr; r.Code == 0 || !strings.Contains(all, "rootfs/up") || !strings.Contains(all, "escapes the rootfs") {
+		t.Fatalf("aci:build with an escaping symlink: exit %d, want a failure naming rootfs/up:\n%s", r.Code, all)
+	}
+	if _, err := os.Stat(bad); !os.IsNotExist(err) {
+		t.Errorf("aci:build left %s behind: %v", bad, err)
+	}
+}
