@@ -10,11 +10,16 @@ import (
 	"github.com/rktbuild/rktbuild/step"
 )
 
-// rktTools are the host programs building and running rkt needs.
+// rktTools are the host programs building and running rkt needs (the
+// fly stage1's programs also need libacl1-dev's headers).
 var rktTools = []step.Tool{
 	goTool,
 	{Command: "gcc", Package: "build-essential", VersionArgs: []string{"--version"}},
 	{Command: "unshare", Package: "util-linux", VersionArgs: []string{"--version"}},
+	// The e2e suite runs rkt against `mage serve` in private network and
+	// mount namespaces.
+	{Command: "nsenter", Package: "util-linux", VersionArgs: []string{"--version"}},
+	{Command: "ip", Package: "iproute2", VersionArgs: []string{"-V"}},
 }
 
 func init() {
