@@ -27,6 +27,7 @@ type SpecialFile struct {
 	Kind string
 }
 
+// String names the entry and its kind, e.g. "/dev/console (character device)".
 func (s SpecialFile) String() string { return s.Name + " (" + s.Kind + ")" }
 
 // ErrRktUnrenderable is wrapped by RktCheck's error.
