@@ -384,4 +384,3 @@ func Referrers(dir string, subject v1.Hash) ([]v1.Descriptor, error) {
 func LayoutDir(aciFile string) string {
 	return strings.TrimSuffix(aciFile, ".aci") + ".oci"
 }
-

@@ -254,10 +254,10 @@ func ConfigFor(m *schema.ImageManifest, id string, opts Options) (*v1.ConfigFile
 		cfg.Architecture, cfg.Variant = Arch(v)
 	}
 	anns := map[string]string{
-		AnnotationACIID:                    id,
-		AnnotationACIName:                  m.Name.String(),
-		"org.opencontainers.image.title":   m.Name.String(),
-		"org.opencontainers.image.vendor":  "rktbuild",
+		AnnotationACIID:                   id,
+		AnnotationACIName:                 m.Name.String(),
+		"org.opencontainers.image.title":  m.Name.String(),
+		"org.opencontainers.image.vendor": "rktbuild",
 	}
 	if v := labels["version"]; v != "" {
 		anns[AnnotationVersion] = v

@@ -218,8 +218,8 @@ func TestConfigMapping(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name string
-		opts Options
+		name  string
+		opts  Options
 		check func(t *testing.T, c *v1.ConfigFile, anns map[string]string)
 	}{
 		{"app", Options{}, func(t *testing.T, c *v1.ConfigFile, anns map[string]string) {
