@@ -5,14 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/magefile/mage/mg"
+	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/format/oci"
 	"github.com/rktbuild/rktbuild/images"
+	"github.com/rktbuild/rktbuild/registry/publish"
 	"github.com/rktbuild/rktbuild/sbom"
+	"github.com/rktbuild/rktbuild/sign"
 	"github.com/rktbuild/rktbuild/step"
 )
 
@@ -172,4 +177,40 @@ func ociSkipStage1(file string) {
 	if m, err := aci.ReadManifest(file); err == nil && oci.IsStage1(m) {
 		step.Summaryf("IMAGE_FORMATS includes oci, but %s is a rkt stage1 image (rkt-only): no OCI output for it", file)
 	}
+}
+
+// publishOCISigner loads the signing key for OCI simple signatures when
+// any image to publish has an OCI layout beside it (nil otherwise).
+func publishOCISigner(c *config.Config, imgs []string) (*openpgp.Entity, error) {
+	found := false
+	for _, f := range imgs {
+		if _, err := os.Stat(filepath.Join(oci.LayoutDir(f), "oci-layout")); err == nil {
+			found = true
+			break
+		}
+	}
+	if !found || step.IsDryRun() {
+		return nil, nil
+	}
+	pass, err := sign.Passphrase(c)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := sign.LoadSigner(sign.KeyFile(c.SigningKey, sign.PrivateKeySuffix), pass)
+	if err != nil {
+		return nil, fmt.Errorf("publish: signing the OCI images: %w", err)
+	}
+	return signer, nil
+}
+
+// publishOCISummary reports the OCI repositories a publish laid out.
+func publishOCISummary(res publish.Result) {
+	if len(res.OCI) == 0 {
+		return
+	}
+	var refs []string
+	for _, e := range res.OCI {
+		refs = append(refs, strings.TrimPrefix(strings.Replace(e.Path, "/manifests/", ":", 1), "v2/"))
+	}
+	step.Summaryf("publish: OCI %s (signatures under sigstore/)", strings.Join(refs, ", "))
 }
