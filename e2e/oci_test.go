@@ -96,7 +96,7 @@ func ociDirSize(t *testing.T, dir string) int64 {
 //
 // Run: E2E_WORK=/work/e2e-i14 go test -tags e2e -run TestOCI -v ./e2e/
 func TestOCI(t *testing.T) {
-	ociNeed(t, "podman", "skopeo", "umoci")
+	ociNeed(t, "podman", "skopeo", "umoci", "runc")
 	s := sharedImages(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
@@ -238,6 +238,11 @@ func TestOCI(t *testing.T) {
 		t.Errorf("the program the Go builder built under podman printed %q", out)
 	}
 
+	// podman loads the oci-archive oci:export wrote, under its OCI name.
+	ociRun(t, ctx, podEnv, "podman", "load", "-i", filepath.Join(work, "export-oci-archive.tar"))
+	tag := baseDesc.Annotations[oci.AnnotationRefName]
+	ociRun(t, ctx, podEnv, "podman", "image", "exists", strings.TrimPrefix(baseRepo, host+"/")+":"+tag)
+
 	// 6. umoci unpack of the layout gives the tree aci:extract gives.
 	bundle := filepath.Join(work, "bundle")
 	ociRun(t, ctx, nil, "umoci", "unpack", "--image", oci.LayoutDir(s.Base)+":"+baseDesc.Annotations[oci.AnnotationRefName], bundle)
@@ -369,7 +374,9 @@ func ociPodmanEnv(t *testing.T, work string) []string {
 	st := filepath.Join(work, "storage.conf")
 	os.WriteFile(st, []byte(fmt.Sprintf("[storage]\ndriver = \"vfs\"\ngraphroot = %q\nrunroot = %q\n", filepath.Join(work, "podman", "graph"), filepath.Join(work, "podman", "run"))), 0o644)
 	cc := filepath.Join(work, "containers.conf")
-	os.WriteFile(cc, []byte("[containers]\ndefault_ulimits = []\n"), 0o644)
+	// runc: crun refuses this machine's hybrid cgroup layout ("cgroups in
+	// hybrid mode not supported").
+	os.WriteFile(cc, []byte("[containers]\ndefault_ulimits = []\n[engine]\nruntime = \"runc\"\n"), 0o644)
 	// podman has no option for registries.d; containers/image prefers
 	// $HOME/.config/containers/registries.d when it exists.
 	home := filepath.Join(work, "home")

@@ -25,12 +25,14 @@ var (
 	podmanTool = step.Tool{Command: "podman", Package: "podman", VersionArgs: []string{"--version"}}
 	skopeoTool = step.Tool{Command: "skopeo", Package: "skopeo", VersionArgs: []string{"--version"}}
 	umociTool  = step.Tool{Command: "umoci", Package: "umoci", VersionArgs: []string{"--version"}}
+	// runc: crun (podman's default) refuses hybrid cgroup hosts.
+	runcTool = step.Tool{Command: "runc", Package: "runc", VersionArgs: []string{"--version"}}
 )
 
 func init() {
 	step.Requires("oci:validate", skopeoTool, umociTool)
 	// The end-to-end suite pulls and runs the OCI images with real clients.
-	step.Requires("e2e", podmanTool, skopeoTool, umociTool)
+	step.Requires("e2e", podmanTool, skopeoTool, umociTool, runcTool)
 }
 
 // Oci holds the OCI image targets: every image rktbuild builds can also

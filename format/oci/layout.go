@@ -22,6 +22,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
+// AnnotationSBOM, on an image's index.json descriptor, is the digest of
+// the SBOM artifact manifest (in blobs/) whose subject is that image.
+const AnnotationSBOM = "io.rktbuild.sbom.manifest"
+
 // SPDXMediaType is the media type of an SPDX JSON document (the SBOM
 // artifact's layer and artifactType).
 const SPDXMediaType = "application/spdx+json"
@@ -31,8 +35,10 @@ type LayoutOptions struct {
 	Options
 	// SBOM, when set, is an SPDX JSON document attached to the image as an
 	// OCI 1.1 referrer: an artifact manifest (artifactType
-	// application/spdx+json) whose subject is the image, listed in
-	// index.json after the image.
+	// application/spdx+json) whose subject is the image. It is stored in
+	// blobs/ and named by the image's index.json annotation AnnotationSBOM,
+	// not listed in index.json itself: podman load, skopeo and umoci want
+	// exactly one manifest there. The registry serves it as a referrer.
 	SBOM []byte
 }
 
@@ -66,7 +72,7 @@ func WriteLayout(ctx context.Context, aciFile, dir string, opts LayoutOptions) (
 		return Result{}, err
 	}
 	defer im.Close()
-	res, err := writeLayout(tmp, im, opts.SBOM)
+	res, err := writeLayout(tmp, im, im.Tag, opts.SBOM)
 	if err != nil {
 		return Result{}, fmt.Errorf("oci: writing the layout for %s: %w", aciFile, err)
 	}
@@ -80,7 +86,9 @@ func WriteLayout(ctx context.Context, aciFile, dir string, opts LayoutOptions) (
 	return res, nil
 }
 
-func writeLayout(dir string, im *Image, sbom []byte) (Result, error) {
+// writeLayout writes im into a new layout at dir, its index.json entry
+// annotated with refName as org.opencontainers.image.ref.name.
+func writeLayout(dir string, im *Image, refName string, sbom []byte) (Result, error) {
 	p, err := layout.Write(dir, empty.Index)
 	if err != nil {
 		return Result{}, err
@@ -98,9 +106,6 @@ func writeLayout(dir string, im *Image, sbom []byte) (Result, error) {
 		return Result{}, err
 	}
 	im.layer.path = dst
-	if err := p.AppendImage(im.Image, layout.WithAnnotations(map[string]string{AnnotationRefName: im.Tag})); err != nil {
-		return Result{}, err
-	}
 	res := Result{Repository: im.Repository, Tag: im.Tag, LayerSize: im.layer.size, ACIID: im.ACIID}
 	if res.Digest, err = im.Digest(); err != nil {
 		return res, err
@@ -108,6 +113,7 @@ func writeLayout(dir string, im *Image, sbom []byte) (Result, error) {
 	if res.Config, err = im.ConfigName(); err != nil {
 		return res, err
 	}
+	anns := map[string]string{AnnotationRefName: refName}
 	if len(sbom) > 0 {
 		desc, err := Descriptor(im.Image)
 		if err != nil {
@@ -123,9 +129,10 @@ func writeLayout(dir string, im *Image, sbom []byte) (Result, error) {
 			}
 		}
 		res.SBOM = sha256Of(raw)
-		if err := p.AppendDescriptor(v1.Descriptor{MediaType: types.OCIManifestSchema1, Size: int64(len(raw)), Digest: res.SBOM, ArtifactType: SPDXMediaType}); err != nil {
-			return res, err
-		}
+		anns[AnnotationSBOM] = res.SBOM.String()
+	}
+	if err := p.AppendImage(im.Image, layout.WithAnnotations(anns)); err != nil {
+		return res, err
 	}
 	return res, nil
 }
@@ -197,8 +204,8 @@ const (
 )
 
 // WriteArchive converts the ACI file into a tarball `podman load` reads:
-// an oci-archive (the layout, SBOM included, as a deterministic tar) or a
-// docker-archive tagged REPOSITORY:TAG. It writes a temp file beside out
+// an oci-archive (the layout, SBOM included, as a deterministic tar, its
+// ref name REPOSITORY:TAG) or a docker-archive tagged REPOSITORY:TAG. It writes a temp file beside out
 // and renames it.
 func WriteArchive(ctx context.Context, aciFile, out, format string, opts LayoutOptions) (Result, error) {
 	if format != FormatOCIArchive && format != FormatDockerArchive {
@@ -215,8 +222,11 @@ func WriteArchive(ctx context.Context, aciFile, out, format string, opts LayoutO
 		return Result{}, err
 	}
 	defer im.Close()
+	// In an oci-archive the ref name is the full REPOSITORY:TAG, which
+	// `podman load` names the image by; a layout directory keeps the bare
+	// tag that oci:DIR:TAG references use.
 	lay := filepath.Join(tmp, "layout")
-	res, err := writeLayout(lay, im, opts.SBOM)
+	res, err := writeLayout(lay, im, im.Repository+":"+im.Tag, opts.SBOM)
 	if err != nil {
 		return res, fmt.Errorf("oci: %w", err)
 	}
@@ -344,8 +354,8 @@ func ReadLayout(dir, tag string) (v1.Image, v1.Descriptor, error) {
 	return img, found[0], nil
 }
 
-// Referrers returns the descriptors in the layout at dir that name
-// subject as their subject (the SBOM artifact).
+// Referrers returns the descriptors of the artifacts in the layout at dir
+// whose subject is the image subject (the SBOM, named by AnnotationSBOM).
 func Referrers(dir string, subject v1.Hash) ([]v1.Descriptor, error) {
 	p, err := layout.FromPath(dir)
 	if err != nil {
@@ -361,20 +371,26 @@ func Referrers(dir string, subject v1.Hash) ([]v1.Descriptor, error) {
 	}
 	var out []v1.Descriptor
 	for _, d := range im.Manifests {
-		if d.MediaType != types.OCIManifestSchema1 {
+		ref := d.Annotations[AnnotationSBOM]
+		if d.Digest != subject || ref == "" {
 			continue
 		}
-		raw, err := p.Bytes(d.Digest)
+		h, err := v1.NewHash(ref)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: annotation %s: %w", dir, AnnotationSBOM, err)
+		}
+		raw, err := p.Bytes(h)
+		if err != nil {
+			return nil, fmt.Errorf("%s: SBOM manifest %s: %w", dir, h, err)
 		}
 		var m v1.Manifest
 		if err := json.Unmarshal(raw, &m); err != nil {
-			return nil, fmt.Errorf("manifest %s: %w", d.Digest, err)
+			return nil, fmt.Errorf("manifest %s: %w", h, err)
 		}
-		if m.Subject != nil && m.Subject.Digest == subject {
-			out = append(out, d)
+		if m.Subject == nil || m.Subject.Digest != subject {
+			return nil, fmt.Errorf("%s: SBOM manifest %s is not about %s", dir, h, subject)
 		}
+		out = append(out, v1.Descriptor{MediaType: m.MediaType, Size: int64(len(raw)), Digest: h, ArtifactType: m.ArtifactType})
 	}
 	return out, nil
 }

@@ -164,6 +164,10 @@ func TestLayoutGolden(t *testing.T) {
 	if res2.Digest != res.Digest || res2.SBOM != res.SBOM {
 		t.Errorf("second conversion gave %s/%s, first %s/%s", res2.Digest, res2.SBOM, res.Digest, res.SBOM)
 	}
+	var index v1.IndexManifest
+	if b, err := os.ReadFile(filepath.Join(out, "index.json")); err != nil || json.Unmarshal(b, &index) != nil || len(index.Manifests) != 1 {
+		t.Errorf("index.json must list exactly the image (podman load, skopeo and umoci refuse more): %+v %v", index.Manifests, err)
+	}
 	refs, err := Referrers(out, res.Digest)
 	if err != nil || len(refs) != 1 || refs[0].Digest != res.SBOM {
 		t.Errorf("referrers of the image = %v, %v; want the SBOM manifest %s", refs, err, res.SBOM)
