@@ -479,12 +479,16 @@ func Document(meta Meta, inv *Inventory) *v2_3.Document {
 			sp.PackageExternalReferences = []*v2_3.PackageExternalReference{{Category: "PACKAGE-MANAGER", RefType: "purl", Locator: purl}}
 			if len(p.Licenses) > 0 {
 				var exprs []string
+				seen := map[string]bool{}
 				for _, l := range p.Licenses {
 					e, rs := SPDXExpression(l)
 					if strings.Contains(e, " OR ") && len(p.Licenses) > 1 {
 						e = "(" + e + ")"
 					}
-					exprs = append(exprs, e)
+					if !seen[e] { // GPL-3+ and GPL-3.0+ are one license
+						seen[e] = true
+						exprs = append(exprs, e)
+					}
 					for _, r := range rs {
 						refs[r] = l
 					}
