@@ -30,6 +30,8 @@ func ExtraOutputs(ctx context.Context, c *config.Config, r Recipe, file string) 
 			"formats": strings.Join(c.ImageFormats, ","),
 			"epoch":   c.SourceDateEpoch,
 			"version": Version,
+			"sbom":    sbom.Version,
+			"oci":     oci.Version,
 		}},
 		Outputs: outs,
 		Run: func(ctx context.Context) error {

@@ -41,6 +41,10 @@ import (
 	"github.com/spdx/tools-golang/spdx/v2/v2_3"
 )
 
+// Version is folded into the inputs of the steps that write SBOMs: bump
+// it when a change here changes the documents.
+const Version = "1"
+
 // Suffix is appended to an ACI file name for its SBOM: X.aci.spdx.json.
 const Suffix = ".spdx.json"
 

@@ -38,6 +38,10 @@ import (
 	"github.com/rktbuild/rktbuild/format/aci"
 )
 
+// Version is folded into the inputs of the steps that write OCI images:
+// bump it when a change here changes the output.
+const Version = "1"
+
 // Annotation keys this package writes besides the org.opencontainers ones.
 const (
 	// AnnotationACIID records the image ID of the ACI an image came from,
