@@ -25,7 +25,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
@@ -128,6 +127,9 @@ func FromACI(ctx context.Context, file string, opts Options) (*Image, error) {
 		}
 	}()
 	m, l, err := convert(ctx, tr, tmp)
+	if errors.Is(err, ErrStage1) {
+		return nil, fmt.Errorf("oci: %s (%s): %w", file, m.Name, ErrStage1)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("oci: converting %s: %w", file, err)
 	}
@@ -139,11 +141,6 @@ func FromACI(ctx context.Context, file string, opts Options) (*Image, error) {
 		return nil, fmt.Errorf("oci: %w", err)
 	}
 	l.path = tmp.Name()
-	if IsStage1(m) {
-		os.Remove(tmp.Name())
-		ok = true
-		return nil, fmt.Errorf("oci: %s (%s): %w", file, m.Name, ErrStage1)
-	}
 	id := "sha512-" + fmt.Sprintf("%x", idh.Sum(nil))
 	img, err := buildImage(m, id, l, opts)
 	if err != nil {
@@ -187,6 +184,9 @@ func convert(ctx context.Context, tr *tar.Reader, w io.Writer) (*schema.ImageMan
 			if m, err = aci.ParseManifest("manifest", b); err != nil {
 				return nil, nil, err
 			}
+			if IsStage1(m) {
+				return m, nil, ErrStage1 // before converting a whole rootfs
+			}
 			continue
 		case name == "rootfs" || name == "rootfs/":
 			continue // the layer's root is the container's /
@@ -198,7 +198,8 @@ func convert(ctx context.Context, tr *tar.Reader, w io.Writer) (*schema.ImageMan
 		if h.Typeflag == tar.TypeLink {
 			h.Linkname = strings.TrimPrefix(strings.TrimPrefix(h.Linkname, "./"), "rootfs/")
 		}
-		//lint:ignore SA1019 the reader fills both; the writer wants PAXRecords only.
+		// The reader fills both Xattrs (deprecated) and PAXRecords; the
+		// writer takes the xattrs from PAXRecords alone.
 		h.Xattrs = nil //nolint:staticcheck
 		if err := tw.WriteHeader(&h); err != nil {
 			return nil, nil, fmt.Errorf("layer entry %s: %w", h.Name, err)
@@ -383,16 +384,6 @@ func Tag(m *schema.ImageManifest) string {
 		t = t[:128]
 	}
 	return t
-}
-
-// sortedKeys returns a map's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 type counter struct {
