@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -201,6 +202,10 @@ func Run(ctx context.Context, imageRef string, args, exec, env, volume, mount *s
 		step.Summaryf("would run %s", file)
 		return nil
 	}
+	// Standard output belongs to the app, as with rkt: rktbuild's own
+	// messages (verification, rendering) go to standard error.
+	defer func(w io.Writer) { step.Out = w }(step.Out)
+	step.Out = os.Stderr
 	r, runner, err := images.Prepare(ctx, c, file, insecure != nil && *insecure)
 	if err != nil {
 		return err
