@@ -76,8 +76,8 @@ func WriteLayout(ctx context.Context, aciFile, dir string, opts LayoutOptions) (
 	if err != nil {
 		return Result{}, fmt.Errorf("oci: writing the layout for %s: %w", aciFile, err)
 	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return Result{}, err
+	if err := normalizeModes(tmp); err != nil {
+		return Result{}, fmt.Errorf("oci: %w", err)
 	}
 	if err := swapDir(tmp, dir); err != nil {
 		return Result{}, fmt.Errorf("oci: %w", err)
@@ -170,6 +170,21 @@ func SBOMManifest(subject v1.Descriptor, sbom []byte) ([]byte, error) {
 		Subject:       &v1.Descriptor{MediaType: subject.MediaType, Size: subject.Size, Digest: subject.Digest},
 	}
 	return json.Marshal(m)
+}
+
+// normalizeModes gives the layout's directories 0755 and files 0644 (the
+// layout writer creates files with 0777 minus the umask).
+func normalizeModes(dir string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		mode := os.FileMode(0o644)
+		if d.IsDir() {
+			mode = 0o755
+		}
+		return os.Chmod(p, mode)
+	})
 }
 
 // swapDir replaces dst with the directory tmp (same parent): the old dst
