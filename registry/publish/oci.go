@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -35,6 +36,11 @@ import (
 // copies). The signatures bind the manifest digest to
 // HOST[:PORT]/<repo>:<tag>, HOST[:PORT] taken from the base URL: one
 // signature per tag, numbered in tag order.
+
+// reservedOCI reports whether a web-root path belongs to the OCI trees.
+func reservedOCI(rel string) bool {
+	return rel == "v2" || rel == "sigstore" || strings.HasPrefix(rel, "v2/") || strings.HasPrefix(rel, "sigstore/")
+}
 
 // ociImage is one ACI's OCI image found beside it.
 type ociImage struct {

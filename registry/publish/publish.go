@@ -163,7 +163,7 @@ func Publish(ctx context.Context, opts Options) (Result, error) {
 			if other, dup := byPath[rel]; dup && other != im.src {
 				return fmt.Errorf("%s and %s both render to %s: add a distinguishing label to the template", other, im.src, rel)
 			}
-			if rel == "index.html" || rel == "pubkeys.gpg" {
+			if rel == "index.html" || rel == "pubkeys.gpg" || reservedOCI(rel) {
 				return fmt.Errorf("%s renders to the reserved path %s", im.src, rel)
 			}
 			byPath[rel] = im.src
