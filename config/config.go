@@ -76,6 +76,7 @@ type Config struct {
 	NspawnRelease         string   `key:"NSPAWN_RELEASE"`
 	NspawnBuildIn         string   `key:"NSPAWN_BUILD_IN"`
 	SourceDateEpoch       string   `key:"SOURCE_DATE_EPOCH"`
+	ImageFormats          []string `key:"IMAGE_FORMATS"`
 	sources               map[string]Source
 	values                map[string]string
 }
@@ -310,7 +311,7 @@ func (c *Config) fill() error {
 	if c.Jobs == 0 {
 		c.Jobs = runtime.NumCPU()
 	}
-	return nil
+	return c.checkFormats()
 }
 
 // Fields splits a list value on spaces and commas.

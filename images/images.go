@@ -300,6 +300,13 @@ func Build(ctx context.Context, e *Env, list []Recipe) ([]Status, error) {
 				return r.Build(ctx, e, file)
 			},
 		})
+		if err == nil {
+			// The SBOM and, with IMAGE_FORMATS=aci,oci, the OCI layout.
+			var xr step.Result
+			if xr, err = ExtraOutputs(ctx, e.Config, r, file); xr.Ran && !res.Ran {
+				res = xr
+			}
+		}
 		st.Duration = time.Since(start)
 		st.Reason = res.Reason
 		switch {

@@ -49,6 +49,12 @@ func init() {
 // (its BASE.pub.asc is published as pubkeys.gpg); an unsigned or invalid
 // one is refused and nothing is published. Discovery tags point at
 // PUBLISH_BASE_URL.
+//
+// An ACI with an OCI layout beside it (X.oci, from `mage images` with
+// IMAGE_FORMATS=aci,oci) is also published for OCI clients: the read-only
+// distribution API as static files under v2/ (repository = ACI name, tags
+// = version label and latest) and simple-signing signatures by SIGNING_KEY
+// under sigstore/, bound to the host of PUBLISH_BASE_URL.
 func Publish(ctx context.Context, dir *string) error {
 	c, err := load()
 	if err != nil {
@@ -70,8 +76,13 @@ func Publish(ctx context.Context, dir *string) error {
 		step.Summaryf("publish: would publish %d images from %s and %s into %s", len(images), c.ACIDir, c.OutDir, out)
 		return nil
 	}
+	ociSigner, err := publishOCISigner(c, images)
+	if err != nil {
+		return err
+	}
 	res, err := publish.Publish(ctx, publish.Options{
 		Dir: out, Images: images, PubKeys: []string{pub}, BaseURL: c.PublishBaseURL, Template: c.PublishURLTemplate,
+		OCISigner: ociSigner,
 	})
 	if err != nil {
 		return err
@@ -85,6 +96,7 @@ func Publish(ctx context.Context, dir *string) error {
 	}
 	step.Summaryf("publish: %s %d images (%d paths with the latest copies) in %s -> %s; discovery prefixes: %s", state, len(images), len(res.Entries),
 		res.Root, filepath.Base(res.Tree), strings.Join(res.Prefixes, ", "))
+	publishOCISummary(res)
 	return nil
 }
 

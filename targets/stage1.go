@@ -135,6 +135,7 @@ func BuildStage1(ctx context.Context) error {
 		return nil
 	}
 	step.Printf("built %s with id %s\n", b.File, b.ID)
+	ociSkipStage1(b.File)
 	return nil
 }
 

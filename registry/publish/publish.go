@@ -53,6 +53,9 @@ type Options struct {
 	// Prefixes are the discovery prefixes to announce. Empty means each
 	// image name and each name's first path element (its host).
 	Prefixes []string
+	// OCISigner, when set, signs every published OCI image (see oci.go)
+	// with containers simple signing, for HOST[:PORT] of BaseURL.
+	OCISigner *openpgp.Entity
 }
 
 // Entry is one published image.
@@ -76,6 +79,8 @@ type Result struct {
 	Changed  bool
 	Entries  []Entry
 	Prefixes []string
+	// OCI lists the OCI manifests published under v2/ (one per tag).
+	OCI []Entry
 }
 
 // WebRoot returns the directory a server should serve for publish
@@ -158,7 +163,7 @@ func Publish(ctx context.Context, opts Options) (Result, error) {
 			if other, dup := byPath[rel]; dup && other != im.src {
 				return fmt.Errorf("%s and %s both render to %s: add a distinguishing label to the template", other, im.src, rel)
 			}
-			if rel == "index.html" || rel == "pubkeys.gpg" {
+			if rel == "index.html" || rel == "pubkeys.gpg" || reservedOCI(rel) {
 				return fmt.Errorf("%s renders to the reserved path %s", im.src, rel)
 			}
 			byPath[rel] = im.src
@@ -224,6 +229,10 @@ func Publish(ctx context.Context, opts Options) (Result, error) {
 			return res, fmt.Errorf("publish: %w", err)
 		}
 	}
+	ociEntries, err := publishOCI(tmp, imgs, newest, base, opts.OCISigner)
+	if err != nil {
+		return res, fmt.Errorf("publish: %w", err)
+	}
 	if err := os.WriteFile(filepath.Join(tmp, "pubkeys.gpg"), armored, 0o644); err != nil {
 		return res, err
 	}
@@ -235,7 +244,7 @@ func Publish(ctx context.Context, opts Options) (Result, error) {
 		return res, fmt.Errorf("publish: %w", err)
 	}
 	tree := filepath.Join(releases, sum[:16])
-	res = Result{Root: filepath.Join(opts.Dir, "current"), Tree: tree, Entries: entries, Prefixes: prefixes}
+	res = Result{Root: filepath.Join(opts.Dir, "current"), Tree: tree, Entries: entries, Prefixes: prefixes, OCI: ociEntries}
 	if old, err := os.Readlink(res.Root); err == nil && filepath.Base(old) == filepath.Base(tree) {
 		if h, err := treeHash(tree); err == nil && h == sum {
 			return res, nil // already published, intact

@@ -164,6 +164,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
+	if IsOCIPath(r.URL.Path) {
+		h.serveOCI(w, r) // the OCI distribution API (oci.go)
+		return
+	}
 	rel, ok := cleanPath(r.URL.Path)
 	if r.URL.Query().Get("ac-discovery") == "1" {
 		rel, ok = "index.html", true
