@@ -56,6 +56,8 @@ func fenceGoTree(dir string) {
 	_ = os.WriteFile(marker, []byte("// Written by rktbuild: keeps the go command's ./... out of this directory.\nmodule rktbuild.invalid/scratch\n"), 0o644)
 }
 
+func init() { step.TerminateLikeInterrupt() }
+
 // planned maps target names to functions `mage plan` can dry-run.
 var planned = map[string]func(context.Context) error{}
 
