@@ -7,8 +7,8 @@ package config
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	_ "embed" // builder-config is embedded so imported targets have defaults.
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
