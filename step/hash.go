@@ -67,8 +67,8 @@ func loadHashCache() {
 func saveHashCache() {
 	hc.Lock()
 	defer hc.Unlock()
-	if !hc.dirty {
-		return
+	if !hc.dirty || IsDryRun() {
+		return // a dry run writes nothing, not even the cache
 	}
 	data, err := json.Marshal(cacheFile{Files: hc.m, Dirs: hc.dirs})
 	if err != nil {

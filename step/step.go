@@ -121,6 +121,7 @@ func Do(ctx context.Context, s Step) (Result, error) {
 		Printf("would run %s: %s\n", s.Name, reason)
 		return Result{Ran: false, Reason: reason}, nil
 	}
+	beforeRun()
 	// Remove the old stamp first: an interrupted run must not look done.
 	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
 		return Result{}, err
