@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
 	"os/signal"
@@ -260,7 +261,9 @@ func Serve(ctx context.Context, plain *bool) error {
 	if err := c.Require("PUBLISH_DIR", "SERVE_ADDR"); err != nil {
 		return err
 	}
-	opts := serve.Options{Root: publish.WebRoot(c.PublishDir), Log: os.Stdout, Plain: plain != nil && *plain}
+	// The publish directory itself: the server follows its `current`
+	// symlink per request, so a publish after start is picked up.
+	opts := serve.Options{Root: c.PublishDir, Log: os.Stdout, Plain: plain != nil && *plain}
 	if !opts.Plain {
 		res, err := certs.Ensure(c.CertDir, c.CertHosts)
 		if err != nil {
@@ -281,7 +284,9 @@ func Serve(ctx context.Context, plain *bool) error {
 	if opts.Plain {
 		scheme = "http"
 	}
-	step.Summaryf("serve: %s on %s://%s (discovery tags point at %s); Ctrl-C stops", opts.Root, scheme, c.ServeAddr, c.PublishBaseURL)
+	opts.Ready = func(addr net.Addr) {
+		step.Summaryf("serve: %s on %s://%s (discovery tags point at %s); Ctrl-C stops", opts.Root, scheme, addr, c.PublishBaseURL)
+	}
 	if err := serve.ListenAndServe(ctx, c.ServeAddr, opts); err != nil {
 		return err
 	}
