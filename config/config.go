@@ -77,6 +77,7 @@ type Config struct {
 	NspawnRelease         string   `key:"NSPAWN_RELEASE"`
 	NspawnBuildIn         string   `key:"NSPAWN_BUILD_IN"`
 	SourceDateEpoch       string   `key:"SOURCE_DATE_EPOCH"`
+	FetchIdleTimeout      string   `key:"FETCH_IDLE_TIMEOUT"`
 	sources               map[string]Source
 	values                map[string]string
 }

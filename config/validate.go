@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // validate checks the values whose mistakes would otherwise surface late
@@ -15,6 +16,9 @@ func (c *Config) validate() error {
 	var errs []error
 	if _, _, err := c.Epoch(); err != nil {
 		errs = append(errs, fmt.Errorf("%w: use whole seconds since 1970, e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%%ct), or leave it empty", err))
+	}
+	if _, err := c.IdleTimeout(); err != nil {
+		errs = append(errs, err)
 	}
 	for _, u := range []struct{ key, v string }{
 		{"S1B_KERNEL_URL", c.KernelURL},
@@ -40,6 +44,19 @@ func (c *Config) validate() error {
 		c.CertHosts[i] = host
 	}
 	return errors.Join(errs...)
+}
+
+// IdleTimeout returns FETCH_IDLE_TIMEOUT as a duration (0 when empty: the
+// fetch package's default).
+func (c *Config) IdleTimeout() (time.Duration, error) {
+	if c.FetchIdleTimeout == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(c.FetchIdleTimeout)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s: FETCH_IDLE_TIMEOUT=%q is not a positive duration: write it like 30s or 2m", c.sources["FETCH_IDLE_TIMEOUT"], c.FetchIdleTimeout)
+	}
+	return d, nil
 }
 
 // checkURL accepts an empty value or an absolute http(s) URL with a host.

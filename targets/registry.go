@@ -299,6 +299,7 @@ func Serve(ctx context.Context, plain *bool) error {
 // the port of PUBLISH_BASE_URL when the name's host is that URL's host).
 func regNet(c *config.Config, name string, port *int, insecure, plainHTTP *bool) (fetch.Net, error) {
 	n := fetch.Net{InsecureTLS: insecure != nil && *insecure, InsecureHTTP: plainHTTP != nil && *plainHTTP}
+	n.IdleTimeout, _ = c.IdleTimeout() // validated when the configuration was loaded
 	if ca, err := os.ReadFile(filepath.Join(c.CertDir, certs.CACertFile)); err == nil {
 		n.ExtraCAs = ca
 	}

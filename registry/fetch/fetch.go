@@ -278,11 +278,11 @@ func fetchEndpoint(ctx context.Context, client *http.Client, req Request, ep dis
 		sort.Strings(bad)
 		return Result{}, refuse("%s: the image's labels differ from the request: %s (nothing stored)", ep.ACI, strings.Join(bad, "; "))
 	}
-	if err := tmp.Close(); err != nil {
-		return Result{}, err
-	}
+	// tmp stays open, and so locked, until Add has consumed it: a
+	// concurrent images:gc must not take it for a dead fetch's download.
 	im, err := opts.Store.Add(tmp.Name(), sig, store.Image{ID: check.ID, Name: req.Name, Labels: labels, Source: ep.ACI, Signer: signer})
 	stored = true
+	tmp.Close()
 	if err != nil {
 		return Result{}, err
 	}
