@@ -211,4 +211,3 @@ func TestPackCancelInsideLargeEntry(t *testing.T) {
 		t.Errorf("cancelled pack left %v %v", left, left2)
 	}
 }
-
