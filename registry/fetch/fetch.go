@@ -186,7 +186,7 @@ func fetchEndpoint(ctx context.Context, client *http.Client, req Request, ep dis
 		return Result{}, refuse("trust store: %w", err)
 	}
 	if len(keyring) == 0 {
-		return Result{}, refuse("no key in %s is trusted for %s: %w: trust the registry's key first (`mage trust -prefix PREFIX discover`)", opts.Trust.Dir, req.Name, sign.ErrUnknownKey)
+		return Result{}, refuse("no key in %s is trusted for %s: %w: trust the registry's key first (`mage trust discover -prefix=PREFIX -fingerprint=FINGERPRINT`)", opts.Trust.Dir, req.Name, sign.ErrUnknownKey)
 	}
 	resp, err := opts.get(ctx, client, ep.ACI)
 	if err != nil {
