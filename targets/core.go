@@ -61,6 +61,10 @@ func fenceNewScratch(dir string) {
 	_ = step.WriteFileBytes(filepath.Join(dir, "go.mod"), []byte(scratchGoMod), 0o644)
 }
 
+// SIGTERM (CI, timeout) stops targets the way Ctrl-C does; see
+// step.TerminateLikeInterrupt.
+func init() { step.TerminateLikeInterrupt() }
+
 // planned maps target names to functions `mage plan` can dry-run.
 var planned = map[string]func(context.Context) error{}
 
