@@ -333,7 +333,7 @@ func TestInterruptExtract(t *testing.T) {
 func signedImages(t *testing.T, work string, n int, size int64) (fpr string) {
 	t.Helper()
 	keyBase := filepath.Join(work, "keys", "signer")
-	fpr, err := sign.GenKey(keyBase, sign.Identity{Name: "interrupt test", Email: "test@localhost"}, 2048, nil)
+	fpr, err := sign.GenKey(keyBase, sign.Identity{Name: "interrupt test", Comment: "e2e", Email: "test@localhost"}, 2048, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
