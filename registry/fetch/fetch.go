@@ -146,7 +146,14 @@ func Fetch(ctx context.Context, ref string, opts Options) (Result, error) {
 	}
 	client := opts.Client()
 	var errs []string
+	tried := map[string]bool{}
 	for _, ep := range eps {
+		// Several ac-discovery tags (prefixes) may render the same URLs:
+		// try, and report, each once.
+		if tried[ep.ACI+" "+ep.ASC] {
+			continue
+		}
+		tried[ep.ACI+" "+ep.ASC] = true
 		res, err := fetchEndpoint(ctx, client, req, ep, opts)
 		if err == nil {
 			return res, nil
