@@ -481,3 +481,27 @@ func TestInterruptFetch(t *testing.T) {
 		t.Errorf("rerun left %v", left)
 	}
 }
+
+// sign:genKey interrupted while the RSA key is generated keeps no key
+// (it used to write it and exit 1) and leaves no lock file.
+func TestInterruptGenKey(t *testing.T) {
+	for _, sig := range signals {
+		t.Run(sig.String(), func(t *testing.T) {
+			work := t.TempDir()
+			base := filepath.Join(work, "keys", "extra")
+			env := []string{"KEY_USE_NAME=e2e", "KEY_USE_COMMENT=interrupt", "KEY_USE_EMAIL=e2e@localhost"}
+			p := startMage(t, work, env, "sign:genKey", base)
+			waitFor(t, p, "key generation starts", func() bool {
+				return strings.Contains(p.out.String(), "generating")
+			})
+			interrupt(t, p, sig)
+			if left := leftovers(t, work, "extra*", ".extra*"); len(left) > 0 {
+				t.Errorf("interrupted sign:genKey left %v:\n%s", left, p.out)
+			}
+			runMageIn(t, work, env, "sign:genKey", base)
+			if _, err := os.Stat(base + ".key.asc"); err != nil {
+				t.Errorf("rerun: %v", err)
+			}
+		})
+	}
+}
