@@ -2,6 +2,7 @@ package static
 
 import (
 	"context"
+	"github.com/rktbuild/rktbuild/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,7 +34,7 @@ const patchStale = `--- a/meson.build
 
 func TestApplyPatches(t *testing.T) {
 	if _, err := exec.LookPath("patch"); err != nil {
-		t.Skip("needs patch(1): apt-get install patch")
+		testenv.Skip(t, "needs patch(1): apt-get install patch")
 	}
 	ctx := context.Background()
 	tree := t.TempDir()
