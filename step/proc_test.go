@@ -255,3 +255,54 @@ func copyBufferN(w interface{ Write([]byte) (int, error) }, r interface{ Read([]
 	}
 	return n, nil
 }
+
+// A file edited in place inside a directory output goes unnoticed by the
+// identity check (documented), and is caught with VERIFY_OUTPUTS=1.
+func TestDirectoryOutputVerifiedByContent(t *testing.T) {
+	dir := useDir(t)
+	tree := filepath.Join(dir, "tree")
+	runs := 0
+	s := Step{Name: "tree", Outputs: []string{tree}, Run: func(context.Context) error {
+		runs++
+		return ReplaceDir(tree, func(tmp string) error {
+			return os.WriteFile(filepath.Join(tmp, "f.txt"), []byte("built"), 0o644)
+		})
+	}}
+	if _, err := Do(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	// Edit in place, keeping the top directory's identity.
+	if err := os.WriteFile(filepath.Join(tree, "f.txt"), []byte("edited"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := Do(context.Background(), s); err != nil || r.Ran {
+		t.Fatalf("identity check: %+v %v (documented: in-place edits need VERIFY_OUTPUTS=1)", r, err)
+	}
+	t.Setenv("VERIFY_OUTPUTS", "1")
+	r, err := Do(context.Background(), s)
+	if err != nil || !r.Ran || !strings.Contains(r.Reason, "changed since the last run") {
+		t.Fatalf("VERIFY_OUTPUTS=1: %+v %v, want a rerun because the output changed", r, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(tree, "f.txt")); string(b) != "built" || runs != 2 {
+		t.Errorf("after the rerun f.txt = %q, runs = %d", b, runs)
+	}
+}
+
+var bumped = time.Unix(1700000000, 0)
+
+// bumpTimes sets the mtime of every file under paths to a time no earlier
+// call used.
+func bumpTimes(t *testing.T, paths ...string) {
+	t.Helper()
+	bumped = bumped.Add(time.Hour)
+	for _, root := range paths {
+		filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+			if err == nil && fi.Mode().IsRegular() {
+				if err := os.Chtimes(p, bumped, bumped); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return nil
+		})
+	}
+}
