@@ -343,13 +343,13 @@ func Fetch(ctx context.Context, name string, port *int, pull, insecure, http *bo
 	if err != nil {
 		return err
 	}
+	if step.IsDryRun() { // before opening (creating) the store: a dry run writes nothing
+		step.Summaryf("fetch: would fetch %s into %s", name, c.StoreDir)
+		return nil
+	}
 	st, err := store.Open(c.StoreDir)
 	if err != nil {
 		return err
-	}
-	if step.IsDryRun() {
-		step.Summaryf("fetch: would fetch %s into %s", name, c.StoreDir)
-		return nil
 	}
 	start := time.Now()
 	res, err := fetch.Fetch(ctx, name, fetch.Options{Net: n, Store: st, Trust: sign.TrustStore{Dir: c.TrustDir}, NoStore: pull != nil && *pull})
@@ -443,13 +443,21 @@ func regStore() (*store.Store, error) {
 //
 // Usage: mage images:list
 func (Images) List(ctx context.Context) error {
-	st, err := regStore()
+	c, err := load()
 	if err != nil {
 		return err
 	}
-	ims, err := st.List()
-	if err != nil {
-		return err
+	var ims []store.Image
+	// Listing is read-only: a store that does not exist yet is empty, and
+	// is not created.
+	if _, err := os.Stat(c.StoreDir); err == nil {
+		st, err := store.Open(c.StoreDir)
+		if err != nil {
+			return err
+		}
+		if ims, err = st.List(); err != nil {
+			return err
+		}
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tNAME\tLABELS\tSIZE\tIMPORTED")
