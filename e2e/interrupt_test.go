@@ -505,3 +505,69 @@ func TestInterruptGenKey(t *testing.T) {
 		})
 	}
 }
+
+// SIGTERM sent to the `mage` process alone (not its group), as some job
+// runners do: mage dies at once without forwarding it, and the compiled
+// magefile it started must still stop cleanly (it asks the kernel for a
+// SIGTERM when its parent dies) instead of packing on as an orphan.
+func TestInterruptMageParentOnly(t *testing.T) {
+	repo, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	mageTool := filepath.Join(work, "mage-tool")
+	build := exec.Command("go", "build", "-o", mageTool, "github.com/magefile/mage")
+	build.Dir = repo
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building mage: %v\n%s", err, out)
+	}
+	layout := filepath.Join(work, "layout")
+	writeLayout(t, layout, "127.0.0.1/rktbuild/big", map[string]int64{"big": 8 << 30}, false)
+	out := filepath.Join(work, "out", "big.aci")
+	cmd := exec.Command(mageTool, "-d", repo, "-w", work, "aci:build", layout, out)
+	cmd.Env = append(append(os.Environ(), intrEnv(work)...), "MAGEFILE_CACHE="+filepath.Join(work, "magecache"))
+	log := &syncOut{}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &mageProc{cmd: cmd, out: log, done: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-p.done })
+	waitFor(t, p, "the pack temporary holds 4 MiB", func() bool {
+		return sizeOf(filepath.Join(work, "out", ".big.aci.tmp-*")) >= 4<<20
+	})
+	// The child may have been forked by any of mage's threads.
+	var kids []string
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", cmd.Process.Pid))
+	for _, task := range tasks {
+		b, _ := os.ReadFile(task)
+		kids = append(kids, strings.Fields(string(b))...)
+	}
+	if len(kids) != 1 {
+		t.Fatalf("mage's children: %q", kids)
+	}
+	var child int
+	fmt.Sscan(kids[0], &child)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+	deadline := time.Now().Add(8 * time.Second)
+	for syscall.Kill(child, 0) == nil && time.Now().Before(deadline) {
+		if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", child)); err == nil && strings.Contains(string(st), ") Z ") {
+			break // exited, waiting for its reaper
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if syscall.Kill(child, 0) == nil {
+		if st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", child)); !strings.Contains(string(st), ") Z ") {
+			syscall.Kill(child, syscall.SIGKILL)
+			t.Fatalf("the compiled magefile %d still runs 8 s after its mage parent got SIGTERM", child)
+		}
+	}
+	if left := leftovers(t, work, "big.aci", ".big.aci.tmp-*"); len(left) > 0 {
+		t.Errorf("orphaned pack left %v", left)
+	}
+}
