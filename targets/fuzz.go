@@ -18,7 +18,7 @@ var fuzzTargets = []struct{ pkg, name string }{
 	{"./registry/fetch", "FuzzImageRef"},
 }
 
-// Fuzz runs every fuzz target for a bounded time (FUZZTIME, default 10s).
+// Fuzz runs each fuzz target for a bounded time (FUZZTIME, default 10s).
 //
 // The targets: the config parser, the manifest/tar checker (Check against
 // Validate), discovery HTML parsing (our index.html through the appc

@@ -19,6 +19,7 @@ type IdleError struct {
 	Got     int64
 }
 
+// Error says the download stalled, after how many bytes, and how to change the limit.
 func (e *IdleError) Error() string {
 	return fmt.Sprintf("GET %s: no data for %s after %d bytes: the server stalled (FETCH_IDLE_TIMEOUT sets the limit)", e.URL, e.Timeout, e.Got)
 }
