@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	_ "embed" // builder-config is embedded so imported targets have defaults.
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -77,6 +78,7 @@ type Config struct {
 	NspawnBuildIn         string   `key:"NSPAWN_BUILD_IN"`
 	SourceDateEpoch       string   `key:"SOURCE_DATE_EPOCH"`
 	ImageFormats          []string `key:"IMAGE_FORMATS"`
+	FetchIdleTimeout      string   `key:"FETCH_IDLE_TIMEOUT"`
 	sources               map[string]Source
 	values                map[string]string
 }
@@ -149,6 +151,7 @@ type entry struct {
 // parse reads KEY=VALUE lines. known, when non-nil, restricts the keys.
 func parse(data []byte, file string, known map[string]bool) ([]entry, error) {
 	var out []entry
+	first := map[string]int{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	n := 0
 	for sc.Scan() {
@@ -166,6 +169,10 @@ func parse(data []byte, file string, known map[string]bool) ([]entry, error) {
 		if known != nil && !known[k] {
 			return nil, fmt.Errorf("%s:%d: unknown key %s: see %s for the keys rktbuild reads", file, n, k, DefaultsFile)
 		}
+		if prev, dup := first[k]; dup {
+			return nil, fmt.Errorf("%s:%d: key %s is set again; %s:%d set it first: keep one of the two lines", file, n, k, file, prev)
+		}
+		first[k] = n
 		v, err := unquote(strings.TrimSpace(v))
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: key %s: %v", file, n, k, err)
@@ -235,6 +242,9 @@ func Load(opts Options) (*Config, error) {
 	if err := c.fill(); err != nil {
 		return nil, err
 	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -249,20 +259,18 @@ func (c *Config) resolve(raw map[string]string) error {
 			return "", fmt.Errorf("%s: key %s refers to itself through ${...}", c.sources[k], k)
 		}
 		seen[k] = true
-		var ferr error
-		v := os.Expand(raw[k], func(ref string) string {
+		v, err := expandRefs(raw[k], func(ref string) (string, error) {
 			if _, ok := raw[ref]; !ok {
-				ferr = fmt.Errorf("%s: key %s refers to unknown key ${%s}", c.sources[k], k, ref)
-				return ""
+				return "", fmt.Errorf("%s: key %s refers to unknown key ${%s}", c.sources[k], k, ref)
 			}
-			s, err := expand(ref, seen)
-			if err != nil && ferr == nil {
-				ferr = err
-			}
-			return s
+			return expand(ref, seen)
 		})
-		if ferr != nil {
-			return "", ferr
+		if err != nil {
+			var se *syntaxError
+			if errors.As(err, &se) {
+				return "", fmt.Errorf("%s: key %s=%q: %v", c.sources[k], k, raw[k], se.msg)
+			}
+			return "", err
 		}
 		c.values[k] = v
 		return v, nil

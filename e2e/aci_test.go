@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"github.com/rktbuild/rktbuild/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,7 +31,7 @@ import (
 // debootstrap. Run: go test -tags e2e -run ACIDebootstrap -v ./e2e/
 func TestACIDebootstrap(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: debootstrap, device nodes and owners")
+		testenv.Skip(t, "needs root: debootstrap, device nodes and owners")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
@@ -38,7 +39,7 @@ func TestACIDebootstrap(t *testing.T) {
 	rootfs := os.Getenv("ACI_E2E_ROOTFS")
 	if rootfs == "" {
 		if _, err := exec.LookPath("debootstrap"); err != nil {
-			t.Skip("needs debootstrap (apt-get install debootstrap)")
+			testenv.Skip(t, "needs debootstrap (apt-get install debootstrap)")
 		}
 		rootfs = filepath.Join(work, "rootfs")
 		// No mirror given: debootstrap uses its own default or the

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/testenv"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -64,11 +65,11 @@ func (s *syncBuffer) Take() string {
 // Run: go test -tags e2e -run ImagesRepoBuild -v ./e2e/
 func TestImagesRepoBuild(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: debootstrap and systemd-nspawn")
+		testenv.Skip(t, "needs root: debootstrap and systemd-nspawn")
 	}
 	for _, tool := range []string{"debootstrap", "systemd-nspawn", "go"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s (apt-get install debootstrap systemd-container golang-go)", tool)
+			testenv.Skipf(t, "needs %s (apt-get install debootstrap systemd-container golang-go)", tool)
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)

@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/testenv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,7 +81,7 @@ func sharedImagesEnv(dir string) map[string]string {
 func sharedImages(t *testing.T) *SharedImages {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: debootstrap and systemd-nspawn")
+		testenv.Skip(t, "needs root: debootstrap and systemd-nspawn")
 	}
 	imagesOnce.Do(func() {
 		dir := filepath.Join(sharedRoot, "images")

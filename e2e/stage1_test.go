@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"github.com/rktbuild/rktbuild/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,11 +22,11 @@ import (
 func TestStage1(t *testing.T) {
 	for _, tool := range []string{"make", "gcc", "flex", "bison", "bc", "xz", "patch", "qemu-system-x86_64"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s (see `mage doctor`)", tool)
+			testenv.Skipf(t, "needs %s (see `mage doctor`)", tool)
 		}
 	}
 	if m, _ := filepath.Glob("/usr/src/linux-source-*.tar.*"); len(m) == 0 && os.Geteuid() != 0 {
-		t.Skip("needs root to install the linux-source package, or it installed")
+		testenv.Skip(t, "needs root to install the linux-source package, or it installed")
 	}
 	ctx := context.Background()
 	if d, ok := t.Deadline(); ok {

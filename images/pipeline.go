@@ -90,7 +90,7 @@ func Verify(c *config.Config, file string) (string, error) {
 	sigFile := file + sign.SignatureSuffix
 	sig, err := os.Open(sigFile)
 	if err != nil {
-		return "", fmt.Errorf("image %s is not signed: %s: %v (sign it with `mage sign:file`, or run with -insecure)", file, sigFile, err)
+		return "", fmt.Errorf("image %s is not signed: %s: %v (sign it with `mage sign:file %s`, or run with -insecure)", file, sigFile, err, file)
 	}
 	defer sig.Close()
 	f, err := os.Open(file)

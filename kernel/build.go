@@ -271,6 +271,11 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 	patches = append(patches, o.ExtraPatchFiles...)
 	for _, u := range o.ExtraPatchURLs {
+		if step.IsDryRun() {
+			// A dry run downloads nothing: it says what it would fetch.
+			step.Printf("would download kernel patch %s\n", u)
+			continue
+		}
 		p, err := fetchPatch(ctx, o.Client, u, filepath.Join(o.CacheDir, "patches"))
 		if err != nil {
 			return nil, fmt.Errorf("S1B_EXTRA_KERNEL_PATCH_URLS: %w", err)

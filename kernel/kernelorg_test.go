@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/testenv"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -131,7 +132,7 @@ func makeRelease(t *testing.T, ver string, keys map[string]*openpgp.Entity, dev 
 	t.Helper()
 	for _, tool := range []string{"tar", "xz"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s", tool)
+			testenv.Skipf(t, "needs %s", tool)
 		}
 	}
 	dir := t.TempDir()

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"context"
+	"github.com/rktbuild/rktbuild/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,7 +31,7 @@ func makePatch(t *testing.T, dir, f, before, after string) string {
 
 func TestApplyPatchesIdempotent(t *testing.T) {
 	if _, err := exec.LookPath("patch"); err != nil {
-		t.Skip("needs the patch tool (apt-get install patch)")
+		testenv.Skip(t, "needs the patch tool (apt-get install patch)")
 	}
 	ctx := context.Background()
 	tree := t.TempDir()
@@ -93,7 +94,7 @@ func TestApplyPatchesIdempotent(t *testing.T) {
 // applied. The e2e test applies it to the whole tree and boots the result.
 func TestRebootPatch(t *testing.T) {
 	if _, err := exec.LookPath("patch"); err != nil {
-		t.Skip("needs the patch tool (apt-get install patch)")
+		testenv.Skip(t, "needs the patch tool (apt-get install patch)")
 	}
 	tree := t.TempDir()
 	src, err := os.ReadFile(filepath.Join("..", "testdata", "kernel", "linux-6.1-reboot", "kernel", "reboot.c"))
@@ -128,7 +129,7 @@ func TestRebootPatch(t *testing.T) {
 func TestPrepareSource(t *testing.T) {
 	for _, tool := range []string{"tar", "patch"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s", tool)
+			testenv.Skipf(t, "needs %s", tool)
 		}
 	}
 	ctx := context.Background()

@@ -2,6 +2,7 @@ package nspawn
 
 import (
 	"context"
+	"github.com/rktbuild/rktbuild/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -84,7 +85,7 @@ func TestFind(t *testing.T) {
 	t.Run("host", func(t *testing.T) {
 		host, err := exec.LookPath("systemd-nspawn")
 		if err != nil {
-			t.Skip("needs systemd-nspawn (systemd-container package)")
+			testenv.Skip(t, "needs systemd-nspawn (systemd-container package)")
 		}
 		r, err := Find(t.TempDir())
 		if err != nil {
@@ -100,11 +101,11 @@ func TestFind(t *testing.T) {
 // real systemd-nspawn: binds, environment, working directory and exit code.
 func TestRunReal(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: systemd-nspawn")
+		testenv.Skip(t, "needs root: systemd-nspawn")
 	}
 	r, err := Find("")
 	if err != nil {
-		t.Skip("needs systemd-nspawn (systemd-container package): ", err)
+		testenv.Skip(t, "needs systemd-nspawn (systemd-container package): ", err)
 	}
 	root := t.TempDir()
 	for _, d := range []string{"usr", "bin", "etc", "work", "data"} {

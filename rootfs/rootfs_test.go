@@ -2,6 +2,7 @@ package rootfs
 
 import (
 	"context"
+	"github.com/rktbuild/rktbuild/internal/testenv"
 	"net"
 	"os"
 	"os/exec"
@@ -85,7 +86,7 @@ func scripts(t *testing.T, suites ...string) string {
 
 func TestCheckBadInput(t *testing.T) {
 	if _, err := exec.LookPath("debootstrap"); err != nil {
-		t.Skip("needs debootstrap (debootstrap package)")
+		testenv.Skip(t, "needs debootstrap (debootstrap package)")
 	}
 	good := Options{Suite: "bookworm", Arch: "amd64", Variant: "minbase", Dir: "/d", CacheDir: "/c", ScriptsDir: scripts(t, "bookworm")}
 	if err := os.WriteFile(filepath.Join(good.ScriptsDir, "xenial"), []byte("mirror_style release\nkeyring /nonexistent/ubuntu-archive-keyring.gpg\n"), 0o644); err != nil {
@@ -151,7 +152,7 @@ func TestBuildBadInput(t *testing.T) {
 	o := Options{Suite: "nosuchsuite", Arch: "amd64", Variant: "minbase", Dir: filepath.Join(tmp, "out", "rootfs"), CacheDir: filepath.Join(tmp, "cache")}
 	t.Run("unknown suite", func(t *testing.T) {
 		if _, err := exec.LookPath("debootstrap"); err != nil {
-			t.Skip("needs debootstrap (debootstrap package)")
+			testenv.Skip(t, "needs debootstrap (debootstrap package)")
 		}
 		_, err := Build(context.Background(), o)
 		if err == nil || !strings.Contains(err.Error(), "unknown ROOTFS_SUITE") {
@@ -171,10 +172,10 @@ func TestBuildBadInput(t *testing.T) {
 	})
 	t.Run("unreachable mirror", func(t *testing.T) {
 		if os.Geteuid() != 0 {
-			t.Skip("needs root: debootstrap")
+			testenv.Skip(t, "needs root: debootstrap")
 		}
 		if _, err := exec.LookPath("debootstrap"); err != nil {
-			t.Skip("needs debootstrap (debootstrap package)")
+			testenv.Skip(t, "needs debootstrap (debootstrap package)")
 		}
 		// A loopback port that was just closed: connections are refused.
 		l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -2,6 +2,7 @@ package scripts
 
 import (
 	"bytes"
+	"github.com/rktbuild/rktbuild/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,7 +51,7 @@ func TestEntrypointExecs(t *testing.T) {
 func TestGoBuildEntrypointGit(t *testing.T) {
 	for _, tool := range []string{"go", "git"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skip("needs " + tool)
+			testenv.Skip(t, "needs "+tool)
 		}
 	}
 	tmp := t.TempDir()
@@ -89,7 +90,7 @@ func TestGoBuildEntrypointGit(t *testing.T) {
 
 func TestGoBuildEntrypoint(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("needs go")
+		testenv.Skip(t, "needs go")
 	}
 	tests := []struct {
 		name      string

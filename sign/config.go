@@ -139,20 +139,35 @@ func exportPublic(e *openpgp.Entity, path string) error {
 	return nil
 }
 
-// lockFile takes an exclusive flock on .NAME.lock beside the key BASE=DIR/NAME.
+// lockFile takes an exclusive flock on .NAME.lock beside the key
+// BASE=DIR/NAME. The lock file is removed again when the lock is released
+// (so nothing is left beside the key); a locker that opened the file just
+// before it was removed notices that its inode is no longer the one at the
+// path and retries.
 func lockFile(base string) (func(), error) {
 	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
 		return nil, fmt.Errorf("SIGNING_KEY: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(filepath.Dir(base), "."+filepath.Base(base)+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("SIGNING_KEY: %w", err)
+	path := filepath.Join(filepath.Dir(base), "."+filepath.Base(base)+".lock")
+	for {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("SIGNING_KEY: %w", err)
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("SIGNING_KEY: locking %s: %w", path, err)
+		}
+		var held, now unix.Stat_t
+		if unix.Fstat(int(f.Fd()), &held) == nil && unix.Stat(path, &now) == nil && held.Ino == now.Ino && held.Dev == now.Dev {
+			return func() {
+				_ = os.Remove(path) // while still holding the lock
+				_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+				f.Close()
+			}, nil
+		}
+		f.Close() // removed by the previous holder: lock the new file
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("SIGNING_KEY: locking %s: %w", f.Name(), err)
-	}
-	return func() { _ = unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() }, nil
 }
 
 // SignArtifact signs file with the configured signing key (generated on

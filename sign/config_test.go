@@ -162,4 +162,38 @@ func TestEnsureKeyErrors(t *testing.T) {
 			t.Errorf("failed EnsureKey wrote %s", n+PrivateKeySuffix)
 		}
 	}
+	// Nor does a failed generation leave its lock file (issue 12, case 9).
+	if locks, _ := filepath.Glob(filepath.Join(dir, ".*.lock")); len(locks) > 0 {
+		t.Errorf("failed EnsureKey left %v", locks)
+	}
+}
+
+// The key lock is exclusive across goroutines and processes' open files,
+// and gone once released.
+func TestKeyLockRemovedAndExclusive(t *testing.T) {
+	base := filepath.Join(t.TempDir(), "k")
+	unlock, err := lockFile(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan func(), 1)
+	go func() {
+		u, err := lockFile(base)
+		if err != nil {
+			t.Error(err)
+			u = func() {}
+		}
+		got <- u
+	}()
+	select {
+	case <-got:
+		t.Fatal("a second locker got the lock while it was held")
+	default:
+	}
+	unlock()
+	second := <-got // must get it, on a fresh file, after the removal
+	second()
+	if locks, _ := filepath.Glob(filepath.Join(filepath.Dir(base), ".*.lock")); len(locks) > 0 {
+		t.Errorf("released lock left %v", locks)
+	}
 }

@@ -3,6 +3,7 @@ package sign
 import (
 	"bytes"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -89,7 +90,7 @@ func needGPG(t *testing.T) *gnupg {
 	t.Helper()
 	g := optionalGPG(t)
 	if g == nil {
-		t.Skip("needs GnuPG: gpg is not installed (apt-get install gnupg)")
+		testenv.Skip(t, "needs GnuPG: gpg is not installed (apt-get install gnupg)")
 	}
 	return g
 }
@@ -99,7 +100,7 @@ func needGPG(t *testing.T) *gnupg {
 func optionalGPG(t *testing.T) *gnupg {
 	t.Helper()
 	if _, err := exec.LookPath("gpg"); err != nil {
-		t.Log("GnuPG not installed (apt-get install gnupg): skipping the GnuPG cross-checks")
+		testenv.Missing(t, "GnuPG not installed (apt-get install gnupg): the GnuPG cross-checks do not run")
 		return nil
 	}
 	// A short path: gpg-agent's socket path must fit in sun_path.

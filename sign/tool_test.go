@@ -95,7 +95,7 @@ func TestToolExitCodes(t *testing.T) {
 		{"no command", nil, nil, 2, "missing command"},
 		{"unknown command", nil, []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{"sign without key", nil, []string{"sign", "x"}, 2, "sign takes 2 argument(s): sign FILE KEY"},
-		{"verify too many", nil, []string{"verify", "a", "b", "c", "d"}, 2, "verify takes 2 argument(s)"},
+		{"verify too many", nil, []string{"verify", "a", "b", "c", "d"}, 2, "verify takes 2 or 3 arguments"},
 		{"genkey bad flag", nil, []string{"genkey", "-bits", "many", "x"}, 2, "genkey:"},
 		{"passphrase on argv", nil, []string{"sign", "x", "k", "--passphrase", "p"}, 2, "sign takes 2"},
 		{"genkey without identity", noIdent, []string{"genkey", filepath.Join(dir, "k")}, 1, "missing KEY_USE_NAME, KEY_USE_COMMENT, KEY_USE_EMAIL"},

@@ -134,6 +134,10 @@ func verify(keyring openpgp.EntityList, signed io.Reader, ps *parsedSig, trusted
 		return signer, nil
 	case errors.Is(err, pgperrors.ErrUnknownIssuer):
 		return nil, fmt.Errorf("%w: made by %s, not by %s", ErrUnknownKey, ps.issuer, trusted)
+	case errors.Is(err, pgperrors.ErrKeyExpired):
+		return nil, fmt.Errorf("%w: the signing key %s has expired: extend its expiry (gpg --quick-set-expire) and re-export the public key, or sign with a current key: %v", ErrBadSignature, ps.issuer, err)
+	case errors.Is(err, pgperrors.ErrSignatureExpired):
+		return nil, fmt.Errorf("%w: the signature by %s has expired: sign the file again: %v", ErrBadSignature, ps.issuer, err)
 	}
 	var se pgperrors.SignatureError
 	var st pgperrors.StructuralError

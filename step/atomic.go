@@ -10,21 +10,25 @@ import (
 // WriteFile writes path atomically: fill writes into a temporary file in the
 // same directory, which is synced and renamed over path only when fill
 // succeeds. On any error the temporary file is removed and path is untouched.
+// The temporary is locked while it is written (see SweepStale); temporaries
+// of path left by dead runs are removed first.
 func WriteFile(path string, perm os.FileMode, fill func(w io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	sweepFor(path)
+	f, err := CreateTempLocked(dir, TempPattern(filepath.Base(path)))
 	if err != nil {
 		return err
 	}
 	tmp := f.Name()
+	renamed := false
 	defer func() {
-		if err != nil {
-			f.Close()
+		if err != nil && !renamed {
 			os.Remove(tmp)
 		}
+		f.Close() // drops the lock, after the rename or the removal
 	}()
 	if err = fill(f); err != nil {
 		return err
@@ -35,12 +39,10 @@ func WriteFile(path string, perm os.FileMode, fill func(w io.Writer) error) (err
 	if err = f.Sync(); err != nil {
 		return err
 	}
-	if err = f.Close(); err != nil {
-		return err
-	}
 	if err = os.Rename(tmp, path); err != nil {
 		return err
 	}
+	renamed = true
 	return syncDir(dir)
 }
 
@@ -55,20 +57,24 @@ func WriteFileBytes(path string, data []byte, perm os.FileMode) error {
 // ReplaceDir builds a directory atomically: fill populates a fresh
 // temporary directory beside final, which then replaces final in two
 // renames. On error the temporary directory is removed and final is left as
-// it was.
+// it was. The temporary is locked while it is filled (see SweepStale);
+// temporaries of final left by dead runs are removed first.
 func ReplaceDir(final string, fill func(tmp string) error) (err error) {
 	parent := filepath.Dir(final)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(final)+".tmp-*")
+	sweepFor(final)
+	lt, err := MkdirTempLocked(parent, TempPattern(filepath.Base(final)))
 	if err != nil {
 		return err
 	}
+	tmp := lt.Path
 	defer func() {
 		if err != nil {
 			_ = RemoveAll(tmp)
 		}
+		lt.Release()
 	}()
 	if err = fill(tmp); err != nil {
 		return err

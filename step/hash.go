@@ -67,8 +67,8 @@ func loadHashCache() {
 func saveHashCache() {
 	hc.Lock()
 	defer hc.Unlock()
-	if !hc.dirty {
-		return
+	if !hc.dirty || IsDryRun() {
+		return // a dry run writes nothing, not even the cache
 	}
 	data, err := json.Marshal(cacheFile{Files: hc.m, Dirs: hc.dirs})
 	if err != nil {
@@ -156,11 +156,18 @@ func hashPath(path string) (string, error) {
 	loadHashCache()
 	e, ok := hc.dirs[abs]
 	hc.Unlock()
-	if ok && e.Key == keyOf(fi) {
+	if ok && e.Key == keyOf(fi) && !VerifyOutputs() {
 		return e.Hash, nil
 	}
 	return walkHash(path)
 }
+
+// VerifyOutputs reports whether directory outputs are verified by content
+// (VERIFY_OUTPUTS=1): every recorded tree is walked and hashed again, so a
+// file edited in place inside an output tree makes its step run again.
+// Without it a directory output is checked by the identity of its top
+// directory, which catches replacement and removal but not in-place edits.
+func VerifyOutputs() bool { return os.Getenv("VERIFY_OUTPUTS") == "1" }
 
 // recordDir hashes a directory a step has just produced and remembers the
 // hash under the directory's identity. Step outputs are replaced as a whole

@@ -43,7 +43,9 @@ type Step struct {
 	// changed output makes the step run again. Files are compared by
 	// content (through the stat-keyed hash cache); a directory output is
 	// compared by identity (inode, mtime, ctime of the directory), so it
-	// must be replaced as a whole (ReplaceDir), never edited in place.
+	// must be replaced as a whole (ReplaceDir), never edited in place;
+	// VERIFY_OUTPUTS=1 re-hashes directory outputs by content instead
+	// (see VerifyOutputs), which catches edits in place.
 	Outputs []string
 	// StampDir overrides the directory that holds stamps (default
 	// DefaultStampDir).
@@ -121,6 +123,7 @@ func Do(ctx context.Context, s Step) (Result, error) {
 		Printf("would run %s: %s\n", s.Name, reason)
 		return Result{Ran: false, Reason: reason}, nil
 	}
+	beforeRun()
 	// Remove the old stamp first: an interrupted run must not look done.
 	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
 		return Result{}, err

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -87,9 +86,11 @@ func TestDoUpToDate(t *testing.T) {
 			if r, err := Do(ctx, mk()); err != nil || !r.Ran || r.Reason != "no record of a previous run" {
 				t.Fatalf("first run: %+v, %v", r, err)
 			}
-			// Make sure a changed file gets a different mtime even on coarse clocks.
-			time.Sleep(10 * time.Millisecond)
 			tt.change(t, in, out, values)
+			// Give every file a new mtime, so a change is visible to the
+			// stat-keyed cache even on coarse clocks (no sleep); unchanged
+			// content must still count as unchanged.
+			bumpTimes(t, in, out)
 			r, err := Do(ctx, mk())
 			if err != nil {
 				t.Fatal(err)
@@ -152,19 +153,21 @@ func TestDryRunDoesNotRun(t *testing.T) {
 func TestCancelMidway(t *testing.T) {
 	dir := useDir(t)
 	out := filepath.Join(dir, "result.bin")
-	marker := fmt.Sprintf("rktbuild-cancel-test-%d", os.Getpid())
-	script := "head -c 4096 /dev/zero; exec -a " + marker + " sleep 60"
-	mk := func(script string) Step {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	// The command writes 4096 bytes, then blocks; the test cancels when
+	// those bytes have arrived (no timer), so the cancel is mid-write.
+	script := "echo $$ > " + pidFile + "; head -c 4096 /dev/zero; exec sleep 60"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	mk := func(script string, w func(io.Writer) io.Writer) Step {
 		return Step{Name: "slow", Outputs: []string{out}, Run: func(ctx context.Context) error {
-			return WriteFile(out, 0o644, func(w io.Writer) error {
-				return Cmd{Stdout: w}.Run(ctx, "bash", "-c", script)
+			return WriteFile(out, 0o644, func(f io.Writer) error {
+				return Cmd{Stdout: w(f)}.Run(ctx, "bash", "-c", script)
 			})
 		}}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(500*time.Millisecond, cancel)
 	start := time.Now()
-	_, err := Do(ctx, mk(script))
+	_, err := Do(ctx, mk(script, func(f io.Writer) io.Writer { return &cancelAfter{w: f, n: 4096, cancel: cancel} }))
 	if err == nil || !errors.Is(err, context.Canceled) {
 		t.Fatalf("want a cancellation error, got %v", err)
 	}
@@ -180,16 +183,33 @@ func TestCancelMidway(t *testing.T) {
 			t.Errorf("temp file left behind: %s", e.Name())
 		}
 	}
-	if err := exec.Command("pgrep", "-f", marker).Run(); err == nil {
-		t.Errorf("child process %s survived cancellation", marker)
+	pid := readPid(t, pidFile)
+	if alive(pid) {
+		t.Errorf("child process %d survived cancellation", pid)
 	}
-	r, err := Do(context.Background(), mk("printf done"))
+	r, err := Do(context.Background(), mk("printf done", func(f io.Writer) io.Writer { return f }))
 	if err != nil || !r.Ran {
 		t.Fatalf("re-run: %+v %v", r, err)
 	}
 	if data, _ := os.ReadFile(out); string(data) != "done" {
 		t.Errorf("re-run output = %q", data)
 	}
+}
+
+// cancelAfter passes writes through and cancels once n bytes went by.
+type cancelAfter struct {
+	w      io.Writer
+	n      int
+	cancel context.CancelFunc
+}
+
+func (c *cancelAfter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n -= n
+	if c.n <= 0 {
+		c.cancel()
+	}
+	return n, err
 }
 
 func TestCommandErrorNamesStepAndTail(t *testing.T) {
@@ -261,11 +281,13 @@ func TestQuietModeHidesOutput(t *testing.T) {
 func TestDepsFailureCancelsSiblings(t *testing.T) {
 	defer resetFailure()
 	siblingErr := make(chan error, 1)
+	siblingStarted := make(chan struct{})
 	failing := func(ctx context.Context) error {
-		time.Sleep(200 * time.Millisecond)
+		<-siblingStarted // fail while the sibling runs, without a timer
 		return errors.New("kernel build broke")
 	}
 	sibling := func(ctx context.Context) error {
+		close(siblingStarted)
 		err := Run(ctx, "sleep", "60")
 		siblingErr <- err
 		return err
@@ -375,8 +397,8 @@ func TestHashCacheReusesUnchangedFiles(t *testing.T) {
 	if h, _ := HashFile(p); h != "cached" {
 		t.Errorf("unchanged file was re-hashed")
 	}
-	time.Sleep(10 * time.Millisecond)
 	write(t, p, strings.Repeat("y", 1<<16))
+	bumpTimes(t, p) // a visibly new mtime even on coarse clocks, without a sleep
 	if h, _ := HashFile(p); h == "cached" || h == h1 {
 		t.Errorf("changed file not re-hashed: %s", h)
 	}

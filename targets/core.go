@@ -33,28 +33,37 @@ func load() (*config.Config, error) {
 	}
 	step.DefaultStampDir = filepath.Join(c.BuildDir, ".stamps")
 	step.JobsLimit = c.Jobs
-	for _, dir := range []string{c.BuildDir, c.OutDir, c.ACIDir, c.CacheDir, c.BinsDir} {
-		fenceGoTree(dir)
-	}
+	step.BeforeRun = func() { fenceNewScratch(c.BuildDir) }
 	return c, nil
 }
 
-// fenceGoTree keeps `go test ./...` and `go vet ./...` out of a scratch or
-// output directory (rootfs trees contain Go sources): the go command skips
-// directories that hold their own go.mod.
-func fenceGoTree(dir string) {
-	marker := filepath.Join(dir, "go.mod")
-	if _, err := os.Stat(marker); err == nil {
+// scratchGoMod is the fence written into a scratch directory rktbuild creates.
+const scratchGoMod = `// Written by rktbuild when it created this scratch directory: keeps the
+// go command's ./... out of it.
+module rktbuild.invalid/scratch
+`
+
+// fenceNewScratch creates the scratch directory S1B_BUILD_DIR, when it
+// does not exist yet, with a go.mod that keeps `go test ./...` and
+// `go vet ./...` out of it (rootfs trees and toolchains there contain Go
+// sources; the go command skips directories holding their own go.mod).
+// A directory that already exists belongs to the user and is left alone;
+// output directories (S1B_OUT_DIR, S1B_ACI_DIR, BINS_DIR) hold images and
+// binaries, no Go sources, and get no fence. Called only before a step
+// really runs, so read-only targets write nothing.
+func fenceNewScratch(dir string) {
+	if _, err := os.Lstat(dir); !os.IsNotExist(err) {
 		return
 	}
-	if src, _ := filepath.Glob(filepath.Join(dir, "*.go")); len(src) > 0 {
-		return // a source package, not a scratch directory
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return // the target that writes there reports the real error
+		return // the step that writes there reports the real error
 	}
-	_ = os.WriteFile(marker, []byte("// Written by rktbuild: keeps the go command's ./... out of this directory.\nmodule rktbuild.invalid/scratch\n"), 0o644)
+	_ = step.WriteFileBytes(filepath.Join(dir, "go.mod"), []byte(scratchGoMod), 0o644)
 }
+
+// SIGTERM (CI, timeout) stops targets the way Ctrl-C does; see
+// step.TerminateLikeInterrupt.
+func init() { step.TerminateLikeInterrupt() }
 
 // planned maps target names to functions `mage plan` can dry-run.
 var planned = map[string]func(context.Context) error{}

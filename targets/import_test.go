@@ -60,6 +60,7 @@ func TestImportedByAnotherRepository(t *testing.T) {
 	if out := mage("hello"); !strings.Contains(out, "hello from the importing repository") {
 		t.Errorf("own target output: %s", out)
 	}
+	before := tree(t, dir)
 	out := mage("rkt:config")
 	if !strings.Contains(out, `ACI_REGISTRY="example.org/importer"	# .config:1`) {
 		t.Errorf("imported rkt:config did not read the importer's .config:\n%s", out)
@@ -67,4 +68,33 @@ func TestImportedByAnotherRepository(t *testing.T) {
 	if !strings.Contains(out, `S1B_STAGE1_NAME="example.org/importer/rkt/stage1-kvm"`) {
 		t.Errorf("defaults did not follow the importer's ACI_REGISTRY:\n%s", out)
 	}
+	// Read-only targets write nothing: no output, scratch or cache
+	// directories, no go.mod fences (issue 12, case 3).
+	mage("rkt:plan", "certs")
+	mage("rkt:plan", "publish")
+	mage("rkt:images:list")
+	if after := tree(t, dir); after != before {
+		t.Errorf("read-only targets changed the repository:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
+
+// tree lists every path under dir except mage's compile cache.
+func tree(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if rel == ".magecache" {
+			return filepath.SkipDir
+		}
+		b.WriteString(rel + "\n")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }

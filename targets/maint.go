@@ -71,7 +71,8 @@ func Setup(ctx context.Context) error {
 	return step.Need(ctx, miss...)
 }
 
-// Test runs the test suite: `go test ./...` (the fast suite), then, when
+// Test runs the test suite: `go test ./...` (the fast suite), the fuzz
+// targets for a bounded time each (see Fuzz), then, when
 // running as root, `mage e2e` (debootstrap, kernel build and qemu boot,
 // static nspawn build). It is the README's test command and what CI runs.
 // Without root the end-to-end part is skipped with a message, except under
@@ -80,6 +81,9 @@ func Test(ctx context.Context) error {
 	step.Summaryf("== fast suite: go test ./...")
 	if err := (step.Cmd{Live: true}).Run(ctx, "go", "test", "-count=1", "./..."); err != nil {
 		return fmt.Errorf("fast suite failed: %w", err)
+	}
+	if err := Fuzz(ctx); err != nil {
+		return err
 	}
 	if os.Geteuid() != 0 {
 		if os.Getenv("CI") == "true" {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
 	"os/signal"
@@ -272,7 +273,9 @@ func Serve(ctx context.Context, plain *bool) error {
 	if err := c.Require("PUBLISH_DIR", "SERVE_ADDR"); err != nil {
 		return err
 	}
-	opts := serve.Options{Root: publish.WebRoot(c.PublishDir), Log: os.Stdout, Plain: plain != nil && *plain}
+	// The publish directory itself: the server follows its `current`
+	// symlink per request, so a publish after start is picked up.
+	opts := serve.Options{Root: c.PublishDir, Log: os.Stdout, Plain: plain != nil && *plain}
 	if !opts.Plain {
 		res, err := certs.Ensure(c.CertDir, c.CertHosts)
 		if err != nil {
@@ -293,7 +296,9 @@ func Serve(ctx context.Context, plain *bool) error {
 	if opts.Plain {
 		scheme = "http"
 	}
-	step.Summaryf("serve: %s on %s://%s (discovery tags point at %s); Ctrl-C stops", opts.Root, scheme, c.ServeAddr, c.PublishBaseURL)
+	opts.Ready = func(addr net.Addr) {
+		step.Summaryf("serve: %s on %s://%s (discovery tags point at %s); Ctrl-C stops", opts.Root, scheme, addr, c.PublishBaseURL)
+	}
 	if err := serve.ListenAndServe(ctx, c.ServeAddr, opts); err != nil {
 		return err
 	}
@@ -306,6 +311,7 @@ func Serve(ctx context.Context, plain *bool) error {
 // the port of PUBLISH_BASE_URL when the name's host is that URL's host).
 func regNet(c *config.Config, name string, port *int, insecure, plainHTTP *bool) (fetch.Net, error) {
 	n := fetch.Net{InsecureTLS: insecure != nil && *insecure, InsecureHTTP: plainHTTP != nil && *plainHTTP}
+	n.IdleTimeout, _ = c.IdleTimeout() // validated when the configuration was loaded
 	if ca, err := os.ReadFile(filepath.Join(c.CertDir, certs.CACertFile)); err == nil {
 		n.ExtraCAs = ca
 	}
@@ -349,13 +355,13 @@ func Fetch(ctx context.Context, name string, port *int, pull, insecure, http *bo
 	if err != nil {
 		return err
 	}
+	if step.IsDryRun() { // before opening (creating) the store: a dry run writes nothing
+		step.Summaryf("fetch: would fetch %s into %s", name, c.StoreDir)
+		return nil
+	}
 	st, err := store.Open(c.StoreDir)
 	if err != nil {
 		return err
-	}
-	if step.IsDryRun() {
-		step.Summaryf("fetch: would fetch %s into %s", name, c.StoreDir)
-		return nil
 	}
 	start := time.Now()
 	res, err := fetch.Fetch(ctx, name, fetch.Options{Net: n, Store: st, Trust: sign.TrustStore{Dir: c.TrustDir}, NoStore: pull != nil && *pull})
@@ -456,13 +462,21 @@ func regStore() (*store.Store, error) {
 //
 // Usage: mage images:list
 func (Images) List(ctx context.Context) error {
-	st, err := regStore()
+	c, err := load()
 	if err != nil {
 		return err
 	}
-	ims, err := st.List()
-	if err != nil {
-		return err
+	var ims []store.Image
+	// Listing is read-only: a store that does not exist yet is empty, and
+	// is not created.
+	if _, err := os.Stat(c.StoreDir); err == nil {
+		st, err := store.Open(c.StoreDir)
+		if err != nil {
+			return err
+		}
+		if ims, err = st.List(); err != nil {
+			return err
+		}
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tNAME\tLABELS\tSIZE\tIMPORTED")

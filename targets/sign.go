@@ -53,6 +53,14 @@ func (Sign) GenKey(ctx context.Context, base string) error {
 	if err != nil {
 		return err
 	}
+	// Key generation cannot be interrupted midway; a Ctrl-C or SIGTERM
+	// during it means the user does not want the key: remove what this
+	// call wrote (GenKey never replaces an existing key) and fail.
+	if ctx.Err() != nil {
+		os.Remove(base + sign.PrivateKeySuffix)
+		os.Remove(base + sign.PublicKeySuffix)
+		return fmt.Errorf("sign:genKey: interrupted; %s%s was not kept: %w", base, sign.PrivateKeySuffix, context.Cause(ctx))
+	}
 	step.Summaryf("wrote %s%s and %s%s, fingerprint %s", base, sign.PrivateKeySuffix, base, sign.PublicKeySuffix, fpr)
 	return nil
 }

@@ -136,8 +136,8 @@ func dispatch(args []string, stdout, stderr io.Writer, lookup func(string) (stri
 			signer, err := sign.VerifyFile(args[0], args[2], args[1])
 			return good(stderr, signer, err)
 		}
-		if err := want("FILE", "PUB"); err != nil {
-			return err
+		if len(args) != 2 {
+			return usageErr("verify takes 2 or 3 arguments: verify FILE PUB [SIG] (got %d)", len(args))
 		}
 		signer, err := sign.VerifyFile(args[0], "", args[1])
 		return good(stderr, signer, err)

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/testenv"
 	"io"
 	"os"
 	"os/exec"
@@ -113,7 +114,7 @@ func TestArchiveLayout(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.rootOnly && !isRoot() {
-				t.Skip("needs root: the fixture creates device nodes with mknod, which needs root")
+				testenv.Skip(t, "needs root: the fixture creates device nodes with mknod, which needs root")
 			}
 			h := byName[tt.name]
 			if h == nil {
@@ -145,7 +146,7 @@ func TestArchiveLayout(t *testing.T) {
 
 func TestForceRootAndNoEpoch(t *testing.T) {
 	if !isRoot() {
-		t.Skip("needs root: the fixture's non-root owner is created with chown")
+		testenv.Skip(t, "needs root: the fixture's non-root owner is created with chown")
 	}
 	_, out, _ := packFixture(t, PackOptions{ForceRoot: true})
 	for _, e := range readEntries(t, out) {

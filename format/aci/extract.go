@@ -25,7 +25,9 @@ const paxXattr = "SCHILY.xattr."
 // directory beside dir that is renamed into place only when complete, so
 // nothing half-extracted is ever left under dir. Owners, device nodes and
 // security.capability are restored when running as root; without root,
-// owners and xattrs are skipped and a device node is an error.
+// owners and xattrs are skipped and a device node is an error. No other
+// extended attribute is ever restored (see allowedXattrs); the skipped
+// names are printed.
 func Extract(ctx context.Context, file, dir string) error {
 	if fi, err := os.Lstat(dir); err == nil {
 		if !fi.IsDir() {
@@ -45,11 +47,15 @@ func Extract(ctx context.Context, file, dir string) error {
 		return fmt.Errorf("extract %s: %w", file, err)
 	}
 	defer rc.Close()
+	skipped := skippedXattrs{}
 	err = step.ReplaceDir(dir, func(tmp string) error {
-		return extractTar(ctx, rc.tr, tmp)
+		return extractTar(ctx, rc.tr, tmp, skipped)
 	})
 	if err != nil {
 		return fmt.Errorf("extract %s: %w", file, err)
+	}
+	if s := skipped.String(); s != "" {
+		step.Summaryf("extract %s: skipped extended attributes not on the allowlist (only %s is restored): %s", file, CapabilityXattr, s)
 	}
 	return nil
 }
@@ -59,7 +65,7 @@ type dirMeta struct {
 	hdr  *tar.Header
 }
 
-func extractTar(ctx context.Context, tr *tar.Reader, root string) error {
+func extractTar(ctx context.Context, tr *tar.Reader, root string, skipped skippedXattrs) error {
 	root, err := filepath.Abs(root)
 	if err != nil {
 		return err
@@ -109,31 +115,36 @@ func extractTar(ctx context.Context, tr *tar.Reader, root string) error {
 			}
 			continue
 		}
-		if err := create(tr, hdr, root, target, root0); err != nil {
+		if err := create(ctx, tr, hdr, root, target, root0); err != nil {
 			return fmt.Errorf("entry %q: %w", hdr.Name, err)
 		}
 		if hdr.Typeflag == tar.TypeDir {
 			dirs = append(dirs, dirMeta{target, hdr})
 			continue
 		}
-		if err := setMeta(hdr, target, root0); err != nil {
+		if err := setMeta(hdr, target, root0, skipped); err != nil {
 			return fmt.Errorf("entry %q: %w", hdr.Name, err)
 		}
 	}
 	if err := c.finish(); err != nil {
 		return err
 	}
+	// A cancellation that arrived after the last entry still wins: the
+	// caller must not rename a tree into place and then report failure.
+	if err := ctx.Err(); err != nil {
+		return context.Cause(ctx)
+	}
 	// Directory modes and times last, deepest first, so that read-only
 	// directories and their mtimes survive the creation of their children.
 	for i := len(dirs) - 1; i >= 0; i-- {
-		if err := setMeta(dirs[i].hdr, dirs[i].path, root0); err != nil {
+		if err := setMeta(dirs[i].hdr, dirs[i].path, root0, skipped); err != nil {
 			return fmt.Errorf("entry %q: %w", dirs[i].hdr.Name, err)
 		}
 	}
 	return nil
 }
 
-func create(tr *tar.Reader, hdr *tar.Header, root, target string, root0 bool) error {
+func create(ctx context.Context, tr *tar.Reader, hdr *tar.Header, root, target string, root0 bool) error {
 	mode := uint32(hdr.Mode & 0o7777)
 	switch hdr.Typeflag {
 	case tar.TypeDir:
@@ -150,7 +161,7 @@ func create(tr *tar.Reader, hdr *tar.Header, root, target string, root0 bool) er
 		if err != nil {
 			return err
 		}
-		if _, err := io.Copy(f, tr); err != nil {
+		if _, err := io.Copy(f, step.CtxReader(ctx, tr)); err != nil {
 			f.Close()
 			return err
 		}
@@ -176,7 +187,7 @@ func create(tr *tar.Reader, hdr *tar.Header, root, target string, root0 bool) er
 
 // setMeta restores owner (as root), mode, xattrs (as root) and mtime, in
 // that order: chown clears setuid/setgid and security.capability.
-func setMeta(hdr *tar.Header, target string, root0 bool) error {
+func setMeta(hdr *tar.Header, target string, root0 bool, skipped skippedXattrs) error {
 	if hdr.Typeflag == tar.TypeLink {
 		// A hardlink shares its inode with the earlier entry, which
 		// already has its metadata; chown would clear its setuid bit.
@@ -199,13 +210,11 @@ func setMeta(hdr *tar.Header, target string, root0 bool) error {
 				continue
 			}
 			x := strings.TrimPrefix(k, paxXattr)
-			err := unix.Lsetxattr(target, x, []byte(v), 0)
-			if err != nil && x != CapabilityXattr && (errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EOPNOTSUPP)) {
-				// Other namespaces (e.g. security.selinux) may not
-				// be supported here; the capability must be.
+			if !xattrAllowed(x) {
+				skipped[x]++
 				continue
 			}
-			if err != nil {
+			if err := unix.Lsetxattr(target, x, []byte(v), 0); err != nil {
 				return fmt.Errorf("setting xattr %s: %w", x, err)
 			}
 		}

@@ -162,6 +162,9 @@ func MarshalManifest(m *schema.ImageManifest) ([]byte, error) {
 func ParseManifest(src string, b []byte) (*schema.ImageManifest, error) {
 	var m schema.ImageManifest
 	if err := m.UnmarshalJSON(b); err != nil {
+		if why := diagnoseManifest(b); why != "" {
+			return nil, fmt.Errorf("%s: invalid image manifest: %s (%w)", src, why, err)
+		}
 		return nil, fmt.Errorf("%s: invalid image manifest: %w", src, err)
 	}
 	if err := checkManifest(&m); err != nil {

@@ -155,6 +155,9 @@ func pack(ctx context.Context, manifest []byte, mtime time.Time, rootfs, out str
 	err = step.WriteFile(out, 0o644, func(w io.Writer) error {
 		var err error
 		id, err = writeArchive(ctx, w, mhdr, manifest, rootHdr, entries, opts)
+		if err == nil && ctx.Err() != nil {
+			err = context.Cause(ctx) // never rename into place after Ctrl-C
+		}
 		return err
 	})
 	if err != nil {
@@ -425,7 +428,7 @@ func writeTar(ctx context.Context, w io.Writer, mhdr *tar.Header, manifest []byt
 			sem.Release(e.hdr.Size)
 			continue
 		}
-		if err := copyLarge(tw, e.src, e.hdr.Size, buf); err != nil {
+		if err := copyLarge(ctx, tw, e.src, e.hdr.Size, buf); err != nil {
 			return "", err
 		}
 	}
@@ -438,13 +441,15 @@ func writeTar(ctx context.Context, w io.Writer, mhdr *tar.Header, manifest []byt
 	return formatID(h.Sum(nil)), nil
 }
 
-func copyLarge(w io.Writer, p string, size int64, buf []byte) error {
+// copyLarge copies one file's data, checking ctx per chunk (see
+// step.CtxReader) so that a multi-GiB entry does not delay cancellation.
+func copyLarge(ctx context.Context, w io.Writer, p string, size int64, buf []byte) error {
 	f, err := os.Open(p)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	n, err := io.CopyBuffer(w, io.LimitReader(f, size), buf)
+	n, err := io.CopyBuffer(w, step.CtxReader(ctx, io.LimitReader(f, size)), buf)
 	if err != nil {
 		return fmt.Errorf("%s: %w", p, err)
 	}

@@ -135,7 +135,7 @@ func Patch(ctx context.Context, in, out string, p PatchOptions) (string, error) 
 			if err := tw.WriteHeader(hdr); err != nil {
 				return fmt.Errorf("entry %q: %w", hdr.Name, err)
 			}
-			if _, err := io.Copy(tw, rc.tr); err != nil {
+			if _, err := io.Copy(tw, step.CtxReader(ctx, rc.tr)); err != nil {
 				return fmt.Errorf("entry %q: %w", hdr.Name, err)
 			}
 		}

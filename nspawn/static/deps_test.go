@@ -3,6 +3,7 @@ package static
 import (
 	"context"
 	"errors"
+	"github.com/rktbuild/rktbuild/internal/testenv"
 	"reflect"
 	"strings"
 	"testing"
@@ -66,7 +67,7 @@ func TestDepChecker(t *testing.T) {
 func TestInstalledAsksDpkg(t *testing.T) {
 	ctx := context.Background()
 	if !Installed(ctx, "dpkg") {
-		t.Skip("needs a Debian host (dpkg-query)")
+		testenv.Skip(t, "needs a Debian host (dpkg-query)")
 	}
 	if Installed(ctx, "rktbuild-no-such-package") {
 		t.Error("a package that does not exist is reported installed")

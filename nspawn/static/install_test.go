@@ -2,6 +2,7 @@ package static
 
 import (
 	"context"
+	"github.com/rktbuild/rktbuild/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,7 +14,7 @@ import (
 func staticBinary(t *testing.T, dir string, static bool) string {
 	t.Helper()
 	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("needs gcc and libc6-dev: apt-get install build-essential")
+		testenv.Skip(t, "needs gcc and libc6-dev: apt-get install build-essential")
 	}
 	src := filepath.Join(dir, "hello.c")
 	if err := os.WriteFile(src, []byte("int main(void){return 0;}\n"), 0o644); err != nil {
@@ -28,7 +29,7 @@ func staticBinary(t *testing.T, dir string, static bool) string {
 		args[1] = out
 	}
 	if b, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
-		t.Skipf("gcc %v: %v: %s", args, err, b)
+		testenv.Skipf(t, "gcc %v: %v: %s", args, err, b)
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package static
 import (
 	"bytes"
 	"context"
+	"github.com/rktbuild/rktbuild/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,7 +35,7 @@ const patchStale = `--- a/meson.build
 
 func TestApplyPatches(t *testing.T) {
 	if _, err := exec.LookPath("patch"); err != nil {
-		t.Skip("needs patch(1): apt-get install patch")
+		testenv.Skip(t, "needs patch(1): apt-get install patch")
 	}
 	ctx := context.Background()
 	tree := t.TempDir()

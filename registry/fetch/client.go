@@ -35,6 +35,9 @@ type Net struct {
 	// Port is the discovery port (0: the scheme's default). Image names
 	// cannot carry a port, so a registry on another port needs this.
 	Port uint
+	// IdleTimeout abandons a download that receives no byte for this
+	// long (0: DefaultIdleTimeout), with an *IdleError.
+	IdleTimeout time.Duration
 }
 
 func (n Net) insecure() discovery.InsecureOption {
@@ -109,18 +112,26 @@ func (n Net) get(ctx context.Context, client *http.Client, url string) (*http.Re
 			return nil, fmt.Errorf("refusing %s: only https:// URLs are fetched (plain HTTP needs the explicit insecure-http option)", url)
 		}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	rctx, watch, stop := withIdle(ctx, url, n.IdleTimeout)
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, url, nil)
 	if err != nil {
+		stop()
 		return nil, err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		stop()
+		if ie, ok := context.Cause(rctx).(*IdleError); ok {
+			return nil, ie
+		}
 		return nil, fmt.Errorf("GET %s: %w", url, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()
+		stop()
 		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
+	resp.Body = stopOnClose{watch(resp.Body), stop}
 	return resp, nil
 }
 

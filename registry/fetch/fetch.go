@@ -146,7 +146,14 @@ func Fetch(ctx context.Context, ref string, opts Options) (Result, error) {
 	}
 	client := opts.Client()
 	var errs []string
+	tried := map[string]bool{}
 	for _, ep := range eps {
+		// Several ac-discovery tags (prefixes) may render the same URLs:
+		// try, and report, each once.
+		if tried[ep.ACI+" "+ep.ASC] {
+			continue
+		}
+		tried[ep.ACI+" "+ep.ASC] = true
 		res, err := fetchEndpoint(ctx, client, req, ep, opts)
 		if err == nil {
 			return res, nil
@@ -186,7 +193,7 @@ func fetchEndpoint(ctx context.Context, client *http.Client, req Request, ep dis
 		return Result{}, refuse("trust store: %w", err)
 	}
 	if len(keyring) == 0 {
-		return Result{}, refuse("no key in %s is trusted for %s: %w: trust the registry's key first (`mage trust -prefix PREFIX discover`)", opts.Trust.Dir, req.Name, sign.ErrUnknownKey)
+		return Result{}, refuse("no key in %s is trusted for %s: %w: trust the registry's key first (`mage trust discover -prefix=PREFIX -fingerprint=FINGERPRINT`)", opts.Trust.Dir, req.Name, sign.ErrUnknownKey)
 	}
 	resp, err := opts.get(ctx, client, ep.ACI)
 	if err != nil {
@@ -278,11 +285,11 @@ func fetchEndpoint(ctx context.Context, client *http.Client, req Request, ep dis
 		sort.Strings(bad)
 		return Result{}, refuse("%s: the image's labels differ from the request: %s (nothing stored)", ep.ACI, strings.Join(bad, "; "))
 	}
-	if err := tmp.Close(); err != nil {
-		return Result{}, err
-	}
+	// tmp stays open, and so locked, until Add has consumed it: a
+	// concurrent images:gc must not take it for a dead fetch's download.
 	im, err := opts.Store.Add(tmp.Name(), sig, store.Image{ID: check.ID, Name: req.Name, Labels: labels, Source: ep.ACI, Signer: signer})
 	stored = true
+	tmp.Close()
 	if err != nil {
 		return Result{}, err
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/testenv"
 	"io"
 	"net"
 	"net/http"
@@ -699,7 +700,7 @@ func TestPlainHTTPOnlyWhenAsked(t *testing.T) {
 // published signature verifies over its ACI.
 func TestPublishedTreeVerifiesWithGnuPG(t *testing.T) {
 	if _, err := exec.LookPath("gpg"); err != nil {
-		t.Skip("needs gpg: apt-get install gnupg")
+		testenv.Skip(t, "needs gpg: apt-get install gnupg")
 	}
 	e := setup(t)
 	ctx := context.Background()

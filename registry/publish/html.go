@@ -23,7 +23,7 @@ var indexTmpl = template.Must(template.New("index").Parse(`<!DOCTYPE html>
 <h1>ACI registry</h1>
 <p>Fetch with <code>rkt fetch NAME[:VERSION]</code> or <code>mage fetch NAME[:VERSION]</code> after trusting the
 <a href="pubkeys.gpg">signing key(s)</a> for the name's prefix (<code>rkt trust --prefix PREFIX</code>,
-<code>mage trust -prefix PREFIX discover</code>).</p>
+<code>mage trust discover -prefix=PREFIX -fingerprint=FINGERPRINT</code>).</p>
 <table>
 <tr><th>Name</th><th>Version</th><th>OS</th><th>Arch</th><th>Other labels</th><th>Image ID</th><th>Size</th><th>Files</th></tr>
 {{- range .Rows}}

@@ -26,6 +26,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -212,11 +213,17 @@ func Publish(ctx context.Context, opts Options) (Result, error) {
 	if err := os.MkdirAll(releases, 0o755); err != nil {
 		return res, fmt.Errorf("publish: %w", err)
 	}
-	tmp, err := os.MkdirTemp(releases, ".tmp-")
+	// Trees left by publishes that died (killed, timed out) go first; the
+	// new one is locked while it is built (see step.SweepStale).
+	if _, err := step.SweepStale(releases, ".tmp-*"); err != nil {
+		return res, fmt.Errorf("publish: %w", err)
+	}
+	lt, err := step.MkdirTempLocked(releases, ".tmp-"+strconv.Itoa(os.Getpid())+"-")
 	if err != nil {
 		return res, fmt.Errorf("publish: %w", err)
 	}
-	defer func() { _ = step.RemoveAll(tmp) }()
+	tmp := lt.Path
+	defer func() { _ = step.RemoveAll(tmp); lt.Release() }()
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return res, err
 	}
@@ -239,14 +246,14 @@ func Publish(ctx context.Context, opts Options) (Result, error) {
 	if err := os.WriteFile(filepath.Join(tmp, "index.html"), html, 0o644); err != nil {
 		return res, err
 	}
-	sum, err := treeHash(tmp)
+	sum, err := treeHash(ctx, tmp)
 	if err != nil {
 		return res, fmt.Errorf("publish: %w", err)
 	}
 	tree := filepath.Join(releases, sum[:16])
 	res = Result{Root: filepath.Join(opts.Dir, "current"), Tree: tree, Entries: entries, Prefixes: prefixes, OCI: ociEntries}
 	if old, err := os.Readlink(res.Root); err == nil && filepath.Base(old) == filepath.Base(tree) {
-		if h, err := treeHash(tree); err == nil && h == sum {
+		if h, err := treeHash(ctx, tree); err == nil && h == sum {
 			return res, nil // already published, intact
 		}
 	}
@@ -257,6 +264,9 @@ func Publish(ctx context.Context, opts Options) (Result, error) {
 	}
 	if err := syncTree(tmp); err != nil {
 		return res, fmt.Errorf("publish: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return res, fmt.Errorf("publish: %w", context.Cause(ctx)) // never swap after Ctrl-C
 	}
 	if err := os.Rename(tmp, tree); err != nil {
 		return res, fmt.Errorf("publish: %w", err)
@@ -441,7 +451,8 @@ func linkOrCopy(src, dst string) error {
 }
 
 // treeHash hashes the relative paths and contents of every file under dir.
-func treeHash(dir string) (string, error) {
+// Reading checks ctx per chunk, so Ctrl-C stops it inside a large image.
+func treeHash(ctx context.Context, dir string) (string, error) {
 	h := sha256.New()
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -455,7 +466,7 @@ func treeHash(dir string) (string, error) {
 		}
 		defer f.Close()
 		fh := sha256.New()
-		if _, err := io.Copy(fh, f); err != nil {
+		if _, err := io.Copy(fh, step.CtxReader(ctx, f)); err != nil {
 			return err
 		}
 		fmt.Fprintf(h, "%x\n", fh.Sum(nil))

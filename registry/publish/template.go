@@ -52,6 +52,14 @@ func CheckTemplate(tpl string) error {
 	case !strings.Contains(tpl, "{name}") || !strings.Contains(tpl, "{ext}"):
 		return fmt.Errorf("URL template %q must contain {name} and {ext}, like %s", tpl, DefaultTemplate)
 	}
+	// The template travels in an HTML attribute, space-separated from the
+	// prefix: a space, control or non-ASCII character would reach clients
+	// as a different URL (found by FuzzDiscoveryHTML).
+	for _, r := range tpl {
+		if r <= ' ' || r >= 0x7f {
+			return fmt.Errorf("URL template %q contains %q: use printable ASCII only (percent-encode anything else)", tpl, r)
+		}
+	}
 	return nil
 }
 

@@ -6,8 +6,9 @@
 // every request is logged, and the server shuts down gracefully when its
 // context is cancelled.
 //
-// The root is resolved again for every request, so a publish that swaps the
-// web root's `current` symlink is picked up atomically: a request sees either
+// The root is resolved again for every request (its `current` symlink when
+// present, see resolveRoot), so a publish that swaps the web root's
+// `current` symlink is picked up atomically: a request sees either
 // the old tree or the new one, never a half-written one.
 package serve
 
@@ -29,7 +30,9 @@ import (
 
 // Options configures a server.
 type Options struct {
-	// Root is the web root (a directory or a symlink to one).
+	// Root is the web root (a directory or a symlink to one). When it
+	// holds a `current` directory (or symlink to one), that is served,
+	// resolved per request.
 	Root string
 	// CertFile and KeyFile are the TLS server certificate and key (PEM).
 	CertFile, KeyFile string
@@ -40,6 +43,10 @@ type Options struct {
 	Log io.Writer
 	// ShutdownTimeout bounds the graceful shutdown (default 5s).
 	ShutdownTimeout time.Duration
+	// Ready, when set, is called once the address is bound and the root
+	// and TLS material were checked, just before serving: the place to
+	// tell the user the server is up (never before a bind error).
+	Ready func(addr net.Addr)
 }
 
 // Handler returns the HTTP handler serving root.
@@ -86,6 +93,9 @@ func Serve(ctx context.Context, ln net.Listener, opts Options) error {
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
+	if opts.Ready != nil {
+		opts.Ready(ln.Addr())
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -110,18 +120,6 @@ func Serve(ctx context.Context, ln net.Listener, opts Options) error {
 }
 
 type handler struct{ root string }
-
-// keyMaterial reports whether a file name looks like private or TLS key
-// material, which is never served even when it ends up in the web root.
-func keyMaterial(name string) bool {
-	n := strings.ToLower(name)
-	for _, suf := range []string{".key", ".key.asc", ".pem", ".p12", ".pfx", ".sec", ".secret"} {
-		if strings.HasSuffix(n, suf) {
-			return true
-		}
-	}
-	return strings.Contains(n, "secring") || strings.Contains(n, "private")
-}
 
 // ContentType returns the Content-Type served for a file name.
 func ContentType(name string) string {
@@ -176,7 +174,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	root, err := os.OpenRoot(h.root)
+	root, err := os.OpenRoot(resolveRoot(h.root))
 	if err != nil {
 		http.Error(w, "web root unavailable", http.StatusServiceUnavailable)
 		return
@@ -190,6 +188,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
+	if holdsPrivateKey(f) {
+		http.NotFound(w, r)
+		return
+	}
 	w.Header().Set("Content-Type", ContentType(fi.Name()))
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	http.ServeContent(w, r, fi.Name(), fi.ModTime(), f)

@@ -170,7 +170,19 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	stopped := make(chan error, 1)
 	go func() { stopped <- stop() }()
-	time.Sleep(100 * time.Millisecond)
+	// Wait until shutdown has begun (the listener refuses connections),
+	// a condition rather than a timer.
+	addr := strings.TrimPrefix(base, "https://")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("the listener still accepts 10 s after the cancel")
+		}
+	}
 	n, err := io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if err != nil || n != int64(len(big)) {

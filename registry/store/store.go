@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -101,8 +102,15 @@ func (s *Store) BlobPath(id string) string {
 
 // TempFile creates a file for a download in progress inside the store (same
 // file system as the blobs, so Add is a rename).
+// The file is locked while open (step.CreateTempLocked): keep it open
+// until Add has consumed it. Downloads left by fetches that died are
+// removed first.
 func (s *Store) TempFile() (*os.File, error) {
-	return os.CreateTemp(filepath.Join(s.Dir, "tmp"), "fetch-*.aci")
+	dir := filepath.Join(s.Dir, "tmp")
+	if _, err := s.sweepTmp(); err != nil {
+		return nil, err
+	}
+	return step.CreateTempLocked(dir, "fetch-"+strconv.Itoa(os.Getpid())+"-*.aci")
 }
 
 // lock takes the store's exclusive lock; the returned func releases it.
@@ -474,8 +482,11 @@ func (s *Store) Rm(ref string) ([]Image, error) {
 	return drop, nil
 }
 
-// Gc removes blobs no index entry refers to and downloads left in tmp/ by
-// interrupted fetches (older than minAge). It returns the removed paths.
+// Gc removes blobs no index entry refers to and, at once, every download
+// in tmp/ whose fetch is gone (its lock is free; see step.SweepStale),
+// however recent. Downloads of fetches still running are kept. minAge is
+// no longer used (it was the only way to tell a dead download from a live
+// one). It returns the removed paths.
 func (s *Store) Gc(minAge time.Duration) ([]string, error) {
 	unlock, err := s.lock()
 	if err != nil {
@@ -512,14 +523,23 @@ func (s *Store) Gc(minAge time.Duration) ([]string, error) {
 	for _, e := range ents {
 		_ = os.Remove(filepath.Join(blobs, e.Name())) // only empty dirs go
 	}
-	tmps, _ := os.ReadDir(filepath.Join(s.Dir, "tmp"))
-	for _, e := range tmps {
-		p := filepath.Join(s.Dir, "tmp", e.Name())
-		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) >= minAge {
-			if os.RemoveAll(p) == nil {
-				removed = append(removed, p)
-			}
-		}
+	swept, err := s.sweepTmp()
+	removed = append(removed, swept...)
+	if err != nil {
+		return removed, err
+	}
+	// Entries still locked belong to fetches in progress; anything else
+	// older than minAge that the sweep could not take is left for a
+	// human (it is reported by the sweep's error).
+	_ = minAge
+	return removed, nil
+}
+
+// sweepTmp removes the downloads in tmp/ whose fetch died.
+func (s *Store) sweepTmp() ([]string, error) {
+	removed, err := step.SweepStale(filepath.Join(s.Dir, "tmp"), "fetch-*")
+	if err != nil {
+		return removed, fmt.Errorf("store %s: cleaning tmp/: %w", s.Dir, err)
 	}
 	return removed, nil
 }

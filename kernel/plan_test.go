@@ -1,0 +1,49 @@
+package kernel
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/rktbuild/rktbuild/step"
+)
+
+// A dry run (mage plan buildStage1) downloads no extra patch: it says
+// which URL it would fetch (issue 12, case 9).
+func TestDryRunDownloadsNoPatch(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Write([]byte("--- a/x\n+++ b/x\n"))
+	}))
+	defer srv.Close()
+	var out bytes.Buffer
+	old := step.Out
+	step.Out = &out
+	defer func() { step.Out = old }()
+	step.SetDryRun(true)
+	defer step.SetDryRun(false)
+	work := t.TempDir()
+	oldStamps := step.DefaultStampDir
+	step.DefaultStampDir = filepath.Join(work, ".stamps")
+	defer func() { step.DefaultStampDir = oldStamps }()
+	_, _ = Build(context.Background(), Options{
+		Source:         SourceLocal,
+		Local:          t.TempDir(),
+		ExtraPatchURLs: []string{srv.URL + "/extra.patch"},
+		WorkDir:        filepath.Join(work, "kernel"),
+		CacheDir:       filepath.Join(work, "cache"),
+		Client:         srv.Client(),
+	})
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the dry run made %d requests for the extra patch", n)
+	}
+	if !strings.Contains(out.String(), "would download kernel patch "+srv.URL+"/extra.patch") {
+		t.Errorf("the dry run did not say what it would download:\n%s", out.String())
+	}
+}
