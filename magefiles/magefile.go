@@ -22,6 +22,8 @@ func Bench(ctx context.Context) error { return targets.Bench{}.All(ctx) }
 // Images builds every image recipe in order (same as buildImages).
 func Images(ctx context.Context) error { return targets.BuildImages(ctx) }
 
-// Nspawn builds a statically linked systemd-nspawn from the distribution's
+// Nspawn builds a static systemd-nspawn (same as nspawn:build).
+//
+// It builds a statically linked systemd-nspawn from the distribution's
 // source (same as nspawn:build).
 func Nspawn(ctx context.Context) error { return targets.Nspawn{}.Build(ctx) }

@@ -73,7 +73,9 @@ func register(name string, fn func(context.Context) error) {
 	planned[strings.ToLower(name)] = fn
 }
 
-// Config prints every effective configuration value and where it came from
+// Config prints every configuration value and where it came from.
+//
+// It prints every effective configuration value and where it came from
 // (environment, .config or config/builder-config).
 func Config() error {
 	c, err := load()
@@ -84,7 +86,9 @@ func Config() error {
 	return nil
 }
 
-// Plan prints the steps the named target would run and why, without
+// Plan prints what the named target would run and why (a dry run).
+//
+// It prints the steps the named target would run and why, without
 // running anything (a dry run; DRY_RUN=1 does the same for any target).
 func Plan(ctx context.Context, target string) error {
 	fn, ok := planned[strings.ToLower(target)]
@@ -105,7 +109,9 @@ func Plan(ctx context.Context, target string) error {
 // tabulates against the peer tool it was measured with.
 type Bench mg.Namespace
 
-// All builds the stage1 image and every container image concurrently
+// All builds the stage1 image and all container images concurrently.
+//
+// It builds the stage1 image and every container image concurrently
 // (buildStage1 and images as fail-fast dependencies sharing the S1B_JOBS
 // budget; a failure in one cancels the other).
 func All(ctx context.Context) error {

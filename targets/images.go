@@ -36,7 +36,9 @@ func init() {
 	registerBench("run")
 }
 
-// Run measures `mage run base -args=true` (configuration, signature check,
+// Run measures `mage run` against bare systemd-nspawn on one image.
+//
+// It measures `mage run base -args=true` (configuration, signature check,
 // cached rendering lookup, systemd-nspawn on an overlay) against bare
 // `systemd-nspawn --volatile=overlay` running `true` in the same rendered
 // rootfs: the cost of rktbuild's rkt-style checks on every run. Median of
@@ -80,7 +82,9 @@ func (Bench) Run(ctx context.Context) error {
 	return nil
 }
 
-// Rootfs debootstraps the base root file system into
+// Rootfs builds the base root file system (minbase) when its inputs changed.
+//
+// It debootstraps the base root file system into
 // <S1B_BUILD_DIR>/rootfs/<suite>-<arch>, reusing downloaded .debs from
 // <CACHE_DIR>/debs; it runs only when its inputs changed.
 //
@@ -109,7 +113,9 @@ func Rootfs(ctx context.Context) error {
 	return nil
 }
 
-// BuildImages builds every image recipe in order (00-base, 10-go-builder,
+// BuildImages builds every image recipe in dependency order.
+//
+// It builds every image recipe in order (00-base, 10-go-builder,
 // ...), each only when its inputs changed, and prints a status table.
 //
 // Writes <S1B_ACI_DIR>/debian-<suite>-linux-<arch>.aci and
@@ -154,7 +160,9 @@ func buildImageSet(ctx context.Context, names []string) error {
 	return err
 }
 
-// Run runs an image's app with systemd-nspawn, as `rkt run` did: the
+// Run runs an image's app with systemd-nspawn, as `rkt run` did.
+//
+// It runs an image's app with systemd-nspawn, as `rkt run` did: the
 // signature is verified against the trust store (TRUST_DIR; images signed
 // by this machine's own SIGNING_KEY are accepted too) unless -insecure,
 // the image and its dependencies are rendered into <CACHE_DIR>/rendered/<image
@@ -231,7 +239,9 @@ func Run(ctx context.Context, imageRef string, args, exec, env, volume, mount *s
 	return nil
 }
 
-// BuildRepos builds every program in a repo list with the Go builder image
+// BuildRepos builds every program of a repo list with the Go builder.
+//
+// It builds every program in a repo list with the Go builder image
 // (built first when needed): one target per line (IMPORT/PATH[@VERSION], a
 // git URL honouring $BUILD_BRANCH, or a ./local directory built with its
 // Makefile, build script or go build), '#' comments and blank lines

@@ -15,7 +15,9 @@ import (
 	"github.com/rktbuild/rktbuild/step"
 )
 
-// Doctor lists the host tools each target needs, whether each is installed
+// Doctor lists the host tools each target needs and how to install them.
+//
+// It lists the host tools each target needs, whether each is installed
 // (with its version), and the exact command that installs the missing ones.
 // It changes nothing; `mage setup` installs them.
 func Doctor(ctx context.Context) error {
@@ -52,7 +54,9 @@ func Doctor(ctx context.Context) error {
 	return nil
 }
 
-// Setup installs, as root on Debian/Ubuntu, every host tool any target needs
+// Setup installs every missing host tool (root, Debian/Ubuntu).
+//
+// It installs, as root on Debian/Ubuntu, every host tool any target needs
 // (see `mage doctor`). It runs apt-get update first.
 func Setup(ctx context.Context) error {
 	_, tools := step.Requirements()
@@ -71,7 +75,9 @@ func Setup(ctx context.Context) error {
 	return step.Need(ctx, miss...)
 }
 
-// Test runs the test suite: `go test ./...` (the fast suite), the fuzz
+// Test runs the fast suite, the fuzz targets, then e2e when root.
+//
+// It runs the test suite: `go test ./...` (the fast suite), the fuzz
 // targets for a bounded time each (see Fuzz), then, when
 // running as root, `mage e2e` (debootstrap, kernel build and qemu boot,
 // static nspawn build). It is the README's test command and what CI runs.
@@ -95,7 +101,9 @@ func Test(ctx context.Context) error {
 	return E2e(ctx)
 }
 
-// E2e runs the long end-to-end suite (`go test -tags e2e ./e2e/`) as root:
+// E2e runs the long end-to-end suite as root.
+//
+// It runs the long end-to-end suite (`go test -tags e2e ./e2e/`) as root:
 // it installs missing host tools first, then builds real rootfs trees,
 // kernels, stage1 images and a static systemd-nspawn, and boots the kernel
 // under qemu. E2E_RUN=regexp selects tests.
@@ -112,7 +120,9 @@ func E2e(ctx context.Context) error {
 	return (step.Cmd{Live: true}).Run(ctx, "go", args...)
 }
 
-// All runs every benchmark (`mage bench:<name>`) and prints one table:
+// All runs every benchmark and prints one table against the peer tools.
+//
+// It runs every benchmark (`mage bench:<name>`) and prints one table:
 // name, our time, the peer tool's time on the same input, and the ratio
 // (peer/ours, higher is better for us).
 func (Bench) All(ctx context.Context) error {
@@ -223,7 +233,9 @@ func timeRuns(ctx context.Context, n int, name string, args ...string) (time.Dur
 
 func init() { registerBench("noop") }
 
-// Noop measures a no-op `buildStage1` (everything up to date) against
+// Noop measures a no-op buildStage1 against `mage -l`.
+//
+// It measures a no-op `buildStage1` (everything up to date) against
 // `mage -l` on the same checkout (mage's own start-up), median of 9 runs of
 // the compiled magefile each. It builds the stage1 image first if needed.
 // Goal: the build graph check adds under 20%.

@@ -24,7 +24,9 @@ func init() {
 // Nspawn builds and installs a statically linked systemd-nspawn.
 type Nspawn mg.Namespace
 
-// Build builds a statically linked systemd-nspawn from the distribution's
+// Build builds a statically linked systemd-nspawn from distro source.
+//
+// It builds a statically linked systemd-nspawn from the distribution's
 // systemd source package into S1B_BUILD_DIR/nspawn/systemd-nspawn.
 //
 // The source is the systemd (and util-linux, for a static libmount and

@@ -20,7 +20,9 @@ import (
 // signatures rkt verifies (FILE.asc), verification and the rkt trust store.
 type Sign mg.Namespace
 
-// GenKey generates an RSA 4096-bit signing key: BASE.key.asc (mode 0600) and
+// GenKey generates an RSA 4096-bit signing key pair BASE.{key,pub}.asc.
+//
+// It generates an RSA 4096-bit signing key: BASE.key.asc (mode 0600) and
 // BASE.pub.asc.
 //
 // Usage: mage sign:genKey BASE
@@ -65,7 +67,9 @@ func (Sign) GenKey(ctx context.Context, base string) error {
 	return nil
 }
 
-// File writes FILE.asc, an armored detached signature of FILE that rkt
+// File writes FILE.asc, a detached signature of FILE that rkt verifies.
+//
+// It writes FILE.asc, an armored detached signature of FILE that rkt
 // verifies.
 //
 // Usage: mage sign:file FILE [-key=KEY]
@@ -183,7 +187,9 @@ func init() {
 	step.Requires("bench:sign", step.Tool{Command: "gpg", Package: "gnupg", VersionArgs: []string{"--version"}})
 }
 
-// Sign measures signing a 256 MiB artifact with our signer against GnuPG
+// Sign measures signing 256 MiB with our signer against GnuPG.
+//
+// It measures signing a 256 MiB artifact with our signer against GnuPG
 // (`gpg --armor --detach-sign`) using the same 4096-bit RSA key, median of
 // BENCH_RUNS (default 3) runs each, and checks that each side verifies the
 // other's signature. Scratch files live in S1B_BUILD_DIR/bench/sign.
