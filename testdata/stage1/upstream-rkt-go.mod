@@ -1,0 +1,63 @@
+module github.com/rkt/rkt
+
+go 1.12
+
+require (
+	github.com/PuerkitoBio/purell v1.1.0
+	github.com/PuerkitoBio/urlesc v0.0.0-20160726150825-5bd2802263f2
+	github.com/appc/docker2aci v0.17.2
+	github.com/appc/spec v0.8.11
+	github.com/aws/aws-sdk-go v1.1.7
+	github.com/containernetworking/cni v0.3.0
+	github.com/coreos/go-semver v0.1.0
+	github.com/coreos/go-systemd v0.0.0-20170731111925-d21964639418
+	github.com/coreos/ioprogress v0.0.0-20150916212520-e7fc03058804
+	github.com/coreos/pkg v0.0.0-20160530111557-7f080b6c11ac
+	github.com/cznic/b v0.0.0-20150426083002-e2e747ce049f
+	github.com/cznic/bufs v0.0.0-20140818122033-3dcccbd7064a
+	github.com/cznic/fileutil v0.0.0-20141028072540-21ae57c9dce7
+	github.com/cznic/mathutil v0.0.0-20150216133129-f9551431b78e
+	github.com/cznic/ql v1.0.4
+	github.com/cznic/sortutil v0.0.0-20141121185025-d4401851b4c3
+	github.com/cznic/strutil v0.0.0-20150113211245-97bc31f80ac4
+	github.com/cznic/zappy v0.0.0-20140820082020-47331054e4f9
+	github.com/davecgh/go-spew v0.0.0-20151105211317-5215b55f46b2
+	github.com/docker/distribution v0.0.0-20170905204447-5db89f0ca686
+	github.com/dustin/go-humanize v0.0.0-20150824083810-c20a8bde38c8
+	github.com/go-ini/ini v1.11.0
+	github.com/golang/protobuf v0.0.0-20161117033126-8ee79997227b
+	github.com/google/btree v0.0.0-20160330165814-f06e229e6799
+	github.com/gorilla/context v0.0.0-20141126163405-50c25fb3b2b3
+	github.com/gorilla/mux v0.0.0-20140926153814-e444e69cbd2e
+	github.com/hashicorp/errwrap v0.0.0-20141028054710-7554cd9344ce
+	github.com/hashicorp/golang-lru v0.0.0-20160207214719-a0d98a5f2880
+	github.com/jmespath/go-jmespath v0.0.0-20160202185014-0b12d6b521d8
+	github.com/jonboulle/clockwork v0.1.0
+	github.com/klauspost/compress v0.0.0-20160313145351-006acde2c5d2
+	github.com/klauspost/cpuid v0.0.0-20160302075316-09cded8978dc
+	github.com/klauspost/crc32 v0.0.0-20160219142609-19b0b332c9e4
+	github.com/klauspost/pgzip v0.0.0-20160219145911-95e8170c5d4d
+	github.com/opencontainers/go-digest v0.0.0-20170111181659-21dfd564fd89
+	github.com/opencontainers/image-spec v1.0.0-rc2
+	github.com/opencontainers/selinux v0.0.0-20170621221121-4a2974bf1ee9
+	github.com/pborman/uuid v0.0.0-20170612153648-e790cca94e6c
+	github.com/peterbourgon/diskv v2.0.0+incompatible
+	github.com/spf13/cobra v0.0.0-20160403140835-4c05eb1145f1
+	github.com/spf13/pflag v0.0.0-20151013200643-08b1a584251b
+	github.com/syndtr/gocapability v0.0.0-20160928074757-e7cb7fa329f4
+	go4.org v0.0.0-20160314031811-03efcb870d84
+	golang.org/x/crypto v0.0.0-20141219224849-a7ead6ddf062
+	golang.org/x/net v0.0.0-20160726221601-6a513affb38d
+	golang.org/x/sys v0.0.0-20160610012207-b44883b474ff
+	golang.org/x/text v0.3.1-0.20180410181320-7922cc490dd5
+	google.golang.org/grpc v1.0.4
+	gopkg.in/inf.v0 v0.9.0
+	github.com/appc/goaci v0.1.0
+	github.com/coreos/go-iptables v0.1.0
+	github.com/d2g/dhcp4 v0.0.0-20150413103026-f0e4d29ff023
+	github.com/d2g/dhcp4client v0.0.0-20150519145404-bed07e1bc5b8
+	github.com/kr/pty v0.0.0-20151007230424-f7ee69f31298
+	github.com/vishvananda/netlink v0.0.0-20150915170505-ecf47fd5739b
+	github.com/godbus/dbus v4.0.0+incompatible
+	golang.org/x/tools v0.1.0
+)
