@@ -77,11 +77,12 @@ func buildUpstream(ctx context.Context, c *config.Config) (*upstream.Built, erro
 		}
 	}
 	return upstream.Build(ctx, upstream.Options{
-		Rkt:     rkt,
-		WorkDir: filepath.Join(c.BuildDir, "stage1-upstream"),
-		OutDir:  c.OutDir,
-		Accel:   c.Stage1QemuAccel,
-		Pack:    aci.PackOptions{Epoch: epoch, HasEpoch: has, ForceRoot: true},
+		Rkt:        rkt,
+		WorkDir:    filepath.Join(c.BuildDir, "stage1-upstream"),
+		RktWorkDir: filepath.Join(c.BuildDir, "rkt"),
+		OutDir:     c.OutDir,
+		Accel:      c.Stage1QemuAccel,
+		Pack:       aci.PackOptions{Epoch: epoch, HasEpoch: has, ForceRoot: true},
 		Sign: func(ctx context.Context, file string) error {
 			return sign.SignArtifact(c, file)
 		},

@@ -27,6 +27,7 @@ import (
 
 	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/nspawn/static"
+	"github.com/rktbuild/rktbuild/rkt"
 	"github.com/rktbuild/rktbuild/stage1"
 	"github.com/rktbuild/rktbuild/step"
 )
@@ -35,7 +36,10 @@ import (
 type Options struct {
 	Rkt     stage1.RktVersion
 	WorkDir string // <S1B_BUILD_DIR>/stage1-upstream
-	OutDir  string // where the image is written
+	// RktWorkDir is where rkt.Source keeps rkt's tree (default build/rkt,
+	// shared with the rkt test tool).
+	RktWorkDir string
+	OutDir     string // where the image is written
 	// Accel is the /qemu wrapper's default accelerator: auto (KVM when
 	// /dev/kvm can be used, else TCG), kvm or tcg.
 	Accel  string
@@ -91,27 +95,24 @@ func Build(ctx context.Context, o Options) (*Built, error) {
 		goVersion = strings.TrimSpace(v)
 	}
 	version := "v" + o.Rkt.String()
+	if version != rkt.Version {
+		return nil, fmt.Errorf("rkt module version %s does not match %s", rkt.Version, version)
+	}
 
-	src := filepath.Join(o.WorkDir, "rkt-src")
-	_, err := step.Do(ctx, step.Step{
-		Name:    "stage1-upstream:rkt-source",
-		Inputs:  step.Inputs{Values: map[string]string{"version": version, "pins": string(modulesTSV)}},
-		Outputs: []string{src},
-		Run: func(ctx context.Context) error {
-			return step.ReplaceDir(src, func(tmp string) error {
-				_ = os.Remove(tmp)
-				return FetchRkt(ctx, version, tmp)
-			})
-		},
-	})
+	src, err := rkt.Source(ctx, rkt.Options{WorkDir: o.RktWorkDir})
 	if err != nil {
 		return nil, err
 	}
+	deps, err := rkt.Dependencies()
+	if err != nil {
+		return nil, err
+	}
+	gomod := string(rkt.GoMod(deps))
 
 	progs := filepath.Join(o.WorkDir, "programs")
 	_, err = step.Do(ctx, step.Step{
 		Name: "stage1-upstream:programs",
-		Inputs: step.Inputs{Values: map[string]string{"version": version, "pins": string(modulesTSV), "go": goVersion,
+		Inputs: step.Inputs{Values: map[string]string{"version": version, "go.mod": gomod, "go": goVersion,
 			"programs": fmt.Sprint(GoPrograms, NetPlugins, CPrograms)}},
 		Outputs: []string{progs},
 		Run: func(ctx context.Context) error {

@@ -1,102 +1,15 @@
 package upstream
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	_ "embed" // the module pins are embedded
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
-	cp "github.com/otiai10/copy"
-
+	"github.com/rktbuild/rktbuild/rkt"
 	"github.com/rktbuild/rktbuild/step"
 )
-
-// RktModule is the module rkt's stage1 programs are built from.
-const RktModule = "github.com/rkt/rkt"
-
-//go:embed rkt-1.30.0-modules.tsv
-var modulesTSV []byte
-
-// substitutes are the versions used for the two stage1-only pins the
-// module proxy does not serve (see the notes in rkt-1.30.0-modules.tsv).
-var substitutes = map[string]string{
-	"github.com/godbus/dbus": "v4.0.0+incompatible",
-	"golang.org/x/tools":     "v0.1.0",
-}
-
-// Pins parses the module pin table: module, version, note; '#' lines are
-// comments; a version in parentheses is a pin the proxy refuses, replaced
-// by substitutes.
-func Pins(tsv []byte) ([][2]string, error) {
-	var out [][2]string
-	sc := bufio.NewScanner(bytes.NewReader(tsv))
-	n := 0
-	for sc.Scan() {
-		n++
-		line := sc.Text()
-		if n == 1 || strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		f := strings.Split(line, "\t")
-		if len(f) < 2 {
-			return nil, fmt.Errorf("module pins line %d: expected module<TAB>version", n)
-		}
-		mod, ver := f[0], f[1]
-		if strings.HasPrefix(ver, "(") {
-			s, ok := substitutes[mod]
-			if !ok {
-				return nil, fmt.Errorf("module pins line %d: %s has no servable version and no substitute", n, mod)
-			}
-			ver = s
-		}
-		out = append(out, [2]string{mod, ver})
-	}
-	return out, sc.Err()
-}
-
-// GoMod returns the go.mod that builds rkt's tree (which has none) with
-// the pinned modules.
-func GoMod(pins [][2]string) []byte {
-	var b strings.Builder
-	b.WriteString("module " + RktModule + "\n\ngo 1.12\n\nrequire (\n")
-	for _, p := range pins {
-		fmt.Fprintf(&b, "\t%s %s\n", p[0], p[1])
-	}
-	b.WriteString(")\n")
-	return []byte(b.String())
-}
-
-// FetchRkt downloads rkt's source at version through the Go module proxy
-// (checked against the checksum database like any module) and copies it,
-// writable and with a generated go.mod, to dir (which must not exist).
-func FetchRkt(ctx context.Context, version, dir string) error {
-	var out bytes.Buffer
-	err := step.Cmd{Stdout: &out, Env: []string{"GOFLAGS=-mod=mod", "GOWORK=off"}}.
-		Run(ctx, "go", "mod", "download", "-json", RktModule+"@"+version)
-	if err != nil {
-		return fmt.Errorf("downloading %s@%s from the Go module proxy: %w", RktModule, version, err)
-	}
-	var info struct{ Dir, Error string }
-	if err := json.Unmarshal(out.Bytes(), &info); err != nil {
-		return fmt.Errorf("go mod download %s@%s: %w", RktModule, version, err)
-	}
-	if info.Error != "" || info.Dir == "" {
-		return fmt.Errorf("go mod download %s@%s: %s", RktModule, version, info.Error)
-	}
-	if err := cp.Copy(info.Dir, dir, cp.Options{PermissionControl: cp.AddPermission(0o200)}); err != nil {
-		return fmt.Errorf("copying rkt's source: %w", err)
-	}
-	pins, err := Pins(modulesTSV)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "go.mod"), GoMod(pins), 0o644)
-}
 
 // GoPrograms are rkt's stage1 Go programs for the kvm flavor, by package
 // directory; each is installed at /<base name>. init needs cgo (pkg/acl).
@@ -121,15 +34,16 @@ var CPrograms = map[string][]string{
 	"diagnostic":  {"diagnostic/diagnostic.c", "diagnostic/diagnostic-util.c"},
 }
 
-// BuildRktPrograms builds the stage1 programs from the rkt tree src into
+// BuildRktPrograms builds the stage1 programs from the rkt tree src (from
+// rkt.Source) into
 // out: the Go programs and C programs at out/<name>, the CNI plugins at
 // out/plugins/<name>.
 func BuildRktPrograms(ctx context.Context, src, version, out string) error {
 	if err := os.MkdirAll(filepath.Join(out, "plugins"), 0o755); err != nil {
 		return err
 	}
-	env := []string{"GOFLAGS=-mod=mod", "GOWORK=off", "GOTOOLCHAIN=local", "GOOS=linux", "GOARCH=amd64"}
-	ld := "-s -w -buildid= -X " + RktModule + "/version.Version=" + version
+	env := append(rkt.BuildEnv(), "GOOS=linux", "GOARCH=amd64")
+	ld := "-s -w -buildid= -X " + rkt.Module + "/version.Version=" + version
 	// init needs cgo (pkg/acl dlopens libacl) and runs on the host, as
 	// rkt's own build makes it; the others are static.
 	var static []string

@@ -31,39 +31,6 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
-func TestPinsAndGoMod(t *testing.T) {
-	pins, err := Pins(modulesTSV)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]string{}
-	for _, p := range pins {
-		got[p[0]] = p[1]
-	}
-	for mod, want := range map[string]string{
-		"github.com/appc/spec":               "v0.8.11",
-		"github.com/godbus/dbus":             "v4.0.0+incompatible",
-		"golang.org/x/tools":                 "v0.1.0",
-		"github.com/containernetworking/cni": "v0.3.0",
-		"github.com/vishvananda/netlink":     "v0.0.0-20150915170505-ecf47fd5739b",
-	} {
-		if got[mod] != want {
-			t.Errorf("%s pinned at %q, want %q", mod, got[mod], want)
-		}
-	}
-	golden(t, "upstream-rkt-go.mod", GoMod(pins))
-
-	bad := []struct{ name, tsv, err string }{
-		{"short line", "module\tversion\nexample.com/x\n", "line 2"},
-		{"no substitute", "module\tversion\nexample.com/x\t(refused)\tnote\n", "no servable version"},
-	}
-	for _, tc := range bad {
-		if _, err := Pins([]byte(tc.tsv)); err == nil || !strings.Contains(err.Error(), tc.err) {
-			t.Errorf("%s: error %v, want %q", tc.name, err, tc.err)
-		}
-	}
-}
-
 func TestManifest(t *testing.T) {
 	m, err := Manifest(stage1.RktVersion{Major: 1, Minor: 30, Patch: 0})
 	if err != nil {
