@@ -26,8 +26,20 @@ var upstreamTools = []step.Tool{
 	{Command: "dpkg-deb", Package: "dpkg", VersionArgs: []string{"--version"}},
 }
 
+// stage1SrcE2ETools are what the from-source stage1's end-to-end test
+// needs besides the build: rkt's kvm networking (iptables, ip, unshare)
+// and the probe app's static busybox.
+var stage1SrcE2ETools = []step.Tool{
+	{Command: "iptables", Package: "iptables", VersionArgs: []string{"--version"}},
+	{Command: "ip", Package: "iproute2", VersionArgs: []string{"-V"}},
+	{Command: "unshare", Package: "util-linux", VersionArgs: []string{"--version"}},
+	{Command: "busybox", Package: "busybox-static", VersionArgs: []string{"--help"}},
+}
+
 func init() {
 	step.Requires("stage1:upstream", upstreamTools...)
+	step.Requires("buildStage1", upstreamTools...)
+	step.Requires("e2e", stage1SrcE2ETools...)
 	register("stage1:upstream", Stage1{}.Upstream)
 }
 

@@ -113,7 +113,7 @@ func Build(ctx context.Context, o Options) (*Built, error) {
 	_, err = step.Do(ctx, step.Step{
 		Name: "stage1-upstream:programs",
 		Inputs: step.Inputs{Values: map[string]string{"version": version, "go.mod": gomod, "go": goVersion,
-			"programs": fmt.Sprint(GoPrograms, NetPlugins, CPrograms)}},
+			"programs": fmt.Sprint(GoPrograms, CgoPrograms, NetPlugins, CPrograms)}},
 		Outputs: []string{progs},
 		Run: func(ctx context.Context) error {
 			return step.ReplaceDir(progs, func(tmp string) error {

@@ -12,11 +12,17 @@ import (
 )
 
 // GoPrograms are rkt's stage1 Go programs for the kvm flavor, by package
-// directory; each is installed at /<base name>. init needs cgo (pkg/acl).
+// directory; each is installed at /<base name>.
 var GoPrograms = []string{
 	"stage1/init", "stage1/gc", "stage1/enter_kvm", "stage1/stop_kvm",
 	"stage1/app_add", "stage1/app_rm", "stage1/app_start", "stage1/app_stop",
 	"stage1/attach", "stage1/iottymux",
+}
+
+// CgoPrograms are the GoPrograms that import pkg/acl (cgo).
+var CgoPrograms = map[string]bool{
+	"stage1/init": true, "stage1/app_add": true, "stage1/app_rm": true, "stage1/app_start": true,
+	"stage1/app_stop": true, "stage1/attach": true, "stage1/iottymux": true,
 }
 
 // NetPlugins are the CNI plugins rkt's stage1 ships in
@@ -44,18 +50,22 @@ func BuildRktPrograms(ctx context.Context, src, version, out string) error {
 	}
 	env := append(rkt.BuildEnv(), "GOOS=linux", "GOARCH=amd64")
 	ld := "-s -w -buildid= -X " + rkt.Module + "/version.Version=" + version
-	// init needs cgo (pkg/acl dlopens libacl) and runs on the host, as
-	// rkt's own build makes it; the others are static.
-	var static []string
+	// Programs that import rkt's pkg/acl (init and what shares its
+	// common package) need cgo, as in rkt's own build: they link the
+	// C library dynamically (on the host for init and app_*, in the pod for
+	// iottymux, which has the distribution's libc). The rest are static.
+	var dynamic, static []string
 	for _, p := range GoPrograms {
-		if p != "stage1/init" {
+		if CgoPrograms[p] {
+			dynamic = append(dynamic, "./"+p)
+		} else {
 			static = append(static, "./"+p)
 		}
 	}
 	builds := []struct {
 		cgo  string
 		pkgs []string
-	}{{"CGO_ENABLED=1", []string{"./stage1/init"}}, {"CGO_ENABLED=0", static}}
+	}{{"CGO_ENABLED=1", dynamic}, {"CGO_ENABLED=0", static}}
 	for _, b := range builds {
 		err := step.Cmd{Dir: src, Env: append(env, b.cgo), Jobs: 1}.
 			Run(ctx, "go", append([]string{"build", "-trimpath", "-buildvcs=false", "-ldflags=" + ld, "-o", out + "/"}, b.pkgs...)...)
