@@ -241,8 +241,8 @@ func (Stage1) Smoke(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	step.Printf("smoke: kernel %s booted with rkt's 9p device model (accel %s) and powered off in %s; console log %s\n",
-		res.Release, c.QemuAccel, res.Elapsed.Round(time.Millisecond), res.Console)
+	step.Printf("smoke: kernel %s booted with rkt's 9p device model (accel %s): boot time (qemu start to the init's marker) %s, powered off after %s; console log %s\n",
+		res.Release, c.QemuAccel, res.Boot.Round(time.Millisecond), res.Elapsed.Round(time.Millisecond), res.Console)
 	return nil
 }
 
