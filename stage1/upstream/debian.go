@@ -140,7 +140,12 @@ func FetchDebian(ctx context.Context, o DebianOptions, staging string) ([]string
 	if err != nil {
 		return nil, err
 	}
-	apt := static.Apt{Dir: filepath.Join(o.Dir, "apt")}
+	// apt reads relative Dir:: paths relative to /etc/apt.
+	aptDir, err := filepath.Abs(filepath.Join(o.Dir, "apt"))
+	if err != nil {
+		return nil, err
+	}
+	apt := static.Apt{Dir: aptDir}
 	if err := apt.Setup(src); err != nil {
 		return nil, err
 	}
