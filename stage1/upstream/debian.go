@@ -20,7 +20,7 @@ import (
 var Packages = []string{
 	"systemd", "bash", "mount", "coreutils", "iproute2",
 	"openssh-server", "openssh-client",
-	"qemu-system-x86", "seabios", "ipxe-qemu", "qemu-system-data",
+	"qemu-system-x86", "qemu-system-common", "seabios", "ipxe-qemu", "qemu-system-data",
 }
 
 // Picks are the files taken from the packages, as paths in the merged
@@ -31,7 +31,6 @@ var Picks = []string{
 	"usr/lib/systemd/systemd-journald",
 	"usr/lib/systemd/systemd-shutdown",
 	"usr/lib/systemd/systemd-cgroups-agent",
-	"usr/lib/systemd/libsystemd-shared-*.so",
 	"usr/bin/systemctl",
 	"usr/bin/journalctl",
 	"usr/bin/systemd-sysusers",
@@ -283,7 +282,13 @@ type Copier struct {
 
 // Copy copies rel (a merged-layout path) and, for ELF files, their
 // libraries.
-func (c *Copier) Copy(rel string) error {
+func (c *Copier) Copy(rel string) error { return c.copy(rel, nil) }
+
+// copy copies rel; inherited are the run paths of the objects that needed
+// it: a library loaded through a program's RUNPATH satisfies its siblings'
+// needs too (the loader matches loaded sonames), e.g. systemd's
+// libsystemd-core needs libsystemd-shared from systemd's RUNPATH.
+func (c *Copier) copy(rel string, inherited []string) error {
 	if c.done == nil {
 		c.done = map[string]bool{}
 	}
@@ -320,7 +325,7 @@ func (c *Copier) Copy(rel string) error {
 		if err := os.Symlink(relLink, dst); err != nil {
 			return err
 		}
-		return c.Copy(target)
+		return c.copy(target, inherited)
 	}
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("%s is not a regular file or symlink", rel)
@@ -332,26 +337,27 @@ func (c *Copier) Copy(rel string) error {
 	if err != nil || needed == nil {
 		return err
 	}
+	var dirs []string
+	for _, r := range runpath {
+		dirs = append(dirs, Normalize(strings.ReplaceAll(r, "$ORIGIN", "/"+filepath.Dir(rel))))
+	}
+	dirs = append(dirs, inherited...)
 	for _, lib := range needed {
-		p, err := c.findLib(lib, runpath, rel)
+		p, err := c.findLib(lib, dirs, rel)
 		if err != nil {
 			return err
 		}
-		if err := c.Copy(p); err != nil {
+		if err := c.copy(p, dirs); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// findLib resolves a needed library in the staging root: RUNPATH/RPATH
-// first ($ORIGIN is the file's directory), then the loader's defaults.
-func (c *Copier) findLib(lib string, runpath []string, from string) (string, error) {
-	var dirs []string
-	for _, r := range runpath {
-		dirs = append(dirs, Normalize(strings.ReplaceAll(r, "$ORIGIN", "/"+filepath.Dir(from))))
-	}
-	dirs = append(dirs, libDirs...)
+// findLib resolves a needed library in the staging root: the run paths
+// first, then the loader's defaults.
+func (c *Copier) findLib(lib string, runpaths []string, from string) (string, error) {
+	dirs := append(append([]string{}, runpaths...), libDirs...)
 	for _, d := range dirs {
 		p := filepath.Join(d, lib)
 		if _, err := ResolveIn(c.From, p); err == nil {
