@@ -50,6 +50,11 @@ type Options struct {
 	SignInputs []string
 }
 
+// Recipe names the build recipe of the programs and the rootfs: bump it
+// when BuildRktPrograms or Assemble change what they produce, so the
+// steps run again (their other inputs are values and files, not code).
+const Recipe = "2: absolute program output dir; explicit program and plugin lists"
+
 // Built describes the image.
 type Built struct {
 	File, ID string
@@ -113,7 +118,7 @@ func Build(ctx context.Context, o Options) (*Built, error) {
 	_, err = step.Do(ctx, step.Step{
 		Name: "stage1-upstream:programs",
 		Inputs: step.Inputs{Values: map[string]string{"version": version, "go.mod": gomod, "go": goVersion,
-			"programs": fmt.Sprint(GoPrograms, CgoPrograms, NetPlugins, CPrograms)}},
+			"programs": fmt.Sprint(GoPrograms, CgoPrograms, NetPlugins, CPrograms), "recipe": Recipe}},
 		Outputs: []string{progs},
 		Run: func(ctx context.Context) error {
 			return step.ReplaceDir(progs, func(tmp string) error {
@@ -167,7 +172,7 @@ func Build(ctx context.Context, o Options) (*Built, error) {
 	_, err = step.Do(ctx, step.Step{
 		Name: "stage1-upstream:rootfs",
 		Inputs: step.Inputs{Files: []string{progs, versionsFile, wrapper}, Values: map[string]string{
-			"picks": strings.Join(Picks, " "), "firmware": strings.Join(Firmware, " "), "accel": o.Accel,
+			"picks": strings.Join(Picks, " "), "firmware": strings.Join(Firmware, " "), "accel": o.Accel, "recipe": Recipe,
 			"files": fmt.Sprint(RktFiles, Symlinks, Dirs, PtmxDropIn)}},
 		Outputs: []string{rootfs},
 		Run: func(ctx context.Context) error {
@@ -283,29 +288,27 @@ func Assemble(dir string, o AssembleOptions) error {
 		}
 	}
 	// rkt's programs at the top level, the CNI plugins, the wrapper.
-	entries, err := os.ReadDir(o.Programs)
-	if err != nil {
-		return err
+	var names []string
+	for _, p := range GoPrograms {
+		names = append(names, filepath.Base(p))
 	}
-	for _, e := range entries {
-		if e.IsDir() {
-			continue
-		}
-		if err := copyFile(filepath.Join(o.Programs, e.Name()), filepath.Join(dir, e.Name()), 0o755); err != nil {
-			return err
+	for name := range CPrograms {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := copyFile(filepath.Join(o.Programs, name), filepath.Join(dir, name), 0o755); err != nil {
+			return fmt.Errorf("rkt's stage1 program %s: %w", name, err)
 		}
 	}
 	plugins := filepath.Join(dir, "usr/lib/rkt/plugins/net")
 	if err := os.MkdirAll(plugins, 0o755); err != nil {
 		return err
 	}
-	pe, err := os.ReadDir(filepath.Join(o.Programs, "plugins"))
-	if err != nil {
-		return err
-	}
-	for _, e := range pe {
-		if err := copyFile(filepath.Join(o.Programs, "plugins", e.Name()), filepath.Join(plugins, e.Name()), 0o755); err != nil {
-			return err
+	for _, p := range NetPlugins {
+		name := filepath.Base(p)
+		if err := copyFile(filepath.Join(o.Programs, "plugins", name), filepath.Join(plugins, name), 0o755); err != nil {
+			return fmt.Errorf("CNI plugin %s: %w", name, err)
 		}
 	}
 	if err := copyFile(o.Wrapper, filepath.Join(dir, "qemu"), 0o755); err != nil {

@@ -45,6 +45,11 @@ var CPrograms = map[string][]string{
 // out: the Go programs and C programs at out/<name>, the CNI plugins at
 // out/plugins/<name>.
 func BuildRktPrograms(ctx context.Context, src, version, out string) error {
+	// go build runs in src: the output directory must not be relative.
+	out, err := filepath.Abs(out)
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(filepath.Join(out, "plugins"), 0o755); err != nil {
 		return err
 	}
@@ -77,7 +82,7 @@ func BuildRktPrograms(ctx context.Context, src, version, out string) error {
 	for _, p := range NetPlugins {
 		pkgs = append(pkgs, "github.com/containernetworking/cni/plugins/"+p)
 	}
-	err := step.Cmd{Dir: src, Env: append(env, "CGO_ENABLED=0"), Jobs: 1}.
+	err = step.Cmd{Dir: src, Env: append(env, "CGO_ENABLED=0"), Jobs: 1}.
 		Run(ctx, "go", append([]string{"build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid=", "-o", filepath.Join(out, "plugins") + "/"}, pkgs...)...)
 	if err != nil {
 		return fmt.Errorf("building the CNI plugins: %w", err)
