@@ -141,7 +141,7 @@ func TestStage1FromSource(t *testing.T) {
 	}
 
 	// 2. Real rkt 1.30.0.
-	tools, err := rkt.Build(ctx, rkt.Options{WorkDir: filepath.Join(work, "rkt")})
+	tools, err := rkt.Build(ctx, rkt.Options{WorkDir: filepath.Join(work, "build", "rkt")}) // shared with stage1:upstream
 	if err != nil {
 		t.Fatalf("building rkt: %v", err)
 	}
