@@ -278,8 +278,8 @@ func s1srcRkt(ctx context.Context, t *testing.T, sb *rkt.Sandbox, _ string, args
 	return string(out), err
 }
 
-// bootMarks are the times the run's output showed the kernel starting
-// (qemu's first console line) and the probe's marker.
+// bootMarks are the times the run's output showed qemu starting (the
+// /qemu wrapper's line) and the probe's marker.
 type bootMarks struct {
 	start, kernel, marker time.Time
 }
@@ -300,10 +300,10 @@ func (b bootMarks) sinceStart() string {
 
 // s1srcRun runs the probe with rkt run in a private network and mount
 // namespace (loopback up, /var/lib/cni bind-mounted from a temp dir), and
-// timestamps the kernel's first console line and the probe's marker.
+// timestamps qemu's start and the probe's marker.
 func s1srcRun(ctx context.Context, t *testing.T, sb *rkt.Sandbox, uuidFile, stage1, app string) (string, bootMarks, error) {
 	cni := t.TempDir()
-	argv := sb.Argv("run", "--insecure-options=image", "--stage1-path="+stage1, "--net=default-restricted",
+	argv := sb.Argv("--debug", "run", "--insecure-options=image", "--stage1-path="+stage1, "--net=default-restricted",
 		"--uuid-file-save="+uuidFile, app)
 	script := `set -e; ip link set lo up; mkdir -p /var/lib/cni; mount --bind "$CNI" /var/lib/cni; exec "$@"`
 	full := append([]string{"unshare", "-n", "-m", "--propagation", "private", "--", "sh", "-c", script, "sh"}, argv...)
@@ -326,7 +326,7 @@ func s1srcRun(ctx context.Context, t *testing.T, sb *rkt.Sandbox, uuidFile, stag
 			now := time.Now()
 			mu.Lock()
 			buf.WriteString(line + "\n")
-			if marks.kernel.IsZero() && (strings.Contains(line, "Linux version") || strings.Contains(line, "Booting")) {
+			if marks.kernel.IsZero() && strings.Contains(line, "rktbuild qemu: starting") {
 				marks.kernel = now
 			}
 			if marks.marker.IsZero() && strings.Contains(line, s1srcStart) {

@@ -26,6 +26,9 @@ import (
 	"syscall"
 )
 
+// StartMarker starts the line the wrapper prints before running qemu.
+const StartMarker = "rktbuild qemu: starting"
+
 // Paths inside the stage1 rootfs.
 const (
 	confPath   = "etc/rktbuild/qemu.conf"
@@ -57,8 +60,11 @@ func main() {
 	useKVM, why := decideKVM(accel, kvmUsable)
 	vhost := vhostUsable()
 	args := Rewrite(os.Args[1:], useKVM, vhost)
-	if !useKVM {
-		fmt.Fprintf(os.Stderr, "rktbuild qemu: using TCG (%s)\n", why)
+	// One line when qemu starts (boot time measurements start here).
+	if useKVM {
+		fmt.Fprintf(os.Stderr, "%s: accel kvm, vhost %v\n", StartMarker, vhost)
+	} else {
+		fmt.Fprintf(os.Stderr, "%s: accel tcg (%s), vhost %v\n", StartMarker, why, vhost)
 	}
 	var lib []string
 	for _, d := range libDirs {
