@@ -357,12 +357,24 @@ func (b *Builder) AddDependency(name string, labels map[string]string) {
 }
 
 // Write packs the image into out (atomically) and returns its image ID.
+// Device nodes, FIFOs and sockets are removed from the rootfs first and
+// /dev is kept as an empty directory: rkt cannot render them (see
+// aci.RktDeviceHint) and provides /dev itself.
 func (b *Builder) Write(ctx context.Context, out string, opts aci.PackOptions) (string, error) {
 	if b.err != nil {
 		return "", b.err
 	}
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return "", err
+	}
+	// An image is meant for rkt, which hangs rendering device nodes
+	// (aci.RktDeviceHint); its stage1 provides /dev in the pod.
+	removed, err := aci.RemoveSpecialFiles(b.Rootfs())
+	if err != nil {
+		return "", fmt.Errorf("image %s: %w", b.manifest.Name, err)
+	}
+	if len(removed) > 0 {
+		step.Logf(ctx, "image %s: removed %d device nodes, FIFOs and sockets from the rootfs (rkt provides /dev)", b.manifest.Name, len(removed))
 	}
 	id, err := aci.PackRootfs(ctx, b.manifest, b.Rootfs(), out, opts)
 	if err != nil {

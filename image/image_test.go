@@ -1,6 +1,8 @@
 package image
 
 import (
+	"golang.org/x/sys/unix"
+
 	"context"
 	"os"
 	"path/filepath"
@@ -258,5 +260,58 @@ func TestBuilderErrorsStick(t *testing.T) {
 	}
 	if _, err := FromRootfs(context.Background(), filepath.Join(tmp, "w2"), filepath.Join(tmp, "nope"), "example.com/x"); err == nil || !strings.Contains(err.Error(), "mage rootfs") {
 		t.Errorf("FromRootfs of a missing rootfs: %v", err)
+	}
+}
+
+// TestBuilderWriteDropsDeviceNodes: an image built by a recipe carries no
+// device nodes or FIFOs (rkt hangs rendering them) and keeps /dev as an
+// empty directory, while the source rootfs keeps its nodes.
+func TestBuilderWriteDropsDeviceNodes(t *testing.T) {
+	ctx := context.Background()
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "rootfs-src")
+	if err := os.MkdirAll(filepath.Join(src, "dev"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	nodes := []string{"dev/initctl"}
+	if err := unix.Mkfifo(filepath.Join(src, "dev", "initctl"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		if err := unix.Mknod(filepath.Join(src, "dev", "console"), unix.S_IFCHR|0o600, int(unix.Mkdev(5, 1))); err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, "dev/console")
+	} else {
+		t.Log("not root: checking a FIFO only (character devices need root)")
+	}
+	b, err := FromRootfs(ctx, filepath.Join(tmp, "work"), src, "example.com/nodev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	out := filepath.Join(tmp, "aci", "nodev.aci")
+	if _, err := b.Write(ctx, out, aci.PackOptions{Epoch: 1, HasEpoch: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := aci.RktCheck(out); err != nil {
+		t.Errorf("recipe image is not renderable by rkt: %v", err)
+	}
+	ents, err := aci.SpecialFiles(out)
+	if err != nil || len(ents) != 0 {
+		t.Errorf("SpecialFiles = %v, %v; want none", ents, err)
+	}
+	r, err := Render(ctx, out, filepath.Join(tmp, "rendered"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := os.ReadDir(filepath.Join(r.Rootfs(), "dev"))
+	if err != nil || len(dev) != 0 {
+		t.Errorf("/dev in the image = %v, %v; want an empty directory", dev, err)
+	}
+	for _, n := range nodes {
+		if _, err := os.Lstat(filepath.Join(src, n)); err != nil {
+			t.Errorf("the builder changed its source rootfs: %v", err)
+		}
 	}
 }

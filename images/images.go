@@ -234,6 +234,9 @@ func InputsOf(c *config.Config, r Recipe) step.Inputs {
 	}
 	in.Values["images.version"] = Version
 	in.Values["image.file"] = r.File(c)
+	// Recipe images carry no device nodes (image.Builder.Write): images
+	// built before that rule must be rebuilt.
+	in.Values["image.rootfs"] = "no device nodes, FIFOs or sockets; empty /dev"
 	for _, d := range r.Deps {
 		if dr, ok := Lookup(d); ok {
 			in.Files = append(in.Files, dr.File(c))

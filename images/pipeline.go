@@ -120,8 +120,8 @@ func Verify(c *config.Config, file string) (string, error) {
 func RenderDir(c *config.Config) string { return filepath.Join(c.CacheDir, "rendered") }
 
 // FindImage resolves what `mage run` was given: an .aci file, a recipe's
-// short name (base, go-builder), or an image name (NAME[:VERSION]) among
-// the .aci files in S1B_ACI_DIR.
+// short name (base, go-builder), or an image name (NAME[:VERSION][,l=v])
+// or ID that NewLocator finds among recipe outputs and the image store.
 func FindImage(c *config.Config, ref string) (string, error) {
 	if strings.HasSuffix(ref, ".aci") {
 		if _, err := os.Stat(ref); err != nil {
@@ -136,22 +136,15 @@ func FindImage(c *config.Config, ref string) (string, error) {
 		}
 		return f, nil
 	}
-	name, version, _ := strings.Cut(ref, ":")
-	files, _ := filepath.Glob(filepath.Join(c.ACIDir, "*.aci"))
-	for _, f := range files {
-		m, err := aci.ReadManifest(f)
-		if err != nil || m.Name.String() != name {
-			continue
+	f, err := NewLocator(c).Image(ref)
+	if err != nil {
+		var known []string
+		for _, r := range All() {
+			known = append(known, r.Name)
 		}
-		if v, _ := m.Labels.Get("version"); version == "" || v == version {
-			return f, nil
-		}
+		return "", fmt.Errorf("%w (recipes: %s)", err, strings.Join(known, ", "))
 	}
-	var known []string
-	for _, r := range All() {
-		known = append(known, r.Name)
-	}
-	return "", fmt.Errorf("no image %q: not an .aci file, not a recipe (%s), and no image of that name in %s", ref, strings.Join(known, ", "), c.ACIDir)
+	return f, nil
 }
 
 // Prepare verifies (unless insecure) and renders the image file for
@@ -170,7 +163,7 @@ func Prepare(ctx context.Context, c *config.Config, file string, insecure bool) 
 		}
 		step.Logf(ctx, "%s: good signature from %s", file, signer)
 	}
-	r, err := image.Render(ctx, file, RenderDir(c), image.DirFinder(c.ACIDir, c.StoreDir))
+	r, err := image.Render(ctx, file, RenderDir(c), NewLocator(c).Finder())
 	if err != nil {
 		return nil, nil, err
 	}

@@ -141,6 +141,9 @@ func pack(ctx context.Context, manifest []byte, mtime time.Time, rootfs, out str
 	if err != nil {
 		return "", err
 	}
+	if err := checkEntries(manifest, rootHdr, entries); err != nil {
+		return "", fmt.Errorf("pack %s: not writing %s, an ACI reader would refuse it: %w", rootfs, out, err)
+	}
 	mhdr := &tar.Header{
 		Typeflag: tar.TypeReg,
 		Name:     "manifest",

@@ -3,7 +3,11 @@ package publish
 import "github.com/rktbuild/rktbuild/format/aci"
 
 // validate checks the ACI file with the aci package's archive rules (only
-// manifest and rootfs/ entries, no escapes, no duplicates, a valid manifest).
+// manifest and rootfs/ entries, no escapes, no duplicates, a valid manifest)
+// and refuses images rkt cannot render (device nodes, FIFOs).
 func validate(file string) error {
-	return aci.Validate(file)
+	if err := aci.Validate(file); err != nil {
+		return err
+	}
+	return aci.RktCheck(file)
 }
