@@ -140,12 +140,6 @@ func TestStage1FromSource(t *testing.T) {
 		t.Errorf("dependent image dependencies: %v", dm.Dependencies)
 	}
 
-	// 2. Real rkt 1.30.0.
-	tools, err := rkt.Build(ctx, rkt.Options{WorkDir: filepath.Join(work, "build", "rkt")}) // shared with stage1:upstream
-	if err != nil {
-		t.Fatalf("building rkt: %v", err)
-	}
-
 	// 3. The probe app.
 	app := s1srcProbeACI(t, ctx, busybox, filepath.Join(work, "probe"))
 
@@ -159,11 +153,7 @@ func TestStage1FromSource(t *testing.T) {
 	}
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
-			sb, err := rkt.NewSandbox(filepath.Join(t.TempDir(), "rkt"), tools)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer sb.Close()
+			sb := rktSandbox(t) // real rkt 1.30.0, built once per suite run
 			if v.fetch != "" {
 				if err := sb.Trust(ctx, "coreos.com/rkt/stage1-kvm", pub); err != nil {
 					t.Fatal(err)
