@@ -76,11 +76,7 @@ func TestStage1FromSource(t *testing.T) {
 		ctx, cancel = context.WithDeadline(ctx, d.Add(-time.Minute))
 		defer cancel()
 	}
-	work := os.Getenv("E2E_WORK")
-	if work == "" {
-		work = t.TempDir()
-	}
-	work = filepath.Join(work, "stage1src")
+	work := filepath.Join(sharedRoot, "stage1src") // E2E_WORK keeps it between runs
 	common := []string{
 		"S1B_BUILD_DIR=" + filepath.Join(work, "build"),
 		"CACHE_DIR=" + filepath.Join(work, "cache"),
