@@ -210,14 +210,10 @@ func TestStage1FromSource(t *testing.T) {
 }
 
 // runMageLocked is runMage holding the machine-wide kernel build lock
-// (/tmp/rktbuild-kernel.lock) when the run would build a kernel: at most
-// one kernel build runs at a time. A dry run (`mage plan kernel:build`)
-// that finds the kernel up to date skips the lock, so a finished kernel is
-// not held up behind another checkout's build.
+// (/tmp/rktbuild-kernel.lock): at most one kernel build runs at a time.
+// (A dry run that says the kernel is up to date is not trusted to skip
+// the lock: it once said so before a real run rebuilt the kernel.)
 func runMageLocked(ctx context.Context, env []string, args ...string) (string, time.Duration, error) {
-	if plan, _, err := runMage(ctx, env, "plan", "kernel:build"); err == nil && kernelUpToDate(plan) {
-		return runMage(ctx, env, args...)
-	}
 	f, err := os.OpenFile("/tmp/rktbuild-kernel.lock", os.O_RDWR|os.O_CREATE, 0o666)
 	if err != nil {
 		return "", 0, err
@@ -228,22 +224,6 @@ func runMageLocked(ctx context.Context, env []string, args ...string) (string, t
 	}
 	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 	return runMage(ctx, env, args...)
-}
-
-// kernelUpToDate reports whether a plan lists the kernel steps and all of
-// them are up to date.
-func kernelUpToDate(plan string) bool {
-	n := 0
-	for _, line := range strings.Split(plan, "\n") {
-		if !strings.HasPrefix(line, "kernel:") {
-			continue
-		}
-		n++
-		if !strings.HasSuffix(strings.TrimSpace(line), ": up to date") {
-			return false
-		}
-	}
-	return n > 0
 }
 
 // s1srcProbeACI writes a tiny app image: a static busybox whose sh runs the
