@@ -49,6 +49,7 @@ type Config struct {
 	UpstreamStage1ACI     string   `key:"S1B_UPSTREAM_STAGE1_KVM_ACI"`
 	Stage1Name            string   `key:"S1B_STAGE1_NAME"`
 	QemuAccel             string   `key:"S1B_QEMU_ACCEL"`
+	Stage1QemuAccel       string   `key:"S1B_STAGE1_QEMU_ACCEL"`
 	ACIRegistry           string   `key:"ACI_REGISTRY"`
 	RootfsSuite           string   `key:"ROOTFS_SUITE"`
 	RootfsMirror          string   `key:"ROOTFS_MIRROR"`

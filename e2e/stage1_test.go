@@ -95,6 +95,11 @@ func TestStage1(t *testing.T) {
 		t.Errorf("smoke did not report kernel %s:\n%s", release, stage1Tail(sout, 20))
 	}
 	t.Logf("stage1:smoke: %s", stook.Round(time.Second))
+	if bt := regexp.MustCompile(`boot time \(qemu start to the init's marker\) (\S+),`).FindStringSubmatch(sout); bt != nil {
+		t.Logf("stage1:smoke boot time (qemu start -> init marker): %s", bt[1])
+	} else {
+		t.Errorf("stage1:smoke reported no boot time:\n%s", stage1Tail(sout, 10))
+	}
 
 	// 3. No-op rebuild: nothing ran, same image, seconds.
 	image := filepath.Join(trees[0], "arch", "x86", "boot", "bzImage")

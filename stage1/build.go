@@ -181,6 +181,9 @@ func packFlattened(ctx context.Context, o Options, m *schema.ImageManifest, root
 		return "", fmt.Errorf("S1B_UPSTREAM_STAGE1_KVM_ACI: %w", err)
 	}
 	merged := filepath.Join(up, "rootfs")
+	if err := CheckLayout(merged, rootfs); err != nil {
+		return "", fmt.Errorf("flattening onto S1B_UPSTREAM_STAGE1_KVM_ACI=%s: %w", o.UpstreamACI, err)
+	}
 	if err := cp.Copy(rootfs, merged, cp.Options{OnSymlink: func(string) cp.SymlinkAction { return cp.Shallow }}); err != nil {
 		return "", fmt.Errorf("flattening: %w", err)
 	}

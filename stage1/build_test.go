@@ -99,7 +99,7 @@ func TestBuild(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(root, other)); err == nil {
 				t.Errorf("kernel also at %s", other)
 			}
-			for _, f := range []string{"lib/modules/" + release + "/include/linux/types.h", "lib/modules/" + release + "/source/include/generated/autoconf.h"} {
+			for _, f := range []string{"usr/lib/modules/" + release + "/include/linux/types.h", "usr/lib/modules/" + release + "/source/include/generated/autoconf.h"} {
 				if _, err := os.Stat(filepath.Join(root, f)); err != nil {
 					t.Errorf("headers: %v", err)
 				}
@@ -189,5 +189,42 @@ func TestBuildFlattened(t *testing.T) {
 	o.Rkt, _ = ParseRktVersion("1.29.0")
 	if _, err := Build(ctx, o); err == nil || !strings.Contains(err.Error(), "1.30.0") || !strings.Contains(err.Error(), "1.29.0") {
 		t.Errorf("version mismatch: %v", err)
+	}
+}
+
+// TestCheckLayout: a layer directory where the upstream has a symlink is
+// refused (it would hide the link when rkt renders the layer over it);
+// directories under the link's target and new top-level entries are fine.
+func TestCheckLayout(t *testing.T) {
+	tests := []struct {
+		name  string
+		layer []string // directories in the layer
+		err   string
+	}{
+		{"headers under usr/lib", []string{"usr/lib/modules/6.12.0", "etc/systemd/system"}, ""},
+		{"real /lib hides lib -> usr/lib", []string{"lib/modules/6.12.0", "usr/bin"}, "/lib (upstream: /lib -> usr/lib)"},
+		{"real /bin too", []string{"bin", "lib"}, "/bin (upstream: /bin -> usr/bin), /lib (upstream: /lib -> usr/lib)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			up, layer := t.TempDir(), t.TempDir()
+			for _, l := range [][2]string{{"usr/lib", "lib"}, {"usr/bin", "bin"}} {
+				os.MkdirAll(filepath.Join(up, l[0]), 0o755)
+				os.Symlink(l[0], filepath.Join(up, l[1]))
+			}
+			for _, d := range tc.layer {
+				os.MkdirAll(filepath.Join(layer, d), 0o755)
+			}
+			err := CheckLayout(up, layer)
+			if tc.err == "" {
+				if err != nil {
+					t.Errorf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("error %v, want %q", err, tc.err)
+			}
+		})
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 
 	cp "github.com/otiai10/copy"
 
@@ -17,6 +19,15 @@ const DropInPath = "etc/systemd/system/prepare-app@.service.d/10-bind-mount-kern
 
 // MkdirPath is where the static mkdir the drop-in runs is installed.
 const MkdirPath = "usr/bin/mkdir"
+
+// HeadersDir is where the layer keeps the headers of a kernel release:
+// usr/lib/modules/<release>. rkt's stage1 has lib -> usr/lib, so the
+// drop-in's /lib/modules/<release> resolves there; a real top-level lib
+// directory in the layer would hide the upstream's link when rkt renders
+// the layer over it (see CheckLayout).
+func HeadersDir(release string) string {
+	return filepath.Join("usr", kernel.ModulesDir(release))
+}
 
 // DropIn returns the drop-in for a kernel release: create
 // /lib/modules/<release> inside the app and bind-mount the stage1's
@@ -37,8 +48,8 @@ type RootfsOptions struct {
 }
 
 // AssembleRootfs fills dir (which must exist and be empty) with the stage1
-// layer: the kernel at KernelPath(Rkt), the headers, the static mkdir and
-// the bind-mount drop-in.
+// layer: the kernel at KernelPath(Rkt), the headers at HeadersDir, the
+// static mkdir and the bind-mount drop-in.
 func AssembleRootfs(dir string, o RootfsOptions) error {
 	if err := copyFile(o.KernelImage, filepath.Join(dir, KernelPath(o.Rkt)), 0o644); err != nil {
 		return fmt.Errorf("stage1 kernel: %w", err)
@@ -47,7 +58,7 @@ func AssembleRootfs(dir string, o RootfsOptions) error {
 	if _, err := os.Stat(filepath.Join(o.Headers, mod)); err != nil {
 		return fmt.Errorf("stage1 headers: %w (headers and kernel release %s disagree?)", err, o.KernelRelease)
 	}
-	if err := cp.Copy(filepath.Join(o.Headers, "lib"), filepath.Join(dir, "lib"), cp.Options{
+	if err := cp.Copy(filepath.Join(o.Headers, mod), filepath.Join(dir, HeadersDir(o.KernelRelease)), cp.Options{
 		OnSymlink: func(string) cp.SymlinkAction { return cp.Shallow },
 	}); err != nil {
 		return fmt.Errorf("stage1 headers: %w", err)
@@ -74,4 +85,34 @@ func copyFile(src, dst string, perm os.FileMode) error {
 		return err
 	}
 	return os.Chmod(dst, perm)
+}
+
+// CheckLayout checks that an upstream stage1 rootfs and a layer rendered
+// over it agree: where the upstream has a symlink at the top level (lib ->
+// usr/lib), the layer must not have a directory, since rkt renders the top
+// image's entries first and a real directory would hide the link and
+// everything under it (Debian's systemd has /lib/systemd/... compiled in).
+func CheckLayout(upstreamRootfs, layerRootfs string) error {
+	entries, err := os.ReadDir(layerRootfs)
+	if err != nil {
+		return err
+	}
+	var bad []string
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		p := filepath.Join(upstreamRootfs, e.Name())
+		fi, err := os.Lstat(p)
+		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			continue
+		}
+		t, _ := os.Readlink(p)
+		bad = append(bad, fmt.Sprintf("/%s (upstream: /%s -> %s)", e.Name(), e.Name(), t))
+	}
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		return fmt.Errorf("the stage1 layer has directories where the upstream stage1 has symlinks, which would hide them: %s; put these files under the link's target (e.g. usr/lib/...)", strings.Join(bad, ", "))
+	}
+	return nil
 }

@@ -58,6 +58,8 @@ type SmokeResult struct {
 	Release string        // uname -r inside the guest
 	Console string        // the console log file
 	Elapsed time.Duration // boot to power-off
+	// Boot is qemu start to the test init's OK marker on the console.
+	Boot time.Duration
 }
 
 // Smoke boots o.Kernel under qemu with a test rootfs over virtio-9p whose
@@ -110,11 +112,12 @@ func Smoke(ctx context.Context, o SmokeOptions) (*SmokeResult, error) {
 	tctx, cancel := context.WithTimeoutCause(ctx, o.Timeout, fmt.Errorf("the guest did not power off within %s", o.Timeout))
 	defer cancel()
 	start := time.Now()
+	buf.mark, buf.start = SmokeOK, start
 	err = step.Cmd{Stdout: &buf, Stdin: strings.NewReader("")}.Run(tctx, "qemu-system-x86_64", QemuArgs(o.Accel, o.Kernel, rootfs)...)
 	elapsed := time.Since(start)
 	log := buf.String()
 	_ = os.WriteFile(console, []byte(log), 0o644)
-	res := &SmokeResult{Console: console, Elapsed: elapsed}
+	res := &SmokeResult{Console: console, Elapsed: elapsed, Boot: buf.markedAfter()}
 	fail := func(why string) (*SmokeResult, error) {
 		return nil, fmt.Errorf("stage1 smoke boot failed: %s\n--- console (%s) ---\n%s\n--- end of console ---", why, console, tail(log, 60))
 	}
@@ -148,15 +151,33 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// safeBuffer collects the console and notes when mark first appears.
 type safeBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu     sync.Mutex
+	b      bytes.Buffer
+	mark   string
+	start  time.Time
+	marked time.Time
 }
 
 func (s *safeBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.b.Write(p)
+	n, err := s.b.Write(p)
+	if s.mark != "" && s.marked.IsZero() && bytes.Contains(s.b.Bytes(), []byte(s.mark)) {
+		s.marked = time.Now()
+	}
+	return n, err
+}
+
+// markedAfter is the time from start to the mark (0 when it never came).
+func (s *safeBuffer) markedAfter() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.marked.IsZero() {
+		return 0
+	}
+	return s.marked.Sub(s.start)
 }
 
 func (s *safeBuffer) String() string {

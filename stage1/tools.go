@@ -16,6 +16,9 @@ var mkdirSource []byte
 //go:embed smokeinit/main.go
 var smokeInitSource []byte
 
+//go:embed qemuwrap/main.go
+var qemuWrapSource []byte
+
 // Program is a static helper built from embedded Go source.
 type Program struct {
 	Name   string
@@ -26,6 +29,8 @@ type Program struct {
 var (
 	Mkdir     = Program{"mkdir", mkdirSource}
 	SmokeInit = Program{"smokeinit", smokeInitSource}
+	// QemuWrap is the /qemu of a from-source stage1-kvm (see qemuwrap).
+	QemuWrap = Program{"qemuwrap", qemuWrapSource}
 )
 
 // BuildStatic builds p as a static linux/amd64 binary (CGO_ENABLED=0,

@@ -117,7 +117,8 @@ func buildKernel(ctx context.Context, c *config.Config) (*kernel.Result, error) 
 //
 // The image (S1B_STAGE1_NAME, for rkt S1B_UPSTREAM_STAGE1_KVM_VERSION,
 // depending on coreos.com/rkt/stage1-kvm, or flattened with
-// S1B_UPSTREAM_STAGE1_KVM_ACI) is written to
+// S1B_UPSTREAM_STAGE1_KVM_ACI: a file, or "build" for the from-source
+// image of stage1:upstream) is written to
 // S1B_OUT_DIR/stage1-kvm-<rktver>-linux-<release>.aci, validated and signed
 // with SIGNING_KEY (.asc beside it). A rebuild with unchanged inputs does
 // nothing.
@@ -166,13 +167,24 @@ func buildStage1(ctx context.Context, c *config.Config) (*stage1.Built, error) {
 			}
 		}
 	}
+	upstreamACI := c.UpstreamStage1ACI
+	if upstreamACI == UpstreamBuild {
+		u, err := buildUpstream(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		if u == nil { // dry run
+			return nil, nil
+		}
+		upstreamACI = u.File
+	}
 	return stage1.Build(ctx, stage1.Options{
 		Kernel:      k,
 		Rkt:         rkt,
 		Name:        c.Stage1Name,
 		OutDir:      c.OutDir,
 		WorkDir:     filepath.Join(c.BuildDir, "stage1"),
-		UpstreamACI: c.UpstreamStage1ACI,
+		UpstreamACI: upstreamACI,
 		Pack:        aci.PackOptions{Epoch: epoch, HasEpoch: has, ForceRoot: true},
 		Sign: func(ctx context.Context, file string) error {
 			return sign.SignArtifact(c, file)
@@ -230,8 +242,8 @@ func (Stage1) Smoke(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	step.Printf("smoke: kernel %s booted with rkt's 9p device model (accel %s) and powered off in %s; console log %s\n",
-		res.Release, c.QemuAccel, res.Elapsed.Round(time.Millisecond), res.Console)
+	step.Printf("smoke: kernel %s booted with rkt's 9p device model (accel %s): boot time (qemu start to the init's marker) %s, powered off after %s; console log %s\n",
+		res.Release, c.QemuAccel, res.Boot.Round(time.Millisecond), res.Elapsed.Round(time.Millisecond), res.Console)
 	return nil
 }
 
