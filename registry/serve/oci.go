@@ -54,7 +54,7 @@ func (h *handler) serveOCI(w http.ResponseWriter, r *http.Request) {
 		http.ServeContent(w, r, "", time.Time{}, strings.NewReader("{}"))
 		return
 	}
-	root, err := os.OpenRoot(h.root)
+	root, err := os.OpenRoot(resolveRoot(h.root)) // current, per request (serve.go)
 	if err != nil {
 		ociError(w, r, http.StatusServiceUnavailable, "UNAVAILABLE", "web root unavailable")
 		return

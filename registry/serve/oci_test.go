@@ -93,7 +93,7 @@ func newOCIFixture(t *testing.T) *ociFixture {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- serve.Serve(ctx, ln, serve.Options{Root: publish.WebRoot(f.pubOpts.Dir), CertFile: cr.ServerCert, KeyFile: cr.ServerKey})
+		done <- serve.Serve(ctx, ln, serve.Options{Root: f.pubOpts.Dir /* as mage serve does: current resolved per request */, CertFile: cr.ServerCert, KeyFile: cr.ServerKey})
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	f.pool = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
