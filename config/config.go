@@ -76,6 +76,8 @@ type Config struct {
 	NspawnRelease         string   `key:"NSPAWN_RELEASE"`
 	NspawnBuildIn         string   `key:"NSPAWN_BUILD_IN"`
 	SourceDateEpoch       string   `key:"SOURCE_DATE_EPOCH"`
+	CCache                string   `key:"S1B_CCACHE"`
+	RemoteCache           string   `key:"S1B_REMOTE_CACHE"`
 	sources               map[string]Source
 	values                map[string]string
 }

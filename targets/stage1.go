@@ -64,6 +64,15 @@ func kernelOptions(c *config.Config) (kernel.Options, error) {
 		CacheDir:        filepath.Join(c.CacheDir, "kernel"),
 		Jobs:            c.Jobs,
 	}
+	ccRemote, store, err := kernel.RemoteSplit(c.RemoteCache)
+	if err != nil {
+		return o, err
+	}
+	if _, err := kernel.ParseCCacheMode(c.CCache); err != nil {
+		return o, err
+	}
+	o.CCache = kernel.CCache{Mode: c.CCache, Remote: ccRemote}
+	o.StepStore = store
 	epoch, has, err := c.Epoch()
 	if err != nil {
 		return o, err
@@ -153,6 +162,11 @@ func buildStage1(ctx context.Context, c *config.Config) (*stage1.Built, error) {
 	epoch, has, err := c.Epoch()
 	if err != nil {
 		return nil, err
+	}
+	if !has && k.Epoch.Unix != 0 {
+		// No SOURCE_DATE_EPOCH: the one the kernel build derived from its
+		// source (printed there) also clamps the image's mtimes.
+		epoch, has = k.Epoch.Unix, true
 	}
 	if !step.IsDryRun() {
 		// Create the signing key before the pack step hashes its inputs,
