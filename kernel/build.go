@@ -23,6 +23,7 @@ import (
 	cp "github.com/otiai10/copy"
 
 	"github.com/rktbuild/rktbuild/patch"
+	"github.com/rktbuild/rktbuild/remotecache"
 	"github.com/rktbuild/rktbuild/step"
 )
 
@@ -417,14 +418,38 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 
-	// 5. Build.
+	// 5. Build (or take the kernel and headers from the remote step store).
 	r.Image = filepath.Join(r.Out, "arch", mk.SrcArch(), "boot", "bzImage")
 	releaseFile := filepath.Join(r.Out, "rktbuild-kernelrelease")
+	var store *remotecache.Store
+	if o.StepStore != "" {
+		if store, err = remotecache.New(o.StepStore, nil); err != nil {
+			return nil, fmt.Errorf("S1B_REMOTE_CACHE: %w", err)
+		}
+	}
+	remoteDir := filepath.Join(base, "remote")
+	var remoteKey string
+	builtHere := false
 	_, err = step.Do(ctx, step.Step{
 		Name:    "kernel:build:" + label,
 		Inputs:  step.Inputs{Files: []string{r.Config}, Values: map[string]string{"source": srcID, "env": strings.Join(env, " ")}},
 		Outputs: []string{r.Image, releaseFile},
 		Run: func(ctx context.Context) error {
+			if store != nil {
+				cfg, err := SHA256File(r.Config)
+				if err != nil {
+					return err
+				}
+				remoteKey = remotecache.Key("kernel:build+headers v1", cfg, srcID, strings.Join(env, " "), o.Arch)
+				hit, err := fromRemote(ctx, store, remoteKey, remoteDir, r.Image, releaseFile)
+				if err != nil {
+					step.Summaryf("kernel: remote cache %s: %v; building locally", o.StepStore, err)
+				}
+				if hit {
+					return nil
+				}
+			}
+			builtHere = true
 			countFile := filepath.Join(o.CacheDir, "objects-"+label)
 			n, err := mk.RunWithHeartbeat(ctx, o.Jobs, 30*time.Second, readObjectCount(countFile), "bzImage")
 			if err != nil {
@@ -461,6 +486,11 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		Outputs: []string{r.Headers},
 		Run: func(ctx context.Context) error {
 			return step.ReplaceDir(r.Headers, func(tmp string) error {
+				if !builtHere {
+					if _, err := os.Stat(filepath.Join(remoteDir, "headers")); err == nil {
+						return cp.Copy(filepath.Join(remoteDir, "headers"), tmp)
+					}
+				}
 				return InstallHeaders(ctx, mk, tmp, r.Release)
 			})
 		},
@@ -468,7 +498,67 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if store != nil && builtHere && remoteKey != "" {
+		if err := toRemote(ctx, store, remoteKey, remoteDir, r.Image, releaseFile, r.Headers); err != nil {
+			step.Summaryf("kernel: could not store the build in the remote cache: %v", err)
+		} else {
+			step.Summaryf("kernel: stored the kernel and headers in the remote cache (key %s)", remoteKey[:16])
+		}
+	}
 	return r, nil
+}
+
+// fromRemote fetches the kernel image, release and headers stored for key
+// into remoteDir and installs the image and release file. The archive is
+// checked against its SHA-256 before anything is used.
+func fromRemote(ctx context.Context, store *remotecache.Store, key, remoteDir, image, releaseFile string) (bool, error) {
+	if err := os.RemoveAll(remoteDir); err != nil {
+		return false, err
+	}
+	hit, err := store.Get(ctx, key, remoteDir)
+	if err != nil || !hit {
+		return false, err
+	}
+	if err := os.MkdirAll(filepath.Dir(image), 0o755); err != nil {
+		return false, err
+	}
+	if err := step.WriteFile(image, 0o644, func(w io.Writer) error {
+		f, err := os.Open(filepath.Join(remoteDir, "bzImage"))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(w, f)
+		return err
+	}); err != nil {
+		return false, fmt.Errorf("remote cache entry %s: %w", key, err)
+	}
+	rel, err := os.ReadFile(filepath.Join(remoteDir, "release"))
+	if err != nil {
+		return false, fmt.Errorf("remote cache entry %s: %w", key, err)
+	}
+	if err := step.WriteFileBytes(releaseFile, rel, 0o644); err != nil {
+		return false, err
+	}
+	step.Summaryf("kernel: remote cache hit (key %s): nothing to compile", key[:16])
+	return true, nil
+}
+
+// toRemote stores the built image, release and headers under key.
+func toRemote(ctx context.Context, store *remotecache.Store, key, remoteDir, image, releaseFile, headers string) error {
+	if err := os.RemoveAll(remoteDir); err != nil {
+		return err
+	}
+	defer os.RemoveAll(remoteDir)
+	if err := os.MkdirAll(remoteDir, 0o755); err != nil {
+		return err
+	}
+	for _, c := range [][2]string{{image, "bzImage"}, {releaseFile, "release"}, {headers, "headers"}} {
+		if err := cp.Copy(c[0], filepath.Join(remoteDir, c[1])); err != nil {
+			return err
+		}
+	}
+	return store.Put(ctx, key, remoteDir)
 }
 
 // sourceRecord describes the verified input for the image's annotations.
