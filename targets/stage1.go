@@ -38,11 +38,16 @@ var kernelTools = []step.Tool{
 	{Command: "go", Package: "golang-go", VersionArgs: []string{"version"}},
 }
 
+// ccacheTool makes kernel rebuilds incremental across fragment, patch and
+// suffix changes (S1B_CCACHE=auto uses it when installed; setup installs
+// it).
+var ccacheTool = step.Tool{Command: "ccache", Package: "ccache", VersionArgs: []string{"--version"}}
+
 var qemuTool = step.Tool{Command: "qemu-system-x86_64", Package: "qemu-system-x86", VersionArgs: []string{"--version"}}
 
 func init() {
-	step.Requires("buildStage1", kernelTools...)
-	step.Requires("kernel:build", kernelTools...)
+	step.Requires("buildStage1", append(kernelTools, ccacheTool)...)
+	step.Requires("kernel:build", append(kernelTools, ccacheTool)...)
 	step.Requires("stage1:smoke", append(kernelTools, qemuTool)...)
 	register("buildStage1", BuildStage1)
 	register("kernel:build", Kernel{}.Build)
