@@ -3,9 +3,9 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -13,17 +13,30 @@ import (
 	"time"
 )
 
-// TestStage1 is the main job end to end: buildStage1 with the default
-// kernel source (the distribution's linux-source package) into temporary
-// directories, a smoke boot of the result under qemu with rkt's 9p device
-// model, and a second buildStage1 that must compile nothing and finish in
-// seconds. Run: go test -tags e2e -timeout 90m -run Stage1 ./e2e/
+var builtRE = regexp.MustCompile(`built (\S+stage1-kvm-1\.30\.0-linux-(\S+)\.aci) with id (sha512-[0-9a-f]{128})`)
+
+// TestStage1 is the main job end to end, one cold kernel build and many
+// checks on it:
+//
+//   - machine A: buildStage1 with the default kernel source (the
+//     distribution's linux-source package), no SOURCE_DATE_EPOCH (one is
+//     derived and printed), ccache on, and S1B_REMOTE_CACHE naming a
+//     redis-server and an HTTP store that the test runs on loopback;
+//   - the image validates and records the kernel source in annotations;
+//   - a smoke boot under qemu with rkt's 9p device model;
+//   - a no-op rebuild compiles nothing and takes seconds;
+//   - machine B (clean build and cache directories, both remotes): the
+//     kernel and headers come from the step store, zero compiler runs, and
+//     the image is byte-identical to A's;
+//   - machine C (clean directories, redis only): make runs but every
+//     compile is a ccache remote hit (zero cache misses), and the image is
+//     byte-identical to A's;
+//   - an epoch round trip in A (a SOURCE_DATE_EPOCH build, then none
+//     again) gives A's first image back, byte for byte.
+//
+// Run: go test -tags e2e -timeout 90m -run Stage1 ./e2e/
 func TestStage1(t *testing.T) {
-	for _, tool := range []string{"make", "gcc", "flex", "bison", "bc", "xz", "patch", "qemu-system-x86_64"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s (see `mage doctor`)", tool)
-		}
-	}
+	needTool(t, "make", "gcc", "flex", "bison", "bc", "xz", "patch", "qemu-system-x86_64", "ccache", "redis-server")
 	if m, _ := filepath.Glob("/usr/src/linux-source-*.tar.*"); len(m) == 0 && os.Geteuid() != 0 {
 		t.Skip("needs root to install the linux-source package, or it installed")
 	}
@@ -33,88 +46,179 @@ func TestStage1(t *testing.T) {
 		ctx, cancel = context.WithDeadline(ctx, d.Add(-time.Minute))
 		defer cancel()
 	}
+	redis, store := startRedis(t), startStore(t)
 	tmp := t.TempDir()
-	env := []string{
-		"S1B_OUT_DIR=" + filepath.Join(tmp, "out"),
-		"S1B_BUILD_DIR=" + filepath.Join(tmp, "build"),
-		"CACHE_DIR=" + filepath.Join(tmp, "cache"),
-		"SIGNING_KEY=" + filepath.Join(tmp, "keys", "stage1"),
-		"TRUST_DIR=" + filepath.Join(tmp, "trust"),
-		"S1B_KERNEL_VERSION=",
-		"S1B_KERNEL_SOURCE=auto",
-		"S1B_JOBS=2",
-		"S1B_QEMU_ACCEL=tcg",
-		"S1B_UPSTREAM_STAGE1_KVM_ACI=",
-		"SOURCE_DATE_EPOCH=",
-	}
+	keys := filepath.Join(tmp, "keys", "stage1")
+	a := filepath.Join(tmp, "a")
+	env := machineEnv(a, keys, "S1B_REMOTE_CACHE="+redis+" "+store)
 
-	// 1. The build.
+	// 1. The build (machine A).
 	out, took, err := runMage(ctx, env, "-v", "buildStage1")
 	if err != nil {
 		t.Fatalf("buildStage1 failed after %s: %v\n%s", took, err, stage1Tail(out, 80))
 	}
 	t.Logf("first buildStage1: %s", took.Round(time.Second))
-	m := regexp.MustCompile(`built (\S+stage1-kvm-1\.30\.0-linux-(\S+)\.aci) with id (sha512-[0-9a-f]{128})`).FindStringSubmatch(out)
+	m := builtRE.FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("no `built ... with id sha512-...` line:\n%s", stage1Tail(out, 40))
 	}
 	file, release, id := m[1], m[2], m[3]
-	if !strings.HasSuffix(release, "-rktbuild-v1") {
-		t.Errorf("release %s lacks S1B_KERNEL_VERSION_SUFFIX", release)
+	imageA, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(out, "kernel patch 0001-reboot-halt-returns-control-to-host.patch: applied") {
-		t.Errorf("the reboot patch was not reported applied:\n%s", stage1Tail(out, 40))
-	}
-	for _, f := range []string{file, file + ".asc"} {
-		if _, err := os.Stat(f); err != nil {
+	stA := ccacheStats(t, filepath.Join(a, "cache"))
+	t.Logf("machine A ccache: %+v", stA)
+
+	t.Run("Checks", func(t *testing.T) {
+		if !strings.HasSuffix(release, "-rktbuild-v1") {
+			t.Errorf("release %s lacks S1B_KERNEL_VERSION_SUFFIX", release)
+		}
+		if !strings.Contains(out, "kernel patch 0001-reboot-halt-returns-control-to-host.patch: applied") {
+			t.Errorf("the reboot patch was not reported applied:\n%s", stage1Tail(out, 40))
+		}
+		if !regexp.MustCompile(`SOURCE_DATE_EPOCH is not set: using \d+, the changelog date of linux-source-\S+ \S+`).MatchString(out) {
+			t.Errorf("no derived SOURCE_DATE_EPOCH reported:\n%s", stage1Tail(out, 40))
+		}
+		if stA.Misses == 0 {
+			t.Errorf("machine A compiled nothing through ccache: %+v", stA)
+		}
+		if _, err := os.Stat(file + ".asc"); err != nil {
 			t.Error(err)
 		}
-	}
-	if v, _, err := runMage(ctx, env, "aci:validate", file); err != nil {
-		t.Errorf("aci:validate: %v\n%s", err, v)
-	}
-	trees, _ := filepath.Glob(filepath.Join(tmp, "build", "kernel", "distro-*", "out"))
-	if len(trees) != 1 {
-		t.Fatalf("kernel build trees: %v", trees)
-	}
-	cfg, err := os.ReadFile(filepath.Join(trees[0], ".config"))
-	if err != nil || !strings.Contains(string(cfg), `CONFIG_LOCALVERSION="-rktbuild-v1"`) {
-		t.Error("CONFIG_LOCALVERSION not set in the final .config")
-	}
+		if v, _, err := runMage(ctx, env, "aci:validate", file); err != nil {
+			t.Errorf("aci:validate: %v\n%s", err, v)
+		}
+		man, _, err := runMage(ctx, env, "aci:manifest", file)
+		if err != nil {
+			t.Fatalf("aci:manifest: %v\n%s", err, man)
+		}
+		for _, want := range []string{`"rktbuild.io/kernel-source-kind"`, `"rktbuild.io/kernel-source-package"`, `"rktbuild.io/kernel-source-version"`, `"rktbuild.io/kernel-source-sha256"`} {
+			if !strings.Contains(man, want) {
+				t.Errorf("manifest lacks %s:\n%s", want, man)
+			}
+		}
+		trees, _ := filepath.Glob(filepath.Join(a, "build", "kernel", "distro-*", "out"))
+		if len(trees) != 1 {
+			t.Fatalf("kernel build trees: %v", trees)
+		}
+		cfg, err := os.ReadFile(filepath.Join(trees[0], ".config"))
+		if err != nil || !strings.Contains(string(cfg), `CONFIG_LOCALVERSION="-rktbuild-v1"`) {
+			t.Error("CONFIG_LOCALVERSION not set in the final .config")
+		}
+	})
 
 	// 2. Boot it.
-	sout, stook, err := runMage(ctx, env, "stage1:smoke")
-	if err != nil {
-		t.Fatalf("stage1:smoke failed after %s: %v\n%s", stook, err, stage1Tail(sout, 80))
-	}
-	if strings.Contains(sout, ": ran ") && !strings.Contains(sout, "stage1:smoke-rootfs: ran") || strings.Count(sout, ": ran ") > 1 {
-		t.Errorf("stage1:smoke rebuilt parts of the image:\n%s", stage1Tail(sout, 20))
-	}
-	if !strings.Contains(sout, "smoke: kernel "+release+" booted") {
-		t.Errorf("smoke did not report kernel %s:\n%s", release, stage1Tail(sout, 20))
-	}
-	t.Logf("stage1:smoke: %s", stook.Round(time.Second))
+	t.Run("Smoke", func(t *testing.T) {
+		sout, stook, err := runMage(ctx, env, "stage1:smoke")
+		if err != nil {
+			t.Fatalf("stage1:smoke failed after %s: %v\n%s", stook, err, stage1Tail(sout, 80))
+		}
+		if strings.Contains(sout, ": ran ") && !strings.Contains(sout, "stage1:smoke-rootfs: ran") || strings.Count(sout, ": ran ") > 1 {
+			t.Errorf("stage1:smoke rebuilt parts of the image:\n%s", stage1Tail(sout, 20))
+		}
+		if !strings.Contains(sout, "smoke: kernel "+release+" booted") {
+			t.Errorf("smoke did not report kernel %s:\n%s", release, stage1Tail(sout, 20))
+		}
+		t.Logf("stage1:smoke: %s", stook.Round(time.Second))
+	})
 
 	// 3. No-op rebuild: nothing ran, same image, seconds.
-	image := filepath.Join(trees[0], "arch", "x86", "boot", "bzImage")
-	before, _ := os.Stat(image)
-	out2, took2, err := runMage(ctx, env, "-v", "buildStage1")
-	if err != nil {
-		t.Fatalf("second buildStage1: %v\n%s", err, stage1Tail(out2, 40))
+	t.Run("NoOp", func(t *testing.T) {
+		trees, _ := filepath.Glob(filepath.Join(a, "build", "kernel", "distro-*", "out"))
+		if len(trees) != 1 {
+			t.Fatalf("kernel build trees: %v", trees)
+		}
+		image := filepath.Join(trees[0], "arch", "x86", "boot", "bzImage")
+		before, _ := os.Stat(image)
+		out2, took2, err := runMage(ctx, env, "-v", "buildStage1")
+		if err != nil {
+			t.Fatalf("second buildStage1: %v\n%s", err, stage1Tail(out2, 40))
+		}
+		t.Logf("no-op buildStage1: %s", took2.Round(time.Millisecond))
+		if strings.Contains(out2, ": ran ") || strings.Contains(out2, ": running (") {
+			t.Errorf("the second build ran steps:\n%s", stage1Tail(out2, 40))
+		}
+		if !strings.Contains(out2, "with id "+id) {
+			t.Errorf("the second build reports another image:\n%s", stage1Tail(out2, 10))
+		}
+		if after, err := os.Stat(image); err != nil || before == nil || !after.ModTime().Equal(before.ModTime()) {
+			t.Error("the kernel image was rebuilt")
+		}
+		if took2 > 60*time.Second {
+			t.Errorf("no-op rebuild took %s, want seconds", took2)
+		}
+	})
+
+	// sameImage builds on another machine and compares with A's image.
+	sameImage := func(t *testing.T, name string, env []string) string {
+		t.Helper()
+		out, took, err := runMage(ctx, env, "-v", "buildStage1")
+		if err != nil {
+			t.Fatalf("machine %s: buildStage1 failed after %s: %v\n%s", name, took, err, stage1Tail(out, 60))
+		}
+		t.Logf("machine %s: buildStage1 %s", name, took.Round(time.Second))
+		m := builtRE.FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("machine %s: no `built` line:\n%s", name, stage1Tail(out, 40))
+		}
+		data, err := os.ReadFile(m[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m[3] != id || !bytes.Equal(data, imageA) {
+			t.Errorf("machine %s built %s (%d bytes), machine A %s (%d bytes): not reproducible", name, m[3], len(data), id, len(imageA))
+		}
+		return out
 	}
-	t.Logf("no-op buildStage1: %s", took2.Round(time.Millisecond))
-	if strings.Contains(out2, ": ran ") || strings.Contains(out2, ": running (") {
-		t.Errorf("the second build ran steps:\n%s", stage1Tail(out2, 40))
-	}
-	if !strings.Contains(out2, "with id "+id) {
-		t.Errorf("the second build reports another image:\n%s", stage1Tail(out2, 10))
-	}
-	if after, err := os.Stat(image); err != nil || before == nil || !after.ModTime().Equal(before.ModTime()) {
-		t.Error("the kernel image was rebuilt")
-	}
-	if took2 > 60*time.Second {
-		t.Errorf("no-op rebuild took %s, want seconds", took2)
-	}
+
+	// 4. Machine B: clean directories, both remotes: the step store
+	// answers, nothing is compiled.
+	t.Run("RemoteStepStore", func(t *testing.T) {
+		b := filepath.Join(tmp, "b")
+		out := sameImage(t, "B", machineEnv(b, keys, "S1B_REMOTE_CACHE="+redis+" "+store))
+		if !strings.Contains(out, "kernel: remote cache hit") {
+			t.Errorf("machine B did not take the kernel from the step store:\n%s", stage1Tail(out, 40))
+		}
+		if strings.Contains(out, "  CC ") {
+			t.Errorf("machine B compiled:\n%s", stage1Tail(out, 40))
+		}
+		st := ccacheStats(t, filepath.Join(b, "cache"))
+		t.Logf("machine B ccache: %+v", st)
+		if st.Misses != 0 || st.Hits != 0 {
+			t.Errorf("machine B ran the compiler through ccache: %+v", st)
+		}
+	})
+
+	// 5. Machine C: clean directories, redis only: make runs, every
+	// compile is answered by ccache's remote storage.
+	t.Run("RemoteCCache", func(t *testing.T) {
+		c := filepath.Join(tmp, "c")
+		out := sameImage(t, "C", machineEnv(c, keys, "S1B_REMOTE_CACHE="+redis))
+		st := ccacheStats(t, filepath.Join(c, "cache"))
+		t.Logf("machine C ccache: %+v", st)
+		if st.Misses != 0 || st.RemoteErrors != 0 {
+			t.Errorf("machine C: %d compiler runs (cache misses), %d remote errors; want 0:\n%s", st.Misses, st.RemoteErrors, stage1Tail(out, 20))
+		}
+		if st.RemoteHits == 0 || st.RemoteHits < stA.Misses/2 {
+			t.Errorf("machine C: %d remote hits for A's %d compiles", st.RemoteHits, stA.Misses)
+		}
+	})
+
+	// 6. Epoch round trip in A's tree: a build with another epoch, then
+	// none again, must give the first image back (the kernel's build
+	// counter is pinned).
+	t.Run("EpochRoundTrip", func(t *testing.T) {
+		other := append(append([]string(nil), env...), "SOURCE_DATE_EPOCH=1600000000")
+		o1, _, err := runMage(ctx, other, "buildStage1")
+		if err != nil {
+			t.Fatalf("buildStage1 with SOURCE_DATE_EPOCH: %v\n%s", err, stage1Tail(o1, 40))
+		}
+		if m := builtRE.FindStringSubmatch(o1); m == nil || m[3] == id {
+			t.Errorf("another SOURCE_DATE_EPOCH gave the same image (or none):\n%s", stage1Tail(o1, 10))
+		}
+		sameImage(t, "A (round trip)", env)
+	})
 }
 
 func stage1Tail(s string, n int) string {
