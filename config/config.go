@@ -78,6 +78,7 @@ type Config struct {
 	SourceDateEpoch       string   `key:"SOURCE_DATE_EPOCH"`
 	CCache                string   `key:"S1B_CCACHE"`
 	RemoteCache           string   `key:"S1B_REMOTE_CACHE"`
+	RootfsBuilder         string   `key:"ROOTFS_BUILDER"`
 	sources               map[string]Source
 	values                map[string]string
 }
