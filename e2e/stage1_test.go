@@ -40,6 +40,9 @@ func TestStage1(t *testing.T) {
 	if m, _ := filepath.Glob("/usr/src/linux-source-*.tar.*"); len(m) == 0 && os.Geteuid() != 0 {
 		t.Skip("needs root to install the linux-source package, or it installed")
 	}
+	// Its directories, servers and kernel are its own: it runs beside the
+	// image and nspawn tests (their downloads overlap its compiles).
+	t.Parallel()
 	ctx := context.Background()
 	if d, ok := t.Deadline(); ok {
 		var cancel context.CancelFunc

@@ -363,7 +363,7 @@ func debootstrap(ctx context.Context, o Options) error {
 
 func mirrorName(m string) string {
 	if m == "" {
-		return "debootstrap's default mirror"
+		return "the default mirror"
 	}
 	return m
 }
