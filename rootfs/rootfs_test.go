@@ -251,7 +251,7 @@ func TestMmdebstrapArgs(t *testing.T) {
 		},
 		{
 			name: "packages, keyring, mirror, no cache",
-			o: Options{Suite: "xenial", Arch: "amd64", Packages: []string{"curl"}, Keyring: "/k.gpg", Mirror: "http://mirror.example/ubuntu"},
+			o:    Options{Suite: "xenial", Arch: "amd64", Packages: []string{"curl"}, Keyring: "/k.gpg", Mirror: "http://mirror.example/ubuntu"},
 			want: []string{"--mode=root", "--arch=amd64", "--include=curl", "--keyring=/k.gpg", "xenial", "/t", "http://mirror.example/ubuntu"},
 		},
 	}
