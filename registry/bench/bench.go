@@ -165,7 +165,7 @@ func Fetch(ctx context.Context, o Options) (Result, error) {
 		}
 		os.Remove(out)
 
-		shell := step.Command(ctx, "sh", "-c", `set -o pipefail 2>/dev/null; curl --fail --silent --show-error --cacert "$1" "$2" | gunzip | sha512sum`, "sh", cr.CACert, res.URL)
+		shell := step.Command(ctx, "bash", "-o", "pipefail", "-c", `curl --fail --silent --show-error --cacert "$1" "$2" | gunzip | sha512sum`, "sh", cr.CACert, res.URL)
 		buf.Reset()
 		shell.Stdout, shell.Stderr = &buf, &buf
 		pstart := time.Now()
