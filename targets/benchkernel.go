@@ -31,9 +31,11 @@ type kernelBenchPhase struct {
 	hits     int
 }
 
-// Kernel benchmarks kernel rebuilds with ccache: a cold build (empty
-// build directory and ccache), a no-op rebuild, a rebuild with one
-// fragment option toggled, and one with the version suffix changed.
+// Kernel times cold, no-op, fragment and suffix kernel rebuilds.
+//
+// With ccache: a cold build (empty build directory and ccache), a no-op
+// rebuild, a rebuild with one fragment option toggled, and one with the
+// version suffix changed.
 //
 // Usage: mage bench:kernel
 //

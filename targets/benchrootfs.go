@@ -22,9 +22,10 @@ func init() {
 	step.Requires("buildImages", mmdebstrapTool)
 }
 
-// Rootfs benchmarks the two root file system builders on the configured
-// suite (ROOTFS_SUITE, e.g. bookworm): mmdebstrap (the default where
-// installed) against debootstrap, both from the same warm .deb cache.
+// Rootfs times mmdebstrap against debootstrap on ROOTFS_SUITE.
+//
+// Both build the configured suite (e.g. bookworm) from the same warm .deb
+// cache; mmdebstrap is the default builder where installed.
 //
 // Usage: sudo ROOTFS_SUITE=bookworm mage bench:rootfs
 //

@@ -536,8 +536,9 @@ func init() {
 	step.Requires("bench:fetch", step.Tool{Command: "curl", Package: "curl", VersionArgs: []string{"--version"}})
 }
 
-// Fetch measures fetch throughput on loopback: a generated ~96 MB image is
-// published, served over HTTPS on 127.0.0.1 and fetched by name into an
+// Fetch times a loopback fetch against curl | gunzip | sha512sum.
+//
+// A generated ~96 MB image is published, served over HTTPS on 127.0.0.1 and fetched by name into an
 // empty store (discovery, download, signature and structure checks, store
 // with fsync), against `curl | gunzip | sha512sum` (the shell floor for
 // download, decompression and the image ID hash) and plain `curl` on the
