@@ -2,10 +2,8 @@ package kernel
 
 import (
 	"bufio"
-	"compress/gzip"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rktbuild/rktbuild/deb"
 	"github.com/rktbuild/rktbuild/step"
 )
 
@@ -33,62 +32,10 @@ type Epoch struct {
 	From string
 }
 
-var (
-	// debChangelogHeadRE matches a Debian changelog entry's first line.
-	debChangelogHeadRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.+-]* \(([^)\s]+)\) `)
-	// debChangelogDateRE matches a Debian changelog trailer line.
-	debChangelogDateRE = regexp.MustCompile(`^ -- .*<[^>]*>  (.+)$`)
-)
-
-// ParseChangelog returns the version and date of the newest entry of a
-// Debian changelog read from r (its first heading and trailer lines).
-func ParseChangelog(r io.Reader) (version string, date time.Time, err error) {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		line := sc.Text()
-		if version == "" {
-			if m := debChangelogHeadRE.FindStringSubmatch(line); m != nil {
-				version = m[1]
-			}
-			continue
-		}
-		m := debChangelogDateRE.FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
-		t, err := time.Parse(time.RFC1123Z, strings.TrimSpace(m[1]))
-		if err != nil {
-			return "", time.Time{}, fmt.Errorf("changelog trailer date %q: %w", m[1], err)
-		}
-		return version, t, nil
-	}
-	if err := sc.Err(); err != nil {
-		return "", time.Time{}, err
-	}
-	if version == "" {
-		return "", time.Time{}, fmt.Errorf("no entry heading (`source (version) dist; urgency=…`) found")
-	}
-	return "", time.Time{}, fmt.Errorf("no trailer line (` -- name <email>  date`) found")
-}
-
-// packageChangelog reads /usr/share/doc/<pkg>/changelog.Debian.gz: the
-// installed package's version and the date of its newest entry.
+// packageChangelog reads the host's changelog of pkg: its version and
+// the date of its newest entry.
 func packageChangelog(pkg string) (string, time.Time, string, error) {
-	p := filepath.Join("/usr/share/doc", pkg, "changelog.Debian.gz")
-	f, err := os.Open(p)
-	if err != nil {
-		return "", time.Time{}, p, err
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return "", time.Time{}, p, fmt.Errorf("%s: %w", p, err)
-	}
-	v, t, err := ParseChangelog(zr)
-	if err != nil {
-		return "", time.Time{}, p, fmt.Errorf("%s: %w", p, err)
-	}
-	return v, t, p, nil
+	return deb.PackageChangelog("/", pkg)
 }
 
 // tarballDate returns the mtime of a tarball's first entry (kernel.org and
