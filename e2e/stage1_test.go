@@ -188,8 +188,10 @@ func TestStage1(t *testing.T) {
 		}
 		st := ccacheStats(t, filepath.Join(b, "cache"))
 		t.Logf("machine B ccache: %+v", st)
-		if st.Misses != 0 || st.Hits != 0 {
-			t.Errorf("machine B ran the compiler through ccache: %+v", st)
+		// kconfig's host programs (make olddefconfig) still go through
+		// ccache: remote hits, no compile.
+		if st.Misses != 0 {
+			t.Errorf("machine B compiled %d files: %+v", st.Misses, st)
 		}
 	})
 
