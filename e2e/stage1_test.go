@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rktbuild/rktbuild/kernel"
 )
 
 var builtRE = regexp.MustCompile(`built (\S+stage1-kvm-1\.30\.0-linux-(\S+)\.aci) with id (sha512-[0-9a-f]{128})`)
@@ -28,6 +30,7 @@ var builtRE = regexp.MustCompile(`built (\S+stage1-kvm-1\.30\.0-linux-(\S+)\.aci
 //   - machine B (clean build and cache directories, both remotes): the
 //     kernel and headers come from the step store, zero compiler runs, and
 //     the image is byte-identical to A's;
+//   - a suffix change in A's tree recompiles a small fraction (ccache);
 //   - machine C (clean directories, redis only): make runs but every
 //     compile is a ccache remote hit (zero cache misses), and the image is
 //     byte-identical to A's;
@@ -111,21 +114,6 @@ func TestStage1(t *testing.T) {
 		}
 	})
 
-	// 2. Boot it.
-	t.Run("Smoke", func(t *testing.T) {
-		sout, stook, err := runMage(ctx, env, "stage1:smoke")
-		if err != nil {
-			t.Fatalf("stage1:smoke failed after %s: %v\n%s", stook, err, stage1Tail(sout, 80))
-		}
-		if strings.Contains(sout, ": ran ") && !strings.Contains(sout, "stage1:smoke-rootfs: ran") || strings.Count(sout, ": ran ") > 1 {
-			t.Errorf("stage1:smoke rebuilt parts of the image:\n%s", stage1Tail(sout, 20))
-		}
-		if !strings.Contains(sout, "smoke: kernel "+release+" booted") {
-			t.Errorf("smoke did not report kernel %s:\n%s", release, stage1Tail(sout, 20))
-		}
-		t.Logf("stage1:smoke: %s", stook.Round(time.Second))
-	})
-
 	// 3. No-op rebuild: nothing ran, same image, seconds.
 	t.Run("NoOp", func(t *testing.T) {
 		trees, _ := filepath.Glob(filepath.Join(a, "build", "kernel", "distro-*", "out"))
@@ -192,6 +180,43 @@ func TestStage1(t *testing.T) {
 		// ccache: remote hits, no compile.
 		if st.Misses != 0 {
 			t.Errorf("machine B compiled %d files: %+v", st.Misses, st)
+		}
+	})
+
+	// 2. Boot it.
+	t.Run("Smoke", func(t *testing.T) {
+		sout, stook, err := runMage(ctx, env, "stage1:smoke")
+		if err != nil {
+			t.Fatalf("stage1:smoke failed after %s: %v\n%s", stook, err, stage1Tail(sout, 80))
+		}
+		if strings.Contains(sout, ": ran ") && !strings.Contains(sout, "stage1:smoke-rootfs: ran") || strings.Count(sout, ": ran ") > 1 {
+			t.Errorf("stage1:smoke rebuilt parts of the image:\n%s", stage1Tail(sout, 20))
+		}
+		if !strings.Contains(sout, "smoke: kernel "+release+" booted") {
+			t.Errorf("smoke did not report kernel %s:\n%s", release, stage1Tail(sout, 20))
+		}
+		t.Logf("stage1:smoke: %s", stook.Round(time.Second))
+	})
+
+	// Suffix change in A's tree: only what the release string reaches
+	// is recompiled (ccache answers the rest), in about a minute.
+	t.Run("SuffixChange", func(t *testing.T) {
+		ccDir := filepath.Join(a, "cache", "kernel", "ccache")
+		if err := kernel.ZeroCCacheStats(ctx, ccDir); err != nil {
+			t.Fatal(err)
+		}
+		other := append(append([]string(nil), env...), "S1B_KERNEL_VERSION_SUFFIX=-rktbuild-e2e")
+		o, took, err := runMage(ctx, other, "buildStage1")
+		if err != nil {
+			t.Fatalf("buildStage1 with another suffix: %v\n%s", err, stage1Tail(o, 40))
+		}
+		st := ccacheStats(t, filepath.Join(a, "cache"))
+		t.Logf("suffix change: %s, %d compiler runs (ccache misses), %d hits; the cold build compiled %d", took.Round(time.Second), st.Misses, st.Hits, stA.Misses)
+		if m := builtRE.FindStringSubmatch(o); m == nil || !strings.HasSuffix(m[2], "-rktbuild-e2e") {
+			t.Errorf("the new suffix is not in the release:\n%s", stage1Tail(o, 10))
+		}
+		if st.Misses > stA.Misses/10 {
+			t.Errorf("a suffix change compiled %d of %d files: not incremental", st.Misses, stA.Misses)
 		}
 	})
 
