@@ -122,3 +122,30 @@ func TestTarballDate(t *testing.T) {
 		t.Error("no error for a missing tarball")
 	}
 }
+
+func TestCCacheResolve(t *testing.T) {
+	if _, err := exec.LookPath("ccache"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("needs ccache and CI=true: install it (.ci/packages)")
+		}
+		t.Skip("needs ccache (apt-get install ccache)")
+	}
+	dir := t.TempDir()
+	cc, env, err := CCache{Mode: "off", Dir: dir}.resolve("/base")
+	if cc != "" || env != nil || err != nil {
+		t.Errorf("off: %q %v %v", cc, env, err)
+	}
+	cc, env, err = CCache{Mode: "on", Dir: dir, Remote: "redis://127.0.0.1:6379"}.resolve("/base")
+	if err != nil || !strings.HasSuffix(cc, "ccache gcc") {
+		t.Fatalf("on: %q %v", cc, err)
+	}
+	joined := strings.Join(env, "\n")
+	for _, want := range []string{"CCACHE_DIR=" + dir, "CCACHE_BASEDIR=/base", "CCACHE_NOHASHDIR=1", "CCACHE_REMOTE_STORAGE=redis://127.0.0.1:6379", "include_file_mtime"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("env lacks %q:\n%s", want, joined)
+		}
+	}
+	if _, _, err := (CCache{Mode: "sometimes"}).resolve("/base"); err == nil || !strings.Contains(err.Error(), "S1B_CCACHE") {
+		t.Errorf("a bad mode is not refused by name: %v", err)
+	}
+}
