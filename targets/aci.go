@@ -43,9 +43,9 @@ func packOptions(c *config.Config, root *bool) (aci.PackOptions, error) {
 // owners are numeric (-root records every entry as uid/gid 0). With
 // SOURCE_DATE_EPOCH set, mtimes are clamped to it and two builds of the same
 // tree are byte-identical. The manifest is validated with the appc schema.
-// OUT is written atomically. -level sets the gzip level (default 5: within
-// about 3% of actool's size; 1 is fastest and about 12% larger; the level
-// is part of the output bytes).
+// OUT is written atomically. -level sets the gzip level (default 4: within
+// 5% of actool's size; 1 is fastest and about 12% larger; the level is
+// part of the output bytes).
 func (Aci) Build(ctx context.Context, dir, out string, root *bool, level *int) error {
 	c, err := load()
 	if err != nil {
