@@ -37,9 +37,9 @@ const (
 	// the default and level 1).
 	DefaultLevel = 4
 	// FastLevel is the cheapest level, for scratch images (aci:build -level=1).
-	FastLevel = 1
-	gzipBlock    = 1 << 20
-	gzipBlocks   = 8
+	FastLevel  = 1
+	gzipBlock  = 1 << 20
+	gzipBlocks = 8
 )
 
 // Read-ahead: files up to smallFile bytes are read by readers workers ahead
