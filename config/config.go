@@ -80,6 +80,9 @@ type Config struct {
 	SourceDateEpoch       string   `key:"SOURCE_DATE_EPOCH"`
 	ImageFormats          []string `key:"IMAGE_FORMATS"`
 	FetchIdleTimeout      string   `key:"FETCH_IDLE_TIMEOUT"`
+	CCache                string   `key:"S1B_CCACHE"`
+	RemoteCache           string   `key:"S1B_REMOTE_CACHE"`
+	RootfsBuilder         string   `key:"ROOTFS_BUILDER"`
 	sources               map[string]Source
 	values                map[string]string
 }

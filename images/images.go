@@ -24,11 +24,13 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/rktbuild/rktbuild/config"
+	"github.com/rktbuild/rktbuild/deb"
 	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/image"
 	"github.com/rktbuild/rktbuild/rootfs"
@@ -218,12 +220,33 @@ func (e *Env) Write(ctx context.Context, b *image.Builder, out string) error {
 	if err != nil {
 		return err
 	}
+	if !has {
+		epoch, has = DeriveEpoch(ctx, b.Rootfs(), out)
+	}
 	id, err := b.WriteSigned(ctx, e.Config, out, aci.PackOptions{Epoch: epoch, HasEpoch: has})
 	if err != nil {
 		return err
 	}
 	step.Summaryf("wrote %s (%s) and %s.asc", out, id, out)
 	return nil
+}
+
+// DeriveEpoch picks SOURCE_DATE_EPOCH for an image when none is set: the
+// newest package date in its rootfs, else the repository's last commit
+// time; it prints which. It returns false when neither is available.
+func DeriveEpoch(ctx context.Context, rootfs, out string) (int64, bool) {
+	if t, pkg, err := deb.NewestPackageDate(rootfs); err == nil {
+		step.Summaryf("%s: SOURCE_DATE_EPOCH is not set: using %d, the newest package date in the rootfs (%s)", filepath.Base(out), t.Unix(), pkg)
+		return t.Unix(), true
+	}
+	if s, err := step.Output(ctx, "git", "log", "-1", "--format=%ct"); err == nil {
+		if n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64); err == nil {
+			step.Summaryf("%s: SOURCE_DATE_EPOCH is not set: using %d, the repository's last commit time", filepath.Base(out), n)
+			return n, true
+		}
+	}
+	step.Summaryf("%s: SOURCE_DATE_EPOCH is not set and neither a package date nor a git commit is available: the image is not reproducible", filepath.Base(out))
+	return 0, false
 }
 
 // Status is one row of the table Build ends with.

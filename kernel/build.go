@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"regexp"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -21,6 +23,7 @@ import (
 	cp "github.com/otiai10/copy"
 
 	"github.com/rktbuild/rktbuild/patch"
+	"github.com/rktbuild/rktbuild/remotecache"
 	"github.com/rktbuild/rktbuild/step"
 )
 
@@ -28,7 +31,10 @@ import (
 type Make struct {
 	Src, Out string
 	Arch     string   // ARCH=, e.g. x86_64
-	Env      []string // extra environment (KBUILD_BUILD_*)
+	Env      []string // extra environment (KBUILD_BUILD_*, CCACHE_*)
+	// CC, when set, replaces the compiler (CC= and HOSTCC=), e.g.
+	// "ccache gcc".
+	CC string
 }
 
 // SrcArch maps ARCH to the arch/ directory name.
@@ -44,6 +50,9 @@ func (m Make) SrcArch() string {
 
 func (m Make) args(jobs int, targets ...string) []string {
 	a := []string{"-C", m.Src, "O=" + m.Out, "ARCH=" + m.Arch, "--no-print-directory"}
+	if m.CC != "" {
+		a = append(a, "CC="+m.CC, "HOSTCC="+m.CC)
+	}
 	if jobs > 1 {
 		a = append(a, fmt.Sprintf("-j%d", jobs))
 	}
@@ -59,12 +68,11 @@ func (m Make) Run(ctx context.Context, jobs int, targets ...string) error {
 }
 
 // RunWithHeartbeat is Run for long builds: when output is not verbose it
-// prints a line every interval with the number of objects built so far,
-// so a quiet build still shows it is alive.
-func (m Make) RunWithHeartbeat(ctx context.Context, jobs int, interval time.Duration, targets ...string) error {
-	if step.Verbose() {
-		return m.Run(ctx, jobs, targets...)
-	}
+// prints a line every interval with the number of objects built so far
+// and, when expected (the previous build's count) is known, the
+// percentage and an ETA, so a quiet build shows it is alive and how long
+// it will take. It returns the number of objects built.
+func (m Make) RunWithHeartbeat(ctx context.Context, jobs int, interval time.Duration, expected int64, targets ...string) (int64, error) {
 	if jobs < 1 {
 		jobs = 1
 	}
@@ -82,12 +90,49 @@ func (m Make) RunWithHeartbeat(ctx context.Context, jobs int, interval time.Dura
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				step.Summaryf("%s: make %s: %d objects built, %s", step.Name(ctx), strings.Join(targets, " "), n.Load(), time.Since(start).Round(time.Second))
+				step.Summaryf("%s: make %s: %s", step.Name(ctx), strings.Join(targets, " "), progressLine(n.Load(), expected, time.Since(start)))
 			}
 		}
 	}()
 	w := lineCounter{n: &n}
-	return step.Cmd{Env: m.Env, Jobs: jobs, Stdout: &w}.Run(ctx, "make", m.args(jobs, targets...)...)
+	cmd := step.Cmd{Env: m.Env, Jobs: jobs, Stdout: &w}
+	if step.Verbose() {
+		cmd.Stdout = io.MultiWriter(&w, os.Stdout)
+	}
+	err := cmd.Run(ctx, "make", m.args(jobs, targets...)...)
+	return n.Load(), err
+}
+
+// progressLine formats a build's progress: objects built, and with an
+// expected count (from the previous build) the percentage and an ETA
+// extrapolated from the rate so far.
+func progressLine(n, expected int64, elapsed time.Duration) string {
+	el := elapsed.Round(time.Second)
+	if expected <= 0 {
+		return fmt.Sprintf("%d objects built, %s (no previous build to estimate from)", n, el)
+	}
+	if n >= expected {
+		return fmt.Sprintf("%d objects built (%d expected), %s, finishing", n, expected, el)
+	}
+	pct := n * 100 / expected
+	if n == 0 {
+		return fmt.Sprintf("0/%d objects (0%%), %s", expected, el)
+	}
+	eta := time.Duration(float64(elapsed) * float64(expected-n) / float64(n)).Round(time.Second)
+	return fmt.Sprintf("%d/%d objects (%d%%), %s, ETA %s", n, expected, pct, el, eta)
+}
+
+// readObjectCount reads the object count a previous build recorded, or 0.
+func readObjectCount(path string) int64 {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 // lineCounter counts kbuild's "  CC  file" style lines.
@@ -134,7 +179,14 @@ type Options struct {
 	// BuildTimestamp, when set, is KBUILD_BUILD_TIMESTAMP (reproducible
 	// builds); e.g. from SOURCE_DATE_EPOCH.
 	BuildTimestamp string
-	Client         *http.Client
+	// CCache routes compiles through ccache (S1B_CCACHE); its Dir
+	// defaults to CacheDir/ccache.
+	CCache CCache
+	// StepStore, when set, is the base URL of a remote HTTP(S) store
+	// where the built kernel and headers are kept, keyed by the build
+	// step's input hash (from S1B_REMOTE_CACHE).
+	StepStore string
+	Client    *http.Client
 }
 
 // Result describes a built kernel.
@@ -146,6 +198,12 @@ type Result struct {
 	Config   string  // the final .config
 	Headers  string  // a root holding lib/modules/<Release>/{include,source}
 	Src, Out string  // source and O= build trees
+	// Source records the kernel source (package and version, or URL)
+	// with its tarball's SHA-256, for the image's annotations.
+	Source SourceRecord
+	// Epoch is the SOURCE_DATE_EPOCH the build used: the configured one
+	// (From "SOURCE_DATE_EPOCH") or one derived from the source.
+	Epoch Epoch
 }
 
 var suffixRE = regexp.MustCompile(`^[A-Za-z0-9._+-]*$`)
@@ -171,6 +229,9 @@ func (o *Options) defaults() {
 	}
 	if o.Arch == "" {
 		o.Arch = "x86_64"
+	}
+	if o.CCache.Dir == "" {
+		o.CCache.Dir = filepath.Join(o.CacheDir, "ccache")
 	}
 }
 
@@ -264,6 +325,21 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 
+	rec, err := sourceRecord(ctx, kind, input, label, o)
+	if err != nil {
+		return nil, err
+	}
+	var epoch Epoch
+	if o.BuildTimestamp == "" {
+		if epoch, err = deriveEpoch(ctx, rec, input); err != nil {
+			return nil, err
+		}
+		o.BuildTimestamp = time.Unix(epoch.Unix, 0).UTC().Format(time.RFC1123)
+		step.Summaryf("SOURCE_DATE_EPOCH is not set: using %d, %s", epoch.Unix, epoch.From)
+	} else if t, perr := time.Parse(time.RFC1123, o.BuildTimestamp); perr == nil {
+		epoch = Epoch{t.Unix(), "SOURCE_DATE_EPOCH"}
+	}
+
 	// 2. Patches: the project's, extra files, extra URLs (downloaded once).
 	patches, err := patch.List(o.PatchesDir)
 	if err != nil {
@@ -288,7 +364,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 
-	r := &Result{Label: label}
+	r := &Result{Label: label, Source: rec, Epoch: epoch}
 	base := filepath.Join(o.WorkDir, label)
 	r.Src = filepath.Join(base, "src")
 	r.Out = filepath.Join(base, "out")
@@ -318,11 +394,17 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 
-	env := []string{"KBUILD_BUILD_USER=rktbuild", "KBUILD_BUILD_HOST=rktbuild"}
+	// KBUILD_BUILD_VERSION pins the build counter (`#1` in uname -v),
+	// which kbuild otherwise increments on every relink in the same tree.
+	env := []string{"KBUILD_BUILD_USER=rktbuild", "KBUILD_BUILD_HOST=rktbuild", "KBUILD_BUILD_VERSION=1"}
 	if o.BuildTimestamp != "" {
 		env = append(env, "KBUILD_BUILD_TIMESTAMP="+o.BuildTimestamp)
 	}
-	mk := Make{Src: mustAbs(r.Src), Out: mustAbs(r.Out), Arch: o.Arch, Env: env}
+	cc, ccEnv, err := o.CCache.resolve(mustAbs(base))
+	if err != nil {
+		return nil, err
+	}
+	mk := Make{Src: mustAbs(r.Src), Out: mustAbs(r.Out), Arch: o.Arch, Env: append(append([]string(nil), env...), ccEnv...), CC: cc}
 
 	// 4. Configure, then the drift gate.
 	choice, err := LookupConfig(o.ConfigsDir, r.Version)
@@ -341,16 +423,46 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 
-	// 5. Build.
+	// 5. Build (or take the kernel and headers from the remote step store).
 	r.Image = filepath.Join(r.Out, "arch", mk.SrcArch(), "boot", "bzImage")
 	releaseFile := filepath.Join(r.Out, "rktbuild-kernelrelease")
+	var store *remotecache.Store
+	if o.StepStore != "" {
+		if store, err = remotecache.New(o.StepStore, nil); err != nil {
+			return nil, fmt.Errorf("S1B_REMOTE_CACHE: %w", err)
+		}
+	}
+	remoteDir := filepath.Join(base, "remote")
+	var remoteKey string
+	builtHere := false
 	_, err = step.Do(ctx, step.Step{
 		Name:    "kernel:build:" + label,
 		Inputs:  step.Inputs{Files: []string{r.Config}, Values: map[string]string{"source": srcID, "env": strings.Join(env, " ")}},
 		Outputs: []string{r.Image, releaseFile},
 		Run: func(ctx context.Context) error {
-			if err := mk.RunWithHeartbeat(ctx, o.Jobs, time.Minute, "bzImage"); err != nil {
+			if store != nil {
+				cfg, err := SHA256File(r.Config)
+				if err != nil {
+					return err
+				}
+				remoteKey = remotecache.Key("kernel:build+headers v1", cfg, srcID, strings.Join(env, " "), o.Arch)
+				hit, err := fromRemote(ctx, store, remoteKey, remoteDir, r.Image, releaseFile)
+				if err != nil {
+					step.Summaryf("kernel: remote cache %s: %v; building locally", o.StepStore, err)
+				}
+				if hit {
+					return nil
+				}
+			}
+			builtHere = true
+			countFile := filepath.Join(o.CacheDir, "objects-"+label)
+			n, err := mk.RunWithHeartbeat(ctx, o.Jobs, 30*time.Second, readObjectCount(countFile), "bzImage")
+			if err != nil {
 				return err
+			}
+			if n > 0 && n >= readObjectCount(countFile)/2 && os.MkdirAll(o.CacheDir, 0o755) == nil {
+				// A full (or nearly full) build: the next one's estimate.
+				_ = step.WriteFileBytes(countFile, []byte(fmt.Sprintf("%d\n", n)), 0o644)
 			}
 			rel, err := mk.Release(ctx)
 			if err != nil {
@@ -379,6 +491,11 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		Outputs: []string{r.Headers},
 		Run: func(ctx context.Context) error {
 			return step.ReplaceDir(r.Headers, func(tmp string) error {
+				if !builtHere {
+					if _, err := os.Stat(filepath.Join(remoteDir, "headers")); err == nil {
+						return cp.Copy(filepath.Join(remoteDir, "headers"), tmp)
+					}
+				}
 				return InstallHeaders(ctx, mk, tmp, r.Release)
 			})
 		},
@@ -386,7 +503,92 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if store != nil && builtHere && remoteKey != "" {
+		if err := toRemote(ctx, store, remoteKey, remoteDir, r.Image, releaseFile, r.Headers); err != nil {
+			step.Summaryf("kernel: could not store the build in the remote cache: %v", err)
+		} else {
+			step.Summaryf("kernel: stored the kernel and headers in the remote cache (key %s)", remoteKey[:16])
+		}
+	}
 	return r, nil
+}
+
+// fromRemote fetches the kernel image, release and headers stored for key
+// into remoteDir and installs the image and release file. The archive is
+// checked against its SHA-256 before anything is used.
+func fromRemote(ctx context.Context, store *remotecache.Store, key, remoteDir, image, releaseFile string) (bool, error) {
+	if err := os.RemoveAll(remoteDir); err != nil {
+		return false, err
+	}
+	hit, err := store.Get(ctx, key, remoteDir)
+	if err != nil || !hit {
+		return false, err
+	}
+	if err := os.MkdirAll(filepath.Dir(image), 0o755); err != nil {
+		return false, err
+	}
+	if err := step.WriteFile(image, 0o644, func(w io.Writer) error {
+		f, err := os.Open(filepath.Join(remoteDir, "bzImage"))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(w, f)
+		return err
+	}); err != nil {
+		return false, fmt.Errorf("remote cache entry %s: %w", key, err)
+	}
+	rel, err := os.ReadFile(filepath.Join(remoteDir, "release"))
+	if err != nil {
+		return false, fmt.Errorf("remote cache entry %s: %w", key, err)
+	}
+	if err := step.WriteFileBytes(releaseFile, rel, 0o644); err != nil {
+		return false, err
+	}
+	step.Summaryf("kernel: remote cache hit (key %s): nothing to compile", key[:16])
+	return true, nil
+}
+
+// toRemote stores the built image, release and headers under key.
+func toRemote(ctx context.Context, store *remotecache.Store, key, remoteDir, image, releaseFile, headers string) error {
+	if err := os.RemoveAll(remoteDir); err != nil {
+		return err
+	}
+	defer os.RemoveAll(remoteDir)
+	if err := os.MkdirAll(remoteDir, 0o755); err != nil {
+		return err
+	}
+	for _, c := range [][2]string{{image, "bzImage"}, {releaseFile, "release"}, {headers, "headers"}} {
+		if err := cp.Copy(c[0], filepath.Join(remoteDir, c[1])); err != nil {
+			return err
+		}
+	}
+	return store.Put(ctx, key, remoteDir)
+}
+
+// sourceRecord describes the verified input for the image's annotations.
+func sourceRecord(ctx context.Context, kind, input, label string, o Options) (SourceRecord, error) {
+	rec := SourceRecord{Kind: kind}
+	sum, err := hashInput(input)
+	if err != nil {
+		return rec, err
+	}
+	if sum != "directory" {
+		rec.SHA256 = sum
+	}
+	switch kind {
+	case SourceDistro:
+		rec.Package = strings.TrimPrefix(label, "distro-")
+		if rec.Version, err = packageVersion(ctx, rec.Package); err != nil {
+			return rec, err
+		}
+	case SourceKernelOrg:
+		v, _ := ParseVersion(o.Version)
+		rec.URL = strings.TrimRight(o.BaseURL, "/") + "/" + v.Dir() + "/" + v.Tarball()
+	case SourceLocal:
+		rec.URL = filepath.Base(input)
+	}
+	return rec, nil
 }
 
 // prepareSource unpacks input into srcDir (atomically) and applies

@@ -48,7 +48,11 @@ type Options struct {
 	// Overlay, when set, is a directory whose contents are copied over the
 	// rootfs after debootstrap.
 	Overlay string
-	// Debootstrap is the program to run; empty means "debootstrap" in PATH.
+	// Builder is ROOTFS_BUILDER: "auto" (mmdebstrap when installed, else
+	// debootstrap), "mmdebstrap" or "debootstrap"; empty means auto.
+	Builder string
+	// Debootstrap is the program to run; empty means the Builder's name
+	// in PATH.
 	Debootstrap string
 	// ScriptsDir is where debootstrap's suite scripts live; empty means
 	// $DEBOOTSTRAP_DIR/scripts or /usr/share/debootstrap/scripts.
@@ -67,6 +71,7 @@ func FromConfig(c *config.Config) Options {
 		Packages:   c.RootfsPackages,
 		Overlay:    c.RootfsOverlay,
 		Arch:       c.RootfsArch,
+		Builder:    c.RootfsBuilder,
 		Dir:        filepath.Join(c.BuildDir, "rootfs", c.RootfsSuite+"-"+c.RootfsArch),
 		CacheDir:   DebCache(c),
 	}
@@ -134,6 +139,13 @@ func (o Options) Check() error {
 		}
 	}
 	script, err := os.ReadFile(filepath.Join(scripts, o.Suite))
+	if err != nil && isMmdebstrap(bin) {
+		if _, serr := os.Stat(scripts); os.IsNotExist(serr) {
+			// No debootstrap installed to know the suites: mmdebstrap
+			// itself (apt) reports an unknown suite.
+			script, err = nil, nil
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("unknown ROOTFS_SUITE %q: %s has no script for it in %s (use a suite it knows, e.g. bookworm or xenial, or update the debootstrap package)",
 			o.Suite, bin, scripts)
@@ -162,15 +174,76 @@ func (o Options) Check() error {
 var keyringRe = regexp.MustCompile(`(?m)^keyring\s+(\S+)\s*$`)
 
 func (o Options) binary() (string, error) {
-	name := o.Debootstrap
-	if name == "" {
-		name = "debootstrap"
+	if o.Debootstrap != "" {
+		p, err := exec.LookPath(o.Debootstrap)
+		if err != nil {
+			return "", fmt.Errorf("%s not found in PATH: install the debootstrap or mmdebstrap package or run `mage setup`", o.Debootstrap)
+		}
+		return p, nil
 	}
-	p, err := exec.LookPath(name)
+	b, err := o.builder()
 	if err != nil {
-		return "", fmt.Errorf("%s not found in PATH: install the debootstrap package (apt-get install debootstrap) or run `mage setup`", name)
+		return "", err
+	}
+	p, err := exec.LookPath(b)
+	if err != nil {
+		return "", fmt.Errorf("%s not found in PATH: install the %s package (apt-get install %s) or run `mage setup`", b, b, b)
 	}
 	return p, nil
+}
+
+// Builders are the ROOTFS_BUILDER values.
+var Builders = []string{"auto", "mmdebstrap", "debootstrap"}
+
+// builder resolves ROOTFS_BUILDER: auto picks mmdebstrap (several times
+// faster, reproducible with SOURCE_DATE_EPOCH) when it is installed and
+// debootstrap otherwise.
+func (o Options) builder() (string, error) {
+	switch o.Builder {
+	case "", "auto":
+		if _, err := exec.LookPath("mmdebstrap"); err == nil {
+			return "mmdebstrap", nil
+		}
+		return "debootstrap", nil
+	case "mmdebstrap", "debootstrap":
+		return o.Builder, nil
+	}
+	return "", fmt.Errorf("ROOTFS_BUILDER=%q: expected auto, mmdebstrap or debootstrap", o.Builder)
+}
+
+// isMmdebstrap reports whether bin is mmdebstrap.
+func isMmdebstrap(bin string) bool { return strings.HasPrefix(filepath.Base(bin), "mmdebstrap") }
+
+// MmdebstrapArgs returns mmdebstrap's arguments for a run into target:
+// the same variant, components, packages, keyring and mirror as Args, and
+// the .deb cache synced in before and out after (mmdebstrap has no
+// --cache-dir). It is pure; CacheDir must already be absolute.
+func (o Options) MmdebstrapArgs(target string) []string {
+	args := []string{"--mode=root", "--arch=" + o.Arch}
+	if o.Variant != "" {
+		args = append(args, "--variant="+o.Variant)
+	}
+	if len(o.Components) > 0 {
+		args = append(args, "--components="+strings.Join(o.Components, ","))
+	}
+	if len(o.Packages) > 0 {
+		args = append(args, "--include="+strings.Join(o.Packages, ","))
+	}
+	if o.Keyring != "" {
+		args = append(args, "--keyring="+o.Keyring)
+	}
+	if o.CacheDir != "" {
+		args = append(args,
+			"--skip=essential/unlink",
+			`--setup-hook=mkdir -p "$1"`+AptArchives,
+			"--setup-hook=sync-in "+o.CacheDir+" "+AptArchives,
+			"--customize-hook=sync-out "+AptArchives+" "+o.CacheDir)
+	}
+	args = append(args, o.Suite, target)
+	if o.Mirror != "" {
+		args = append(args, o.Mirror)
+	}
+	return args
 }
 
 // Args returns debootstrap's arguments (without the program) for a run
@@ -210,6 +283,7 @@ func (o Options) Inputs() step.Inputs {
 		"packages":   strings.Join(o.Packages, " "),
 		"arch":       o.Arch,
 		"version":    Version,
+		"builder":    o.builderName(),
 	}}
 	if o.Keyring != "" {
 		in.Files = append(in.Files, o.Keyring)
@@ -218,6 +292,19 @@ func (o Options) Inputs() step.Inputs {
 		in.Files = append(in.Files, o.Overlay)
 	}
 	return in
+}
+
+// builderName is the resolved builder, or the raw value when invalid
+// (Check reports that).
+func (o Options) builderName() string {
+	if o.Debootstrap != "" {
+		return filepath.Base(o.Debootstrap)
+	}
+	b, err := o.builder()
+	if err != nil {
+		return o.Builder
+	}
+	return b
 }
 
 // Build runs debootstrap into o.Dir unless it is up to date. The rootfs
@@ -249,9 +336,13 @@ func debootstrap(ctx context.Context, o Options) error {
 	if err := os.MkdirAll(o.CacheDir, 0o755); err != nil {
 		return err
 	}
-	step.Summaryf("debootstrap %s (%s) into %s", o.Suite, mirrorName(o.Mirror), o.Dir)
+	args := o.Args
+	if isMmdebstrap(bin) {
+		args = o.MmdebstrapArgs
+	}
+	step.Summaryf("%s %s (%s) into %s", filepath.Base(bin), o.Suite, mirrorName(o.Mirror), o.Dir)
 	return step.ReplaceDir(o.Dir, func(tmp string) error {
-		err := step.Cmd{Env: []string{"DEBIAN_FRONTEND=noninteractive"}}.Run(ctx, bin, o.Args(tmp)...)
+		err := step.Cmd{Env: []string{"DEBIAN_FRONTEND=noninteractive"}}.Run(ctx, bin, args(tmp)...)
 		if err != nil {
 			return explain(err, o)
 		}
@@ -272,7 +363,7 @@ func debootstrap(ctx context.Context, o Options) error {
 
 func mirrorName(m string) string {
 	if m == "" {
-		return "debootstrap's default mirror"
+		return "the default mirror"
 	}
 	return m
 }

@@ -236,3 +236,53 @@ func TestCleanApt(t *testing.T) {
 		}
 	}
 }
+
+func TestMmdebstrapArgs(t *testing.T) {
+	tests := []struct {
+		name string
+		o    Options
+		want []string
+	}{
+		{
+			name: "defaults: the host's apt sources pick the mirror",
+			o:    Options{Suite: "bookworm", Arch: "amd64", Variant: "minbase", Components: []string{"main"}, CacheDir: "/c"},
+			want: []string{"--mode=root", "--arch=amd64", "--variant=minbase", "--components=main", "--skip=essential/unlink",
+				`--setup-hook=mkdir -p "$1"/var/cache/apt/archives`, "--setup-hook=sync-in /c /var/cache/apt/archives",
+				"--customize-hook=sync-out /var/cache/apt/archives /c", "bookworm", "/t"},
+		},
+		{
+			name: "packages, keyring, mirror, no cache",
+			o:    Options{Suite: "xenial", Arch: "amd64", Packages: []string{"curl"}, Keyring: "/k.gpg", Mirror: "http://mirror.example/ubuntu"},
+			want: []string{"--mode=root", "--arch=amd64", "--include=curl", "--keyring=/k.gpg", "xenial", "/t", "http://mirror.example/ubuntu"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.o.MmdebstrapArgs("/t"); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("MmdebstrapArgs =\n  %q\nwant\n  %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestBuilderChoice(t *testing.T) {
+	if _, err := (Options{Builder: "cdebootstrap"}).builder(); err == nil || !strings.Contains(err.Error(), "ROOTFS_BUILDER") {
+		t.Errorf("an unknown builder is not refused by name: %v", err)
+	}
+	for _, b := range []string{"mmdebstrap", "debootstrap"} {
+		if got, err := (Options{Builder: b}).builder(); got != b || err != nil {
+			t.Errorf("builder %s = %s, %v", b, got, err)
+		}
+	}
+	want := "debootstrap"
+	if _, err := exec.LookPath("mmdebstrap"); err == nil {
+		want = "mmdebstrap"
+	}
+	if got, _ := (Options{}).builder(); got != want {
+		t.Errorf("auto = %s, want %s (mmdebstrap when installed)", got, want)
+	}
+	a, b := Options{Builder: "mmdebstrap"}.Inputs(), Options{Builder: "debootstrap"}.Inputs()
+	if reflect.DeepEqual(a, b) {
+		t.Error("the builder is not part of the rootfs inputs")
+	}
+}

@@ -91,7 +91,7 @@ func Build(ctx context.Context, o Options) (*Built, error) {
 		return nil, err
 	}
 
-	m, err := NewManifest(ManifestOptions{Name: o.Name, Rkt: o.Rkt, KernelRelease: k.Release, Flattened: o.UpstreamACI != ""})
+	m, err := NewManifest(ManifestOptions{Name: o.Name, Rkt: o.Rkt, KernelRelease: k.Release, Flattened: o.UpstreamACI != "", KernelSource: &k.Source})
 	if err != nil {
 		return nil, err
 	}

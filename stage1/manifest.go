@@ -16,6 +16,7 @@ import (
 	"github.com/appc/spec/schema/types"
 
 	"github.com/rktbuild/rktbuild/format/aci"
+	"github.com/rktbuild/rktbuild/kernel"
 )
 
 // UpstreamName is the image rkt's own stage1-kvm is published as.
@@ -141,6 +142,22 @@ type ManifestOptions struct {
 	OS, Arch      string // appc names; default linux, amd64
 	// Flattened drops the dependency (the upstream stage1 is included).
 	Flattened bool
+	// KernelSource, when set, is recorded as rktbuild.io/kernel-source-*
+	// annotations (kind, package, version, url, sha256).
+	KernelSource *kernel.SourceRecord
+}
+
+// KernelSourceAnnotations are the annotations recording where the kernel
+// came from: rktbuild.io/kernel-source-{kind,package,version,url,sha256},
+// each present when known.
+func KernelSourceAnnotations(r kernel.SourceRecord) types.Annotations {
+	var a types.Annotations
+	for _, kv := range [][2]string{{"kind", r.Kind}, {"package", r.Package}, {"version", r.Version}, {"url", r.URL}, {"sha256", r.SHA256}} {
+		if kv[1] != "" {
+			a.Set(types.ACIdentifier("rktbuild.io/kernel-source-"+kv[0]), kv[1])
+		}
+	}
+	return a
 }
 
 // NewManifest builds the stage1 image manifest with appc/spec types:
@@ -167,6 +184,11 @@ func NewManifest(o ManifestOptions) (*schema.ImageManifest, error) {
 		return nil, fmt.Errorf("stage1 manifest (S1B_STAGE1_NAME=%q): %w", o.Name, err)
 	}
 	m.Annotations = Annotations(o.Rkt)
+	if o.KernelSource != nil {
+		for _, a := range KernelSourceAnnotations(*o.KernelSource) {
+			m.Annotations.Set(a.Name, a.Value)
+		}
+	}
 	if !o.Flattened {
 		labels, err := aci.MakeLabels(map[string]string{"os": o.OS, "arch": o.Arch, "version": o.Rkt.String()})
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/rktbuild/rktbuild/format/aci"
+	"github.com/rktbuild/rktbuild/kernel"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/stage1")
@@ -153,5 +154,44 @@ func TestQemuArgs(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("qemu args lack %q:\n%s", want, got)
 		}
+	}
+}
+
+func TestKernelSourceAnnotations(t *testing.T) {
+	tests := []struct {
+		name string
+		rec  kernel.SourceRecord
+		want map[string]string
+	}{
+		{"distro", kernel.SourceRecord{Kind: "distro", Package: "linux-source-6.1", Version: "6.1.119-1", SHA256: "ab"},
+			map[string]string{"kind": "distro", "package": "linux-source-6.1", "version": "6.1.119-1", "sha256": "ab"}},
+		{"kernel.org", kernel.SourceRecord{Kind: "kernelorg", URL: "https://k/v6.x/linux-6.1.112.tar.xz", SHA256: "cd"},
+			map[string]string{"kind": "kernelorg", "url": "https://k/v6.x/linux-6.1.112.tar.xz", "sha256": "cd"}},
+		{"local tree", kernel.SourceRecord{Kind: "local", URL: "linux"}, map[string]string{"kind": "local", "url": "linux"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := NewManifest(ManifestOptions{Name: "example.com/stage1", Rkt: RktVersion{1, 30, 0}, KernelRelease: "6.1.119", KernelSource: &tt.rec})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, a := range m.Annotations {
+				k, ok := strings.CutPrefix(a.Name.String(), "rktbuild.io/kernel-source-")
+				if !ok {
+					continue
+				}
+				n++
+				if tt.want[k] != a.Value {
+					t.Errorf("%s = %q, want %q", a.Name, a.Value, tt.want[k])
+				}
+			}
+			if n != len(tt.want) {
+				t.Errorf("%d kernel-source annotations, want %d: %v", n, len(tt.want), m.Annotations)
+			}
+			if _, ok := m.Annotations.Get("coreos.com/rkt/stage1/run"); !ok {
+				t.Error("the stage1 annotations are gone")
+			}
+		})
 	}
 }

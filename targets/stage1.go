@@ -38,11 +38,16 @@ var kernelTools = []step.Tool{
 	{Command: "go", Package: "golang-go", VersionArgs: []string{"version"}},
 }
 
+// ccacheTool makes kernel rebuilds incremental across fragment, patch and
+// suffix changes (S1B_CCACHE=auto uses it when installed; setup installs
+// it).
+var ccacheTool = step.Tool{Command: "ccache", Package: "ccache", VersionArgs: []string{"--version"}}
+
 var qemuTool = step.Tool{Command: "qemu-system-x86_64", Package: "qemu-system-x86", VersionArgs: []string{"--version"}}
 
 func init() {
-	step.Requires("buildStage1", kernelTools...)
-	step.Requires("kernel:build", kernelTools...)
+	step.Requires("buildStage1", append(kernelTools, ccacheTool)...)
+	step.Requires("kernel:build", append(kernelTools, ccacheTool)...)
 	step.Requires("stage1:smoke", append(kernelTools, qemuTool)...)
 	register("buildStage1", BuildStage1)
 	register("kernel:build", Kernel{}.Build)
@@ -64,6 +69,15 @@ func kernelOptions(c *config.Config) (kernel.Options, error) {
 		CacheDir:        filepath.Join(c.CacheDir, "kernel"),
 		Jobs:            c.Jobs,
 	}
+	ccRemote, store, err := kernel.RemoteSplit(c.RemoteCache)
+	if err != nil {
+		return o, err
+	}
+	if _, err := kernel.ParseCCacheMode(c.CCache); err != nil {
+		return o, err
+	}
+	o.CCache = kernel.CCache{Mode: c.CCache, Remote: ccRemote}
+	o.StepStore = store
 	epoch, has, err := c.Epoch()
 	if err != nil {
 		return o, err
@@ -155,6 +169,11 @@ func buildStage1(ctx context.Context, c *config.Config) (*stage1.Built, error) {
 	epoch, has, err := c.Epoch()
 	if err != nil {
 		return nil, err
+	}
+	if !has && k.Epoch.Unix != 0 {
+		// No SOURCE_DATE_EPOCH: the one the kernel build derived from its
+		// source (printed there) also clamps the image's mtimes.
+		epoch, has = k.Epoch.Unix, true
 	}
 	if !step.IsDryRun() {
 		// Create the signing key before the pack step hashes its inputs,

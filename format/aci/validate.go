@@ -2,7 +2,6 @@ package aci
 
 import (
 	"archive/tar"
-	"crypto/sha512"
 	"errors"
 	"fmt"
 	"io"
@@ -241,16 +240,18 @@ func Check(r io.Reader) (CheckResult, error) {
 	if closer != nil {
 		defer closer()
 	}
-	h := sha512.New()
-	tee := io.TeeReader(raw, h)
-	res.Manifest, res.Entries, err = scanArchive(tar.NewReader(tee))
+	// Decompression, sha512 and the tar scan run pipelined on separate
+	// goroutines (cores).
+	p := newHashPipeline(raw)
+	defer p.Close()
+	res.Manifest, res.Entries, err = scanArchive(tar.NewReader(p))
 	if err != nil {
 		return res, err
 	}
-	// The tar padding after the end marker counts into the ID as well.
-	if _, err := io.Copy(h, raw); err != nil {
+	sum, err := p.Sum()
+	if err != nil {
 		return res, fmt.Errorf("reading the image: %w", err)
 	}
-	res.ID = formatID(h.Sum(nil))
+	res.ID = formatID(sum)
 	return res, nil
 }
