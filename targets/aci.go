@@ -33,7 +33,9 @@ func packOptions(c *config.Config, root *bool) (aci.PackOptions, error) {
 	return aci.PackOptions{Epoch: epoch, HasEpoch: has, ForceRoot: root != nil && *root}, nil
 }
 
-// Build packs DIR (holding manifest and rootfs/) into OUT.aci and prints
+// Build packs DIR (manifest and rootfs/) into OUT.aci; prints its ID.
+//
+// It packs DIR (holding manifest and rootfs/) into OUT.aci and prints
 // the image ID.
 //
 // Usage: mage aci:build DIR OUT.aci [-root] [-level=N]
@@ -82,7 +84,9 @@ func (Aci) Build(ctx context.Context, dir, out string, root *bool, level *int) e
 	return nil
 }
 
-// Validate checks an ACI file with appc/spec's archive and manifest
+// Validate checks an ACI with appc's rules plus rktbuild's (-rkt: strict).
+//
+// It checks an ACI file with appc/spec's archive and manifest
 // validation plus rktbuild's own rules.
 //
 // Usage: mage aci:validate FILE [-rkt]
@@ -146,7 +150,9 @@ func (Aci) Manifest(ctx context.Context, file string) error {
 	return err
 }
 
-// ID prints the image ID of an ACI file (sha512- and the hex sha512 of the
+// ID prints the image ID of an ACI file (sha512 of the uncompressed tar).
+//
+// It prints the image ID of an ACI file (sha512- and the hex sha512 of the
 // uncompressed tar).
 //
 // Usage: mage aci:id FILE
@@ -195,7 +201,9 @@ func (Aci) Extract(ctx context.Context, file, dir string) error {
 	return nil
 }
 
-// Patch renames and/or relabels the manifest of FILE, writing OUT.aci and,
+// Patch renames or relabels an ACI's manifest into OUT.aci, signed.
+//
+// It renames and/or relabels the manifest of FILE, writing OUT.aci and,
 // when SIGNING_KEY is set, its signature OUT.aci.asc.
 //
 // Usage: mage aci:patch FILE OUT.aci [-name=NAME] [-labels=k=v,k2=v2,gone=]

@@ -36,7 +36,9 @@ func init() {
 	register("certs", Certs)
 }
 
-// Publish lays out a signed image tree for discovery: every ACI from
+// Publish lays out a signed image tree for discovery and OCI pulls.
+//
+// It lays out a signed image tree for discovery: every ACI from
 // S1B_ACI_DIR and S1B_OUT_DIR with its signature at the path
 // PUBLISH_URL_TEMPLATE gives, a `latest` copy of each name's newest version,
 // pubkeys.gpg and an index.html with ac-discovery tags.
@@ -131,7 +133,9 @@ func regFindImages(dirs ...string) ([]string, error) {
 	return out, nil
 }
 
-// Repackage re-publishes an image under a new name (the guide's "add public
+// Repackage re-publishes an image under a new name, signed.
+//
+// It re-publishes an image under a new name (the guide's "add public
 // images to your own registry"): it takes SRC (an ACI file, or a stored
 // image NAME[:VERSION] / ID), renames it in the manifest to NAME, rebuilds
 // the ACI and signs it with SIGNING_KEY.
@@ -216,7 +220,9 @@ func Repackage(ctx context.Context, src, name string, labels *string) error {
 	return nil
 }
 
-// Certs makes the registry's TLS material in CERT_DIR: a CA (ca.crt,
+// Certs makes the registry's CA and server certificate in CERT_DIR.
+//
+// It makes the registry's TLS material in CERT_DIR: a CA (ca.crt,
 // ca.key) and a server certificate (server.crt, server.key) for CERT_HOSTS.
 //
 // Usage: mage certs
@@ -255,7 +261,9 @@ func Certs(ctx context.Context) error {
 	return nil
 }
 
-// Serve serves the published web root (PUBLISH_DIR) over HTTPS on
+// Serve serves the published tree over HTTPS until Ctrl-C.
+//
+// It serves the published web root (PUBLISH_DIR) over HTTPS on
 // SERVE_ADDR until Ctrl-C, answering appc discovery (?ac-discovery=1).
 //
 // Usage: mage serve [-plain]
@@ -331,7 +339,9 @@ func regNet(c *config.Config, name string, port *int, insecure, plainHTTP *bool)
 	return n, nil
 }
 
-// Fetch fetches an image by name into the image store (STORE_DIR), as `rkt
+// Fetch fetches an image by name into the store, as `rkt fetch` did.
+//
+// It fetches an image by name into the image store (STORE_DIR), as `rkt
 // fetch` did.
 //
 // Usage: mage fetch NAME[:VERSION][,label=value...] [-port=N] [-pull] [-insecure] [-http]
@@ -379,7 +389,9 @@ func Fetch(ctx context.Context, name string, port *int, pull, insecure, http *bo
 	return nil
 }
 
-// Trust adds the public key(s) for an image-name prefix to the rkt-layout
+// Trust adds an image-name prefix's public keys to the trust store.
+//
+// It adds the public key(s) for an image-name prefix to the rkt-layout
 // trust store TRUST_DIR, from a KEY file or discovered (`discover`) from
 // the prefix's ac-discovery-pubkeys tag.
 //
@@ -492,7 +504,9 @@ func (Images) List(ctx context.Context) error {
 	return w.Flush()
 }
 
-// Export writes a stored image (NAME[:VERSION][,label=value...] or ID) to
+// Export writes a stored image and its signature to OUT.
+//
+// It writes a stored image (NAME[:VERSION][,label=value...] or ID) to
 // OUT, byte-identical to what was fetched, and its signature to OUT.asc.
 //
 // Usage: mage images:export IMAGE OUT
@@ -525,7 +539,9 @@ func (Images) Manifest(ctx context.Context, image string) error {
 	return err
 }
 
-// Rm removes stored images: an ID (or unique ID prefix), or every image
+// Rm removes stored images by ID, ID prefix or NAME[:VERSION][,l=v].
+//
+// It removes stored images: an ID (or unique ID prefix), or every image
 // matching NAME[:VERSION][,label=value...].
 //
 // Usage: mage images:rm IMAGE
@@ -544,8 +560,10 @@ func (Images) Rm(ctx context.Context, image string) error {
 	return nil
 }
 
-// Gc removes blobs no stored image refers to and downloads left by
-// interrupted fetches (older than an hour).
+// Gc removes unreferenced blobs and downloads of dead fetches.
+//
+// It removes blobs no stored image refers to and downloads left by
+// interrupted fetches (at once: a running fetch holds a lock on its own).
 //
 // Usage: mage images:gc
 func (Images) Gc(ctx context.Context) error {

@@ -115,7 +115,9 @@ func buildKernel(ctx context.Context, c *config.Config) (*kernel.Result, error) 
 	return kernel.Build(ctx, o)
 }
 
-// BuildStage1 builds a verified kernel and packs it into a signed rkt
+// BuildStage1 builds a verified kernel into a signed stage1-kvm image.
+//
+// It builds a verified kernel and packs it into a signed rkt
 // stage1-kvm image.
 //
 // The kernel source is S1B_KERNEL_VERSION from S1B_KERNEL_URL (kernel.org
@@ -217,7 +219,9 @@ func signInputs(c *config.Config) []string {
 	return sign.KeyFiles(c.SigningKey)
 }
 
-// Build builds the configured kernel and its headers without packing a
+// Build builds the configured kernel and headers, without packing.
+//
+// It builds the configured kernel and its headers without packing a
 // stage1 image (see buildStage1 for the configuration keys it reads), and
 // prints the kernel release and image path.
 func (Kernel) Build(ctx context.Context) error {
@@ -233,7 +237,9 @@ func (Kernel) Build(ctx context.Context) error {
 	return nil
 }
 
-// Smoke boots the stage1 kernel under qemu the way rkt's qemu hypervisor
+// Smoke boots the stage1 kernel under qemu as rkt does, with a test init.
+//
+// It boots the stage1 kernel under qemu the way rkt's qemu hypervisor
 // does (root over virtio-9p, rootfstype=9p, trans=virtio,version=9p2000.L)
 // with a test init that checks /proc, /sys, devtmpfs, cgroups and the 9p
 // root and powers off; it fails on a timeout or a missing marker and shows
@@ -266,7 +272,9 @@ func (Stage1) Smoke(ctx context.Context) error {
 	return nil
 }
 
-// Manifest prints the stage1 image manifest buildStage1 writes for a
+// Manifest prints the stage1 manifest buildStage1 writes for RELEASE.
+//
+// It prints the stage1 image manifest buildStage1 writes for a
 // kernel release.
 //
 // Usage: mage stage1:manifest RELEASE (e.g. 6.1.192-rktbuild-v1). Shows the
