@@ -219,19 +219,7 @@ func isMmdebstrap(bin string) bool { return strings.HasPrefix(filepath.Base(bin)
 // the .deb cache synced in before and out after (mmdebstrap has no
 // --cache-dir). It is pure; CacheDir must already be absolute.
 func (o Options) MmdebstrapArgs(target string) []string {
-	args := []string{"--mode=root", "--arch=" + o.Arch}
-	if o.Variant != "" {
-		args = append(args, "--variant="+o.Variant)
-	}
-	if len(o.Components) > 0 {
-		args = append(args, "--components="+strings.Join(o.Components, ","))
-	}
-	if len(o.Packages) > 0 {
-		args = append(args, "--include="+strings.Join(o.Packages, ","))
-	}
-	if o.Keyring != "" {
-		args = append(args, "--keyring="+o.Keyring)
-	}
+	args := append([]string{"--mode=root"}, o.selectionArgs()...)
 	if o.CacheDir != "" {
 		args = append(args,
 			"--skip=essential/unlink",
@@ -246,9 +234,9 @@ func (o Options) MmdebstrapArgs(target string) []string {
 	return args
 }
 
-// Args returns debootstrap's arguments (without the program) for a run
-// into target. It is pure; CacheDir must already be absolute.
-func (o Options) Args(target string) []string {
+// selectionArgs are the options debootstrap and mmdebstrap share: what
+// to install, and the keyring that verifies it.
+func (o Options) selectionArgs() []string {
 	args := []string{"--arch=" + o.Arch}
 	if o.Variant != "" {
 		args = append(args, "--variant="+o.Variant)
@@ -262,6 +250,13 @@ func (o Options) Args(target string) []string {
 	if o.Keyring != "" {
 		args = append(args, "--keyring="+o.Keyring)
 	}
+	return args
+}
+
+// Args returns debootstrap's arguments (without the program) for a run
+// into target. It is pure; CacheDir must already be absolute.
+func (o Options) Args(target string) []string {
+	args := o.selectionArgs()
 	if o.CacheDir != "" {
 		args = append(args, "--cache-dir="+o.CacheDir)
 	}
