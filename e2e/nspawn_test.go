@@ -5,6 +5,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"github.com/rktbuild/rktbuild/internal/testenv"
 	"io/fs"
 	"os"
@@ -186,7 +187,7 @@ func TestStaticNspawn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := step.WriteFileBytes(filepath.Join(outer, "usr/local/bin/systemd-nspawn"), data, 0o755); err != nil {
+	if err := fsutil.WriteFileBytes(filepath.Join(outer, "usr/local/bin/systemd-nspawn"), data, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	// The distribution's nspawn, when the host has one, shows the original

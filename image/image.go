@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io/fs"
 	"os"
 	"path"
@@ -66,7 +67,7 @@ func newBuilder(work, name string) (*Builder, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := step.RemoveAll(work); err != nil {
+	if err := fsutil.RemoveAll(work); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(work, 0o755); err != nil {
@@ -119,7 +120,7 @@ func FromACI(ctx context.Context, work, base, name string) (*Builder, error) {
 		b.Close()
 		return nil, fmt.Errorf("image %s: base %s has no rootfs: %w", name, base, err)
 	}
-	_ = step.RemoveAll(filepath.Join(work, "unpack"))
+	_ = fsutil.RemoveAll(filepath.Join(work, "unpack"))
 	if bm.App != nil {
 		app := *bm.App
 		b.manifest.App = &app
@@ -133,7 +134,7 @@ func FromACI(ctx context.Context, work, base, name string) (*Builder, error) {
 }
 
 // Close removes the work directory.
-func (b *Builder) Close() error { return step.RemoveAll(b.work) }
+func (b *Builder) Close() error { return fsutil.RemoveAll(b.work) }
 
 // inside maps an absolute container path to the host path in the rootfs.
 func (b *Builder) inside(p string) (string, error) {
@@ -166,7 +167,7 @@ func (b *Builder) WriteFile(dst string, data []byte, perm os.FileMode) {
 		b.fail(err)
 		return
 	}
-	if err := step.WriteFileBytes(p, data, perm); err != nil {
+	if err := fsutil.WriteFileBytes(p, data, perm); err != nil {
 		b.fail(fmt.Errorf("writing %s into the image: %w", dst, err))
 	}
 }
@@ -218,7 +219,7 @@ func (b *Builder) Remove(paths ...string) {
 			return
 		}
 		for _, f := range m {
-			if err := step.RemoveAll(f); err != nil {
+			if err := fsutil.RemoveAll(f); err != nil {
 				b.fail(err)
 				return
 			}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io/fs"
 	"os"
 	"path"
@@ -262,7 +263,7 @@ func Render(ctx context.Context, file, cacheDir string, find Finder) (*Rendered,
 		return r, nil
 	}
 	step.Summaryf("rendering %s (%s) into %s", m.Name, id[:min(len(id), 19)], dir)
-	err = step.ReplaceDir(dir, func(tmp string) error {
+	err = fsutil.ReplaceDir(dir, func(tmp string) error {
 		unpack := filepath.Join(tmp, "unpack")
 		if err := aci.Extract(ctx, file, unpack); err != nil {
 			return err
@@ -316,7 +317,7 @@ func renderDeps(ctx context.Context, m *schema.ImageManifest, root, tmp string, 
 		if err := step.Run(ctx, "cp", "-a", "--no-clobber", "--", filepath.Join(unpack, "rootfs")+"/.", root+"/"); err != nil {
 			return fmt.Errorf("rendering dependency %s: %w", dep.ImageName, err)
 		}
-		if err := step.RemoveAll(unpack); err != nil {
+		if err := fsutil.RemoveAll(unpack); err != nil {
 			return err
 		}
 		if err := renderDeps(ctx, dm, root, tmp, find, append(chain, dep.ImageName.String())); err != nil {
@@ -351,7 +352,7 @@ func applyWhitelist(root string, list []string) error {
 // cachedImageID returns the file's image ID, remembering it by the file's
 // sha256 (cheap to recheck) so a re-run does not decompress the image.
 func cachedImageID(file, cacheDir string) (string, error) {
-	sum, err := step.HashFile(file)
+	sum, err := fsutil.HashFile(file)
 	if err != nil {
 		return "", err
 	}
@@ -363,7 +364,7 @@ func cachedImageID(file, cacheDir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := step.WriteFileBytes(idx, []byte(id+"\n"), 0o644); err != nil {
+	if err := fsutil.WriteFileBytes(idx, []byte(id+"\n"), 0o644); err != nil {
 		return "", err
 	}
 	return id, nil

@@ -22,6 +22,7 @@ package images
 import (
 	"context"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -319,7 +320,7 @@ func Build(ctx context.Context, e *Env, list []Recipe) ([]Status, error) {
 				if e.Rootfs.Runner != nil {
 					step.Logf(ctx, "steps inside the image run with %s", e.Rootfs.Runner)
 				}
-				defer step.RemoveAll(e.work)
+				defer fsutil.RemoveAll(e.work)
 				return r.Build(ctx, e, file)
 			},
 		})

@@ -3,6 +3,7 @@ package images
 import (
 	"context"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"strings"
 
 	"github.com/rktbuild/rktbuild/config"
@@ -53,7 +54,7 @@ func WriteExtraOutputs(ctx context.Context, c *config.Config, file string) (oci.
 	if err != nil {
 		return oci.Result{}, err
 	}
-	if err := step.WriteFileBytes(SBOMFile(file), doc, 0o644); err != nil {
+	if err := fsutil.WriteFileBytes(SBOMFile(file), doc, 0o644); err != nil {
 		return oci.Result{}, fmt.Errorf("writing the SBOM of %s: %w", file, err)
 	}
 	step.Summaryf("wrote %s (%d packages)", SBOMFile(file), n)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io"
 	"os"
 	"path/filepath"
@@ -223,7 +224,7 @@ func (rb RepoBuild) one(ctx context.Context, e RepoEntry) ([]string, error) {
 	}
 	var arts []string
 	final := BinDir(rb.BinsDir, e)
-	err := step.ReplaceDir(final, func(tmp string) error {
+	err := fsutil.ReplaceDir(final, func(tmp string) error {
 		a := image.App{Env: append([]string{"GOMODCACHE=/go/pkg/mod", "GOCACHE=/root/.cache/go-build"}, rb.Env...)}
 		if rb.CAFile != "" {
 			a.Env = append(a.Env, "SSL_CERT_FILE="+HostCAPath, "GIT_SSL_CAINFO="+HostCAPath)

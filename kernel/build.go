@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io"
 	"net/http"
 	"net/url"
@@ -386,7 +387,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if dryRunStop(marker) {
 		return r, nil
 	}
-	srcID, err := step.HashFile(marker)
+	srcID, err := fsutil.HashFile(marker)
 	if err != nil {
 		return nil, err
 	}
@@ -441,7 +442,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		Outputs: []string{r.Image, releaseFile},
 		Run: func(ctx context.Context) error {
 			if store != nil {
-				cfg, err := SHA256File(r.Config)
+				cfg, err := fsutil.HashFile(r.Config)
 				if err != nil {
 					return err
 				}
@@ -462,13 +463,13 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 			}
 			if n > 0 && n >= readObjectCount(countFile)/2 && os.MkdirAll(o.CacheDir, 0o755) == nil {
 				// A full (or nearly full) build: the next one's estimate.
-				_ = step.WriteFileBytes(countFile, []byte(fmt.Sprintf("%d\n", n)), 0o644)
+				_ = fsutil.WriteFileBytes(countFile, []byte(fmt.Sprintf("%d\n", n)), 0o644)
 			}
 			rel, err := mk.Release(ctx)
 			if err != nil {
 				return err
 			}
-			return step.WriteFileBytes(releaseFile, []byte(rel+"\n"), 0o644)
+			return fsutil.WriteFileBytes(releaseFile, []byte(rel+"\n"), 0o644)
 		},
 	})
 	if err != nil {
@@ -490,7 +491,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		Inputs:  step.Inputs{Files: []string{r.Config, r.Image}, Values: map[string]string{"source": srcID, "release": r.Release}},
 		Outputs: []string{r.Headers},
 		Run: func(ctx context.Context) error {
-			return step.ReplaceDir(r.Headers, func(tmp string) error {
+			return fsutil.ReplaceDir(r.Headers, func(tmp string) error {
 				if !builtHere {
 					if _, err := os.Stat(filepath.Join(remoteDir, "headers")); err == nil {
 						return cp.Copy(filepath.Join(remoteDir, "headers"), tmp)
@@ -527,7 +528,7 @@ func fromRemote(ctx context.Context, store *remotecache.Store, key, remoteDir, i
 	if err := os.MkdirAll(filepath.Dir(image), 0o755); err != nil {
 		return false, err
 	}
-	if err := step.WriteFile(image, 0o644, func(w io.Writer) error {
+	if err := fsutil.WriteFile(image, 0o644, func(w io.Writer) error {
 		f, err := os.Open(filepath.Join(remoteDir, "bzImage"))
 		if err != nil {
 			return err
@@ -542,7 +543,7 @@ func fromRemote(ctx context.Context, store *remotecache.Store, key, remoteDir, i
 	if err != nil {
 		return false, fmt.Errorf("remote cache entry %s: %w", key, err)
 	}
-	if err := step.WriteFileBytes(releaseFile, rel, 0o644); err != nil {
+	if err := fsutil.WriteFileBytes(releaseFile, rel, 0o644); err != nil {
 		return false, err
 	}
 	step.Summaryf("kernel: remote cache hit (key %s): nothing to compile", key[:16])
@@ -606,7 +607,7 @@ func prepareSource(ctx context.Context, kind, input string, patches []string, sr
 	// Same tarball, other patches: keep the tarball's mtimes so an
 	// incremental build follows; otherwise every file is new.
 	keepTimes := prev != nil && prev.Origin == kind+":"+input && prev.Input == inputHash && inputHash != "directory"
-	return step.ReplaceDir(srcDir, func(tmp string) error {
+	return fsutil.ReplaceDir(srcDir, func(tmp string) error {
 		if err := unpack(ctx, input, tmp, !keepTimes); err != nil {
 			return err
 		}
@@ -617,7 +618,7 @@ func prepareSource(ctx context.Context, kind, input string, patches []string, sr
 		m := sourceMarker{Origin: kind + ":" + input, Input: inputHash, Patches: map[string]string{}}
 		touched := map[string]bool{}
 		for _, a := range applied {
-			h, _ := step.HashFile(a.Patch)
+			h, _ := fsutil.HashFile(a.Patch)
 			m.Patches[filepath.Base(a.Patch)] = h
 			m.Applied = append(m.Applied, patch.Result{Patch: filepath.Base(a.Patch), Status: a.Status})
 			step.Summaryf("kernel patch %s: %s", filepath.Base(a.Patch), a.Status)
@@ -701,7 +702,7 @@ func Configure(ctx context.Context, mk Make, choice ConfigChoice, suffix string)
 			return fmt.Errorf("%s: %w", choice.Path, err)
 		}
 	}
-	if err := step.WriteFileBytes(cfgPath, Merge(base, want), 0o644); err != nil {
+	if err := fsutil.WriteFileBytes(cfgPath, Merge(base, want), 0o644); err != nil {
 		return err
 	}
 	if err := mk.Run(ctx, 1, "olddefconfig"); err != nil {
@@ -752,7 +753,7 @@ func hashInput(p string) (string, error) {
 	if fi.IsDir() {
 		return "directory", nil
 	}
-	return step.HashFile(p)
+	return fsutil.HashFile(p)
 }
 
 // fetchPatch downloads a patch URL into dir once. A "#sha256=HEX" suffix
@@ -777,7 +778,7 @@ func fetchPatch(ctx context.Context, client *http.Client, raw, dir string) (stri
 		return "", err
 	}
 	if want != "" {
-		got, err := SHA256File(dest)
+		got, err := fsutil.HashFile(dest)
 		if err != nil {
 			return "", err
 		}
@@ -786,7 +787,7 @@ func fetchPatch(ctx context.Context, client *http.Client, raw, dir string) (stri
 			return "", &VerifyError{u.String(), "sha256 " + got + ", expected " + want + " (the download was removed)"}
 		}
 	} else {
-		got, _ := SHA256File(dest)
+		got, _ := fsutil.HashFile(dest)
 		step.Summaryf("kernel patch %s is not pinned: append #sha256=%s to the URL to pin it", u, got)
 	}
 	return dest, nil

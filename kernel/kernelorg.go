@@ -3,6 +3,7 @@ package kernel
 import (
 	"context"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io"
 	"net/http"
 	"os"
@@ -92,7 +93,7 @@ func (k KernelOrg) Fetch(ctx context.Context, v Version) (string, error) {
 	if err := Download(ctx, k.Client, base+v.Tarball(), tarball); err != nil {
 		return "", err
 	}
-	got, err := SHA256File(tarball)
+	got, err := fsutil.HashFile(tarball)
 	if err != nil {
 		return "", err
 	}

@@ -3,7 +3,6 @@ package kernel
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -186,18 +185,4 @@ func ParseSums(text []byte) (map[string]string, error) {
 		sums[strings.TrimPrefix(f[1], "*")] = strings.ToLower(f[0])
 	}
 	return sums, sc.Err()
-}
-
-// SHA256File returns the hex sha256 of a file.
-func SHA256File(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("reading %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -1,11 +1,10 @@
 package patch
 
 import (
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io/fs"
 	"os"
 	"path/filepath"
-
-	"github.com/rktbuild/rktbuild/step"
 )
 
 // AssetDir returns local when that directory exists (a checkout, where
@@ -38,7 +37,7 @@ func AssetDir(local string, fsys fs.FS, name, work string) (string, error) {
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return err
 		}
-		return step.WriteFileBytes(dst, data, 0o644)
+		return fsutil.WriteFileBytes(dst, data, 0o644)
 	})
 	return out, err
 }

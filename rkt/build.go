@@ -3,6 +3,7 @@ package rkt
 import (
 	"context"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"os"
 	"path/filepath"
 	"strings"
@@ -171,7 +172,7 @@ func buildFly(ctx context.Context, o Options, src, out string) error {
 	if err != nil {
 		return err
 	}
-	defer step.RemoveAll(work)
+	defer fsutil.RemoveAll(work)
 	rootfs := filepath.Join(work, "rootfs")
 	for _, d := range []string{"rkt/status", "opt/stage2"} {
 		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -93,4 +94,4 @@ func (s *Sandbox) Trust(ctx context.Context, prefix, keyFile string) error {
 }
 
 // Close removes the sandbox (pods, image store, keys).
-func (s *Sandbox) Close() error { return step.RemoveAll(s.Root) }
+func (s *Sandbox) Close() error { return fsutil.RemoveAll(s.Root) }

@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -197,7 +198,7 @@ func Source(ctx context.Context, o Options) (string, error) {
 		}},
 		Outputs: []string{dir},
 		Run: func(ctx context.Context) error {
-			return step.ReplaceDir(dir, func(tmp string) error {
+			return fsutil.ReplaceDir(dir, func(tmp string) error {
 				return prepare(ctx, o, tmp, gomod)
 			})
 		},

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -336,7 +337,7 @@ func debootstrap(ctx context.Context, o Options) error {
 		args = o.MmdebstrapArgs
 	}
 	step.Summaryf("%s %s (%s) into %s", filepath.Base(bin), o.Suite, mirrorName(o.Mirror), o.Dir)
-	return step.ReplaceDir(o.Dir, func(tmp string) error {
+	return fsutil.ReplaceDir(o.Dir, func(tmp string) error {
 		err := step.Cmd{Env: []string{"DEBIAN_FRONTEND=noninteractive"}}.Run(ctx, bin, args(tmp)...)
 		if err != nil {
 			return explain(err, o)

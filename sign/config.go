@@ -9,10 +9,11 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/rktbuild/rktbuild/internal/fsutil"
+
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/step"
-	"golang.org/x/sys/unix"
 )
 
 // PassphraseEnv is the environment variable read for the signing key's
@@ -133,7 +134,7 @@ func exportPublic(e *openpgp.Entity, path string) error {
 	if err := writeArmored(&buf, openpgp.PublicKeyType, e.Serialize); err != nil {
 		return fmt.Errorf("exporting public key: %w", err)
 	}
-	if err := step.WriteFileBytes(path, buf.Bytes(), 0o644); err != nil {
+	if err := fsutil.WriteFileBytes(path, buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
@@ -145,29 +146,11 @@ func exportPublic(e *openpgp.Entity, path string) error {
 // before it was removed notices that its inode is no longer the one at the
 // path and retries.
 func lockFile(base string) (func(), error) {
-	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
+	release, err := fsutil.Lock(filepath.Join(filepath.Dir(base), "."+filepath.Base(base)+".lock"), true)
+	if err != nil {
 		return nil, fmt.Errorf("SIGNING_KEY: %w", err)
 	}
-	path := filepath.Join(filepath.Dir(base), "."+filepath.Base(base)+".lock")
-	for {
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-		if err != nil {
-			return nil, fmt.Errorf("SIGNING_KEY: %w", err)
-		}
-		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("SIGNING_KEY: locking %s: %w", path, err)
-		}
-		var held, now unix.Stat_t
-		if unix.Fstat(int(f.Fd()), &held) == nil && unix.Stat(path, &now) == nil && held.Ino == now.Ino && held.Dev == now.Dev {
-			return func() {
-				_ = os.Remove(path) // while still holding the lock
-				_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
-				f.Close()
-			}, nil
-		}
-		f.Close() // removed by the previous holder: lock the new file
-	}
+	return release, nil
 }
 
 // SignArtifact signs file with the configured signing key (generated on

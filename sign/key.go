@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io"
 	"os"
 	"strings"
@@ -24,7 +25,6 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
-	"github.com/rktbuild/rktbuild/step"
 )
 
 // DefaultBits is the RSA modulus size GenKey uses when bits is 0.
@@ -155,10 +155,10 @@ func GenKey(base string, id Identity, bits int, passphrase []byte) (string, erro
 	if err != nil {
 		return "", fmt.Errorf("genkey: exporting private key: %w", err)
 	}
-	if err := step.WriteFileBytes(priv, sec.Bytes(), 0o600); err != nil {
+	if err := fsutil.WriteFileBytes(priv, sec.Bytes(), 0o600); err != nil {
 		return "", fmt.Errorf("genkey: writing %s: %w", priv, err)
 	}
-	if err := step.WriteFileBytes(base+PublicKeySuffix, pub.Bytes(), 0o644); err != nil {
+	if err := fsutil.WriteFileBytes(base+PublicKeySuffix, pub.Bytes(), 0o644); err != nil {
 		return "", fmt.Errorf("genkey: writing %s: %w", base+PublicKeySuffix, err)
 	}
 	return Fingerprint(e), nil

@@ -4,13 +4,13 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io"
 	"os"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
-	"github.com/rktbuild/rktbuild/step"
 )
 
 // ErrPassphrase is returned (wrapped) when a private key needs a passphrase
@@ -89,7 +89,7 @@ func SignFile(file, keyFile string, passphrase []byte) error {
 	if fi, err := f.Stat(); err != nil || fi.IsDir() {
 		return fmt.Errorf("sign: %s is not a regular file", file)
 	}
-	if err := step.WriteFile(file+SignatureSuffix, 0o644, func(w io.Writer) error {
+	if err := fsutil.WriteFile(file+SignatureSuffix, 0o644, func(w io.Writer) error {
 		return Sign(w, signer, bufio.NewReaderSize(f, 1<<20))
 	}); err != nil {
 		return fmt.Errorf("sign %s: %w", file, err)

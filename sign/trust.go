@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io"
 	"io/fs"
 	"path/filepath"
@@ -12,7 +13,6 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/appc/spec/schema/types"
-	"github.com/rktbuild/rktbuild/step"
 )
 
 // TrustStore is a directory of trusted public keys in rkt's trustedkeys
@@ -73,7 +73,7 @@ func (ts TrustStore) Trust(prefix string, armoredPub []byte) (string, error) {
 		data = buf.Bytes()
 	}
 	fpr := Fingerprint(e)
-	if err := step.WriteFileBytes(filepath.Join(dir, fpr), data, 0o644); err != nil {
+	if err := fsutil.WriteFileBytes(filepath.Join(dir, fpr), data, 0o644); err != nil {
 		return "", fmt.Errorf("trust: %w", err)
 	}
 	return fpr, nil

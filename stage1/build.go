@@ -3,6 +3,7 @@ package stage1
 import (
 	"context"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,7 +61,7 @@ func Build(ctx context.Context, o Options) (*Built, error) {
 	goVersion := runtime.Version()
 	if p, err := exec.LookPath("go"); err == nil {
 		if real, err := filepath.EvalSymlinks(p); err == nil {
-			if h, err := step.HashFile(real); err == nil {
+			if h, err := fsutil.HashFile(real); err == nil {
 				goVersion = h
 			}
 		}
@@ -82,7 +83,7 @@ func Build(ctx context.Context, o Options) (*Built, error) {
 		Inputs:  step.Inputs{Files: []string{k.Image, k.Headers, mkdirBin}, Values: map[string]string{"rkt": o.Rkt.String(), "release": k.Release}},
 		Outputs: []string{rootfs},
 		Run: func(ctx context.Context) error {
-			return step.ReplaceDir(rootfs, func(tmp string) error {
+			return fsutil.ReplaceDir(rootfs, func(tmp string) error {
 				return AssembleRootfs(tmp, RootfsOptions{Rkt: o.Rkt, KernelImage: k.Image, KernelRelease: k.Release, Headers: k.Headers, Mkdir: mkdirBin})
 			})
 		},
@@ -137,7 +138,7 @@ func Build(ctx context.Context, o Options) (*Built, error) {
 					return err
 				}
 			}
-			return step.WriteFileBytes(idFile, []byte(imageID+"\n"), 0o644)
+			return fsutil.WriteFileBytes(idFile, []byte(imageID+"\n"), 0o644)
 		},
 	})
 	if err != nil {
@@ -175,7 +176,7 @@ func packFlattened(ctx context.Context, o Options, m *schema.ImageManifest, root
 	if err != nil {
 		return "", err
 	}
-	defer step.RemoveAll(tmp)
+	defer fsutil.RemoveAll(tmp)
 	up := filepath.Join(tmp, "upstream")
 	if err := aci.Extract(ctx, o.UpstreamACI, up); err != nil {
 		return "", fmt.Errorf("S1B_UPSTREAM_STAGE1_KVM_ACI: %w", err)

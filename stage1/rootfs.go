@@ -9,6 +9,7 @@ import (
 
 	cp "github.com/otiai10/copy"
 
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"github.com/rktbuild/rktbuild/kernel"
 )
 
@@ -51,7 +52,7 @@ type RootfsOptions struct {
 // layer: the kernel at KernelPath(Rkt), the headers at HeadersDir, the
 // static mkdir and the bind-mount drop-in.
 func AssembleRootfs(dir string, o RootfsOptions) error {
-	if err := copyFile(o.KernelImage, filepath.Join(dir, KernelPath(o.Rkt)), 0o644); err != nil {
+	if err := fsutil.CopyFile(o.KernelImage, filepath.Join(dir, KernelPath(o.Rkt)), 0o644); err != nil {
 		return fmt.Errorf("stage1 kernel: %w", err)
 	}
 	mod := kernel.ModulesDir(o.KernelRelease)
@@ -63,7 +64,7 @@ func AssembleRootfs(dir string, o RootfsOptions) error {
 	}); err != nil {
 		return fmt.Errorf("stage1 headers: %w", err)
 	}
-	if err := copyFile(o.Mkdir, filepath.Join(dir, MkdirPath), 0o755); err != nil {
+	if err := fsutil.CopyFile(o.Mkdir, filepath.Join(dir, MkdirPath), 0o755); err != nil {
 		return fmt.Errorf("stage1 mkdir: %w", err)
 	}
 	p := filepath.Join(dir, DropInPath)
@@ -71,20 +72,6 @@ func AssembleRootfs(dir string, o RootfsOptions) error {
 		return err
 	}
 	return os.WriteFile(p, []byte(DropIn(o.KernelRelease)), 0o644)
-}
-
-func copyFile(src, dst string, perm os.FileMode) error {
-	data, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(dst, data, perm); err != nil {
-		return err
-	}
-	return os.Chmod(dst, perm)
 }
 
 // CheckLayout checks that an upstream stage1 rootfs and a layer rendered

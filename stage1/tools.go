@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed" // the static helper programs are built from embedded source
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"os"
 	"path/filepath"
 
@@ -61,5 +62,5 @@ func BuildStatic(ctx context.Context, p Program, out string) error {
 	if err != nil {
 		return err
 	}
-	return step.WriteFileBytes(out, data, 0o755)
+	return fsutil.WriteFileBytes(out, data, 0o755)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io"
 	"io/fs"
 	"os"
@@ -77,7 +78,7 @@ func saveHashCache() {
 	if err := os.MkdirAll(DefaultStampDir, 0o755); err != nil {
 		return
 	}
-	if WriteFileBytes(hashCachePath(), data, 0o644) == nil {
+	if fsutil.WriteFileBytes(hashCachePath(), data, 0o644) == nil {
 		hc.dirty = false
 	}
 }
@@ -91,9 +92,9 @@ func keyOf(fi fs.FileInfo) fileKey {
 	return k
 }
 
-// HashFile returns the hex sha256 of a regular file's content, using the
+// hashFile returns the hex sha256 of a regular file's content, using the
 // cache when the file's identity is unchanged.
-func HashFile(path string) (string, error) {
+func hashFile(path string) (string, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return "", err

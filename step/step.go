@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"os"
 	"path/filepath"
 	"sort"
@@ -145,7 +146,7 @@ func Do(ctx context.Context, s Step) (Result, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Result{}, err
 	}
-	if err := WriteFileBytes(path, data, 0o644); err != nil {
+	if err := fsutil.WriteFileBytes(path, data, 0o644); err != nil {
 		return Result{}, err
 	}
 	saveHashCache()

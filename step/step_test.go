@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io"
 	"os"
 	"path/filepath"
@@ -78,7 +79,7 @@ func TestDoUpToDate(t *testing.T) {
 						if err != nil {
 							return err
 						}
-						return WriteFileBytes(out, data, 0o644)
+						return fsutil.WriteFileBytes(out, data, 0o644)
 					},
 				}
 			}
@@ -118,7 +119,7 @@ func TestDoFailureLeavesNoStamp(t *testing.T) {
 		if fail {
 			return errors.New("boom")
 		}
-		return WriteFileBytes(out, []byte("ok"), 0o644)
+		return fsutil.WriteFileBytes(out, []byte("ok"), 0o644)
 	}}
 	if _, err := Do(context.Background(), s); err == nil || err.Error() != "boom" {
 		t.Fatalf("want boom, got %v", err)
@@ -161,7 +162,7 @@ func TestCancelMidway(t *testing.T) {
 	defer cancel()
 	mk := func(script string, w func(io.Writer) io.Writer) Step {
 		return Step{Name: "slow", Outputs: []string{out}, Run: func(ctx context.Context) error {
-			return WriteFile(out, 0o644, func(f io.Writer) error {
+			return fsutil.WriteFile(out, 0o644, func(f io.Writer) error {
 				return Cmd{Stdout: w(f)}.Run(ctx, "bash", "-c", script)
 			})
 		}}
@@ -332,57 +333,11 @@ func TestJobsBudget(t *testing.T) {
 	rel2()
 }
 
-func TestWriteFileAtomicOnError(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "f")
-	write(t, p, "old")
-	err := WriteFile(p, 0o644, func(w io.Writer) error {
-		io.WriteString(w, "half")
-		return errors.New("disk on fire")
-	})
-	if err == nil {
-		t.Fatal("no error")
-	}
-	if data, _ := os.ReadFile(p); string(data) != "old" {
-		t.Errorf("file = %q, want the old content", data)
-	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
-		t.Errorf("temp files left: %v", entries)
-	}
-}
-
-func TestReplaceDir(t *testing.T) {
-	dir := t.TempDir()
-	final := filepath.Join(dir, "tree")
-	write(t, filepath.Join(final, "old.txt"), "old")
-	if err := ReplaceDir(final, func(tmp string) error {
-		write(t, filepath.Join(tmp, "x"), "1")
-		return errors.New("stop")
-	}); err == nil {
-		t.Fatal("no error")
-	}
-	if _, err := os.Stat(filepath.Join(final, "old.txt")); err != nil {
-		t.Errorf("old tree damaged by a failed replace: %v", err)
-	}
-	if err := ReplaceDir(final, func(tmp string) error {
-		write(t, filepath.Join(tmp, "new.txt"), "new")
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(final, "old.txt")); !os.IsNotExist(err) {
-		t.Errorf("old content survived replace")
-	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
-		t.Errorf("leftovers: %v", entries)
-	}
-}
-
 func TestHashCacheReusesUnchangedFiles(t *testing.T) {
 	dir := useDir(t)
 	p := filepath.Join(dir, "big")
 	write(t, p, strings.Repeat("x", 1<<16))
-	h1, err := HashFile(p)
+	h1, err := hashFile(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,12 +349,12 @@ func TestHashCacheReusesUnchangedFiles(t *testing.T) {
 	e.Hash = "cached"
 	hc.m[abs] = e
 	hc.Unlock()
-	if h, _ := HashFile(p); h != "cached" {
+	if h, _ := hashFile(p); h != "cached" {
 		t.Errorf("unchanged file was re-hashed")
 	}
 	write(t, p, strings.Repeat("y", 1<<16))
 	bumpTimes(t, p) // a visibly new mtime even on coarse clocks, without a sleep
-	if h, _ := HashFile(p); h == "cached" || h == h1 {
+	if h, _ := hashFile(p); h == "cached" || h == h1 {
 		t.Errorf("changed file not re-hashed: %s", h)
 	}
 }
@@ -422,7 +377,7 @@ func TestDirectoryOutputCheckedByIdentity(t *testing.T) {
 	tree := filepath.Join(dir, "tree")
 	mk := func(content string) Step {
 		return Step{Name: "tree", Outputs: []string{tree}, Run: func(context.Context) error {
-			return ReplaceDir(tree, func(tmp string) error {
+			return fsutil.ReplaceDir(tree, func(tmp string) error {
 				write(t, filepath.Join(tmp, "a", "b.txt"), content)
 				return nil
 			})
@@ -442,7 +397,7 @@ func TestDirectoryOutputCheckedByIdentity(t *testing.T) {
 	}
 	hc.Unlock()
 	// Someone else replaces the tree: new inode, so the step reruns.
-	if err := ReplaceDir(tree, func(tmp string) error {
+	if err := fsutil.ReplaceDir(tree, func(tmp string) error {
 		write(t, filepath.Join(tmp, "a", "b.txt"), "other")
 		return nil
 	}); err != nil {
@@ -466,10 +421,10 @@ func TestDryRunPropagates(t *testing.T) {
 	value := "a"
 	first := func() Step {
 		return Step{Name: "config", Inputs: Inputs{Values: map[string]string{"v": value}}, Outputs: []string{cfg},
-			Run: func(context.Context) error { return WriteFileBytes(cfg, []byte(value), 0o644) }}
+			Run: func(context.Context) error { return fsutil.WriteFileBytes(cfg, []byte(value), 0o644) }}
 	}
 	second := Step{Name: "build", Inputs: Inputs{Files: []string{cfg}}, Outputs: []string{img},
-		Run: func(context.Context) error { return WriteFileBytes(img, []byte("built"), 0o644) }}
+		Run: func(context.Context) error { return fsutil.WriteFileBytes(img, []byte("built"), 0o644) }}
 	for _, s := range []Step{first(), second} {
 		if _, err := Do(context.Background(), s); err != nil {
 			t.Fatal(err)

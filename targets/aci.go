@@ -3,6 +3,7 @@ package targets
 import (
 	"context"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io"
 	"io/fs"
 	"os"
@@ -332,7 +333,7 @@ func (Bench) Aci(ctx context.Context) error {
 		}
 	} else if _, err := os.Stat(filepath.Join(layout, "manifest")); err != nil {
 		step.Summaryf("bench:aci: generating the benchmark tree in %s", layout)
-		if err := step.ReplaceDir(layout, makeBenchTree); err != nil {
+		if err := fsutil.ReplaceDir(layout, makeBenchTree); err != nil {
 			return fmt.Errorf("bench:aci: generating %s: %w", layout, err)
 		}
 	}
@@ -442,7 +443,7 @@ func benchLayoutFrom(ctx context.Context, src, layout string) error {
 		}
 	}
 	step.Summaryf("bench:aci: copying %s into %s (without device nodes: actool build hangs on them)", src, layout)
-	err = step.ReplaceDir(layout, func(tmp string) error {
+	err = fsutil.ReplaceDir(layout, func(tmp string) error {
 		rootfs := filepath.Join(tmp, "rootfs")
 		if err := step.Run(ctx, "cp", "-a", "--", src, rootfs); err != nil {
 			return err
@@ -464,7 +465,7 @@ func benchLayoutFrom(ctx context.Context, src, layout string) error {
 	if err != nil {
 		return err
 	}
-	return step.WriteFileBytes(marker, []byte(src), 0o644)
+	return fsutil.WriteFileBytes(marker, []byte(src), 0o644)
 }
 
 type benchStats struct {

@@ -3,6 +3,7 @@ package targets
 import (
 	"context"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -63,7 +64,7 @@ func (Bench) Kernel(ctx context.Context) error {
 		step.Summaryf("bench:kernel: would build the kernel four times in %s", base)
 		return nil
 	}
-	if err := step.RemoveAll(base); err != nil {
+	if err := fsutil.RemoveAll(base); err != nil {
 		return err
 	}
 	o, err := kernelOptions(c)

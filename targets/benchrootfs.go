@@ -3,6 +3,7 @@ package targets
 import (
 	"context"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -56,10 +57,10 @@ func (Bench) Rootfs(ctx context.Context) error {
 		o := rootfs.FromConfig(c)
 		o.Builder = builder
 		o.Dir = filepath.Join(base, fmt.Sprintf("%s-%d", builder, i))
-		if err := step.RemoveAll(o.Dir); err != nil {
+		if err := fsutil.RemoveAll(o.Dir); err != nil {
 			return 0, err
 		}
-		if err := step.RemoveAll(step.DefaultStampDir); err != nil {
+		if err := fsutil.RemoveAll(step.DefaultStampDir); err != nil {
 			return 0, err
 		}
 		start := time.Now()
@@ -68,7 +69,7 @@ func (Bench) Rootfs(ctx context.Context) error {
 		}
 		took := time.Since(start)
 		step.Summaryf("bench:rootfs: %s %s: %s", builder, c.RootfsSuite, took.Round(100*time.Millisecond))
-		return took, step.RemoveAll(o.Dir)
+		return took, fsutil.RemoveAll(o.Dir)
 	}
 	if _, err := build("mmdebstrap", 0); err != nil { // fills the .deb cache
 		return err

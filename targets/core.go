@@ -15,6 +15,7 @@ package targets
 import (
 	"context"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,7 +58,7 @@ func fenceNewScratch(dir string) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return // the step that writes there reports the real error
 	}
-	_ = step.WriteFileBytes(filepath.Join(dir, "go.mod"), []byte(scratchGoMod), 0o644)
+	_ = fsutil.WriteFileBytes(filepath.Join(dir, "go.mod"), []byte(scratchGoMod), 0o644)
 }
 
 // SIGTERM (CI, timeout) stops targets the way Ctrl-C does; see

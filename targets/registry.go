@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io/fs"
 	"net"
 	"net/url"
@@ -170,7 +171,7 @@ func Repackage(ctx context.Context, src, name string, labels *string) error {
 		if err != nil {
 			return err
 		}
-		defer step.RemoveAll(tmp)
+		defer fsutil.RemoveAll(tmp)
 		in = filepath.Join(tmp, "exported.aci")
 		if _, err := st.Export(im.ID, in); err != nil {
 			return fmt.Errorf("repackage: %w", err)
@@ -605,7 +606,7 @@ func (Bench) Fetch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer step.RemoveAll(dir)
+	defer fsutil.RemoveAll(dir)
 	runs := 3
 	if v, err := strconv.Atoi(os.Getenv("BENCH_RUNS")); err == nil && v > 0 {
 		runs = v

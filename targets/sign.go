@@ -3,6 +3,7 @@ package targets
 import (
 	"context"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io"
 	"os"
 	"path/filepath"
@@ -208,7 +209,7 @@ func (Bench) Sign(ctx context.Context) error {
 	const size = 256 << 20
 	if fi, err := os.Stat(data); err != nil || fi.Size() != size {
 		step.Summaryf("bench:sign: writing a %d MiB test artifact", size>>20)
-		if err := step.WriteFile(data, 0o644, func(w io.Writer) error {
+		if err := fsutil.WriteFile(data, 0o644, func(w io.Writer) error {
 			buf := make([]byte, 1<<20)
 			for i := range buf {
 				buf[i] = byte(i*131 + i>>9)

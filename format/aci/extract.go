@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io"
 	"os"
 	"path/filepath"
@@ -48,7 +49,7 @@ func Extract(ctx context.Context, file, dir string) error {
 	}
 	defer rc.Close()
 	skipped := skippedXattrs{}
-	err = step.ReplaceDir(dir, func(tmp string) error {
+	err = fsutil.ReplaceDir(dir, func(tmp string) error {
 		return extractTar(ctx, rc.tr, tmp, skipped)
 	})
 	if err != nil {
@@ -161,7 +162,7 @@ func create(ctx context.Context, tr *tar.Reader, hdr *tar.Header, root, target s
 		if err != nil {
 			return err
 		}
-		if _, err := io.Copy(f, step.CtxReader(ctx, tr)); err != nil {
+		if _, err := io.Copy(f, fsutil.CtxReader(ctx, tr)); err != nil {
 			f.Close()
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha512"
 	"errors"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"hash"
 	"io"
 	"io/fs"
@@ -19,8 +20,6 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 	"golang.org/x/sys/unix"
-
-	"github.com/rktbuild/rktbuild/step"
 )
 
 // Compression settings. They are fixed so that the same tree packs to the
@@ -158,7 +157,7 @@ func pack(ctx context.Context, manifest []byte, mtime time.Time, rootfs, out str
 		ModTime:  clamp(mtime, opts),
 	}
 	var id string
-	err = step.WriteFile(out, 0o644, func(w io.Writer) error {
+	err = fsutil.WriteFile(out, 0o644, func(w io.Writer) error {
 		var err error
 		id, err = writeArchive(ctx, w, mhdr, manifest, rootHdr, entries, opts)
 		if err == nil && ctx.Err() != nil {
@@ -448,14 +447,14 @@ func writeTar(ctx context.Context, w io.Writer, mhdr *tar.Header, manifest []byt
 }
 
 // copyLarge copies one file's data, checking ctx per chunk (see
-// step.CtxReader) so that a multi-GiB entry does not delay cancellation.
+// fsutil.CtxReader) so that a multi-GiB entry does not delay cancellation.
 func copyLarge(ctx context.Context, w io.Writer, p string, size int64, buf []byte) error {
 	f, err := os.Open(p)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	n, err := io.CopyBuffer(w, step.CtxReader(ctx, io.LimitReader(f, size)), buf)
+	n, err := io.CopyBuffer(w, fsutil.CtxReader(ctx, io.LimitReader(f, size)), buf)
 	if err != nil {
 		return fmt.Errorf("%s: %w", p, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha512"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io"
 	"os"
 	"path"
@@ -14,8 +15,6 @@ import (
 	"github.com/appc/spec/schema"
 	"github.com/appc/spec/schema/types"
 	"github.com/klauspost/pgzip"
-
-	"github.com/rktbuild/rktbuild/step"
 )
 
 // PatchOptions says how Patch changes a manifest.
@@ -101,7 +100,7 @@ func Patch(ctx context.Context, in, out string, p PatchOptions) (string, error) 
 	}
 	defer rc.Close()
 	var id string
-	err = step.WriteFile(out, 0o644, func(w io.Writer) error {
+	err = fsutil.WriteFile(out, 0o644, func(w io.Writer) error {
 		zw, err := pgzip.NewWriterLevel(w, level)
 		if err != nil {
 			return err
@@ -135,7 +134,7 @@ func Patch(ctx context.Context, in, out string, p PatchOptions) (string, error) 
 			if err := tw.WriteHeader(hdr); err != nil {
 				return fmt.Errorf("entry %q: %w", hdr.Name, err)
 			}
-			if _, err := io.Copy(tw, step.CtxReader(ctx, rc.tr)); err != nil {
+			if _, err := io.Copy(tw, fsutil.CtxReader(ctx, rc.tr)); err != nil {
 				return fmt.Errorf("entry %q: %w", hdr.Name, err)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -50,11 +51,11 @@ func (a Apt) Setup(src []Source) error {
 		}
 	}
 	for _, f := range []string{"etc/sources.list", "etc/preferences"} {
-		if err := step.WriteFileBytes(filepath.Join(a.Dir, f), nil, 0o644); err != nil {
+		if err := fsutil.WriteFileBytes(filepath.Join(a.Dir, f), nil, 0o644); err != nil {
 			return err
 		}
 	}
-	return step.WriteFileBytes(a.sourcesFile(), FormatDeb822(src), 0o644)
+	return fsutil.WriteFileBytes(a.sourcesFile(), FormatDeb822(src), 0o644)
 }
 
 // Update downloads the signed source indices.

@@ -29,6 +29,7 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io"
 	"os"
 	"path/filepath"
@@ -333,7 +334,7 @@ func (o Options) source(ctx context.Context, apt Apt, pkg, version string) (stri
 		Outputs: []string{stampFile},
 		Run: func(ctx context.Context) error {
 			step.Summaryf("nspawn: fetching source package %s %s (%s)", pkg, version, o.Release)
-			return step.ReplaceDir(dir, func(tmp string) error {
+			return fsutil.ReplaceDir(dir, func(tmp string) error {
 				// apt drops privileges to _apt for downloads; let it write.
 				_ = os.Chmod(tmp, 0o777)
 				if _, err := apt.Fetch(ctx, pkg, version, tmp); err != nil {
@@ -385,7 +386,7 @@ func (o Options) buildSystemd(ctx context.Context, ex Exec, tree, version, ulPre
 	if string(old) != setup || ninjaErr != nil {
 		// A different source tree or option set: start from a clean build
 		// directory (meson cannot switch source trees in place).
-		if err := step.RemoveAll(bdir); err != nil {
+		if err := fsutil.RemoveAll(bdir); err != nil {
 			return err
 		}
 		_ = os.Remove(setupRecord)
@@ -393,7 +394,7 @@ func (o Options) buildSystemd(ctx context.Context, ex Exec, tree, version, ulPre
 		if err := ex(ctx, step.Cmd{Env: env, Jobs: 1}, "meson", args...); err != nil {
 			return fmt.Errorf("configuring systemd %s: %w", version, err)
 		}
-		if err := step.WriteFileBytes(setupRecord, []byte(setup), 0o644); err != nil {
+		if err := fsutil.WriteFileBytes(setupRecord, []byte(setup), 0o644); err != nil {
 			return err
 		}
 	}
@@ -410,7 +411,7 @@ func (o Options) buildSystemd(ctx context.Context, ex Exec, tree, version, ulPre
 		return err
 	}
 	defer os.Remove(stripped)
-	return step.WriteFile(o.Binary(), 0o755, func(w io.Writer) error {
+	return fsutil.WriteFile(o.Binary(), 0o755, func(w io.Writer) error {
 		f, err := os.Open(stripped)
 		if err != nil {
 			return err

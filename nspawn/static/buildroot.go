@@ -3,6 +3,7 @@ package static
 import (
 	"context"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,7 +103,7 @@ func (o Options) buildRoot(ctx context.Context) (string, error) {
 				return err
 			}
 			step.Summaryf("nspawn: debootstrap %s build root with %s into %s", ro.Suite, strings.Join(ro.Packages, " "), ro.Dir)
-			return step.ReplaceDir(ro.Dir, func(tmp string) error {
+			return fsutil.ReplaceDir(ro.Dir, func(tmp string) error {
 				return step.Cmd{Env: []string{"DEBIAN_FRONTEND=noninteractive"}}.Run(ctx, "debootstrap", ro.Args(tmp)...)
 			})
 		},

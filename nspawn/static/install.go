@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 
 	"github.com/rktbuild/rktbuild/step"
 )
@@ -72,7 +73,7 @@ func Install(ctx context.Context, binary, dest string, explicit bool, owner func
 		}
 		backup := dest + BackupSuffix
 		if _, err := os.Lstat(backup); os.IsNotExist(err) {
-			if err := copyFile(dest, backup); err != nil {
+			if err := fsutil.CopyFile(dest, backup, 0); err != nil {
 				return res, fmt.Errorf("backing up %s: %w", dest, err)
 			}
 			res.Backup = backup
@@ -80,25 +81,9 @@ func Install(ctx context.Context, binary, dest string, explicit bool, owner func
 	} else if !os.IsNotExist(err) {
 		return res, err
 	}
-	if err := step.WriteFileBytes(dest, newData, 0o755); err != nil {
+	if err := fsutil.WriteFileBytes(dest, newData, 0o755); err != nil {
 		return res, fmt.Errorf("installing %s: %w", dest, err)
 	}
 	res.Changed = true
 	return res, nil
-}
-
-func copyFile(src, dst string) error {
-	fi, err := os.Stat(src)
-	if err != nil {
-		return err
-	}
-	return step.WriteFile(dst, fi.Mode().Perm(), func(w io.Writer) error {
-		f, err := os.Open(src)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		_, err = io.Copy(w, f)
-		return err
-	})
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -153,7 +154,7 @@ func UtilLinux(ctx context.Context, ex Exec, src, version, buildDir, prefix stri
 	if err != nil {
 		return err
 	}
-	return step.ReplaceDir(absPrefix, func(tmp string) error {
+	return fsutil.ReplaceDir(absPrefix, func(tmp string) error {
 		for _, d := range []string{"lib/pkgconfig", "include/libmount", "include/blkid"} {
 			if err := os.MkdirAll(filepath.Join(tmp, d), 0o755); err != nil {
 				return err

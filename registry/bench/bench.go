@@ -12,6 +12,7 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"net"
 	"os"
 	"path/filepath"
@@ -147,7 +148,7 @@ func Fetch(ctx context.Context, o Options) (Result, error) {
 		if !r.Downloaded {
 			return res, fmt.Errorf("bench: the fetch into an empty store downloaded nothing")
 		}
-		if err := step.RemoveAll(sdir); err != nil {
+		if err := fsutil.RemoveAll(sdir); err != nil {
 			return res, err
 		}
 

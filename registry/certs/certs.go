@@ -15,6 +15,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"math/big"
 	"net"
 	"os"
@@ -22,8 +23,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/rktbuild/rktbuild/step"
 )
 
 // File names inside the certificate directory.
@@ -266,9 +265,9 @@ func writeKey(path string, key *ecdsa.PrivateKey) error {
 	if err != nil {
 		return err
 	}
-	return step.WriteFileBytes(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+	return fsutil.WriteFileBytes(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
 }
 
 func writeCert(path string, der []byte) error {
-	return step.WriteFileBytes(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	return fsutil.WriteFileBytes(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
 }

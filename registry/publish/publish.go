@@ -21,6 +21,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io"
 	"io/fs"
 	"os"
@@ -34,7 +35,6 @@ import (
 	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/registry/store"
 	"github.com/rktbuild/rktbuild/sign"
-	"github.com/rktbuild/rktbuild/step"
 )
 
 // Options says what to publish where.
@@ -214,16 +214,16 @@ func Publish(ctx context.Context, opts Options) (Result, error) {
 		return res, fmt.Errorf("publish: %w", err)
 	}
 	// Trees left by publishes that died (killed, timed out) go first; the
-	// new one is locked while it is built (see step.SweepStale).
-	if _, err := step.SweepStale(releases, ".tmp-*"); err != nil {
+	// new one is locked while it is built (see fsutil.SweepStale).
+	if _, err := fsutil.SweepStale(releases, ".tmp-*"); err != nil {
 		return res, fmt.Errorf("publish: %w", err)
 	}
-	lt, err := step.MkdirTempLocked(releases, ".tmp-"+strconv.Itoa(os.Getpid())+"-")
+	lt, err := fsutil.MkdirTempLocked(releases, ".tmp-"+strconv.Itoa(os.Getpid())+"-")
 	if err != nil {
 		return res, fmt.Errorf("publish: %w", err)
 	}
 	tmp := lt.Path
-	defer func() { _ = step.RemoveAll(tmp); lt.Release() }()
+	defer func() { _ = fsutil.RemoveAll(tmp); lt.Release() }()
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return res, err
 	}
@@ -258,7 +258,7 @@ func Publish(ctx context.Context, opts Options) (Result, error) {
 		}
 	}
 	if _, err := os.Stat(tree); err == nil {
-		if err := step.RemoveAll(tree); err != nil {
+		if err := fsutil.RemoveAll(tree); err != nil {
 			return res, err
 		}
 	}
@@ -292,7 +292,7 @@ func Publish(ctx context.Context, opts Options) (Result, error) {
 	for _, e := range ents {
 		n := e.Name()
 		if n != filepath.Base(tree) && n != filepath.Base(prev) && !strings.HasPrefix(n, ".tmp-") {
-			_ = step.RemoveAll(filepath.Join(releases, n))
+			_ = fsutil.RemoveAll(filepath.Join(releases, n))
 		}
 	}
 	return res, nil
@@ -466,7 +466,7 @@ func treeHash(ctx context.Context, dir string) (string, error) {
 		}
 		defer f.Close()
 		fh := sha256.New()
-		if _, err := io.Copy(fh, step.CtxReader(ctx, f)); err != nil {
+		if _, err := io.Copy(fh, fsutil.CtxReader(ctx, f)); err != nil {
 			return err
 		}
 		fmt.Fprintf(h, "%x\n", fh.Sum(nil))

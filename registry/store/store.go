@@ -27,10 +27,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rktbuild/rktbuild/internal/fsutil"
+
 	appcaci "github.com/appc/spec/aci"
 	"github.com/coreos/go-semver/semver"
-	"github.com/rktbuild/rktbuild/step"
-	"golang.org/x/sys/unix"
 )
 
 // Image is one stored image as the index records it.
@@ -102,7 +102,7 @@ func (s *Store) BlobPath(id string) string {
 
 // TempFile creates a file for a download in progress inside the store (same
 // file system as the blobs, so Add is a rename).
-// The file is locked while open (step.CreateTempLocked): keep it open
+// The file is locked while open (fsutil.CreateTempLocked): keep it open
 // until Add has consumed it. Downloads left by fetches that died are
 // removed first.
 func (s *Store) TempFile() (*os.File, error) {
@@ -110,20 +110,16 @@ func (s *Store) TempFile() (*os.File, error) {
 	if _, err := s.sweepTmp(); err != nil {
 		return nil, err
 	}
-	return step.CreateTempLocked(dir, "fetch-"+strconv.Itoa(os.Getpid())+"-*.aci")
+	return fsutil.CreateTempLocked(dir, "fetch-"+strconv.Itoa(os.Getpid())+"-*.aci")
 }
 
 // lock takes the store's exclusive lock; the returned func releases it.
 func (s *Store) lock() (func(), error) {
-	f, err := os.OpenFile(filepath.Join(s.Dir, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	release, err := fsutil.Lock(filepath.Join(s.Dir, "lock"), false)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("store: locking %s: %w", f.Name(), err)
-	}
-	return func() { _ = unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() }, nil
+	return release, nil
 }
 
 func (s *Store) read() (index, error) {
@@ -153,7 +149,7 @@ func (s *Store) write(ix index) error {
 	if err != nil {
 		return err
 	}
-	return step.WriteFileBytes(filepath.Join(s.Dir, "index.json"), append(data, '\n'), 0o644)
+	return fsutil.WriteFileBytes(filepath.Join(s.Dir, "index.json"), append(data, '\n'), 0o644)
 }
 
 // Add moves the verified ACI at tmpPath (created by TempFile) into the store
@@ -175,7 +171,7 @@ func (s *Store) Add(tmpPath string, sig []byte, im Image) (Image, error) {
 		return Image{}, err
 	}
 	if sig != nil {
-		if err := step.WriteFileBytes(blob+".asc", sig, 0o644); err != nil {
+		if err := fsutil.WriteFileBytes(blob+".asc", sig, 0o644); err != nil {
 			return Image{}, fmt.Errorf("store: %w", err)
 		}
 	}
@@ -375,14 +371,14 @@ func (s *Store) Export(ref, out string) (Image, error) {
 		return Image{}, err
 	}
 	defer f.Close()
-	if err := step.WriteFile(out, 0o644, func(w io.Writer) error {
+	if err := fsutil.WriteFile(out, 0o644, func(w io.Writer) error {
 		_, err := io.Copy(w, f)
 		return err
 	}); err != nil {
 		return Image{}, fmt.Errorf("exporting %s to %s: %w", im.ShortID(), out, err)
 	}
 	if sig, err := os.ReadFile(s.BlobPath(im.ID) + ".asc"); err == nil {
-		if err := step.WriteFileBytes(out+".asc", sig, 0o644); err != nil {
+		if err := fsutil.WriteFileBytes(out+".asc", sig, 0o644); err != nil {
 			return Image{}, fmt.Errorf("exporting the signature to %s.asc: %w", out, err)
 		}
 	}
@@ -483,7 +479,7 @@ func (s *Store) Rm(ref string) ([]Image, error) {
 }
 
 // Gc removes blobs no index entry refers to and, at once, every download
-// in tmp/ whose fetch is gone (its lock is free; see step.SweepStale),
+// in tmp/ whose fetch is gone (its lock is free; see fsutil.SweepStale),
 // however recent. Downloads of fetches still running are kept. minAge is
 // no longer used (it was the only way to tell a dead download from a live
 // one). It returns the removed paths.
@@ -537,7 +533,7 @@ func (s *Store) Gc(minAge time.Duration) ([]string, error) {
 
 // sweepTmp removes the downloads in tmp/ whose fetch died.
 func (s *Store) sweepTmp() ([]string, error) {
-	removed, err := step.SweepStale(filepath.Join(s.Dir, "tmp"), "fetch-*")
+	removed, err := fsutil.SweepStale(filepath.Join(s.Dir, "tmp"), "fetch-*")
 	if err != nil {
 		return removed, fmt.Errorf("store %s: cleaning tmp/: %w", s.Dir, err)
 	}

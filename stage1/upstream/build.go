@@ -25,6 +25,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/rktbuild/rktbuild/internal/fsutil"
+
 	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/nspawn/static"
 	"github.com/rktbuild/rktbuild/rkt"
@@ -121,7 +123,7 @@ func Build(ctx context.Context, o Options) (*Built, error) {
 			"programs": fmt.Sprint(GoPrograms, CgoPrograms, NetPlugins, CPrograms), "recipe": Recipe}},
 		Outputs: []string{progs},
 		Run: func(ctx context.Context) error {
-			return step.ReplaceDir(progs, func(tmp string) error {
+			return fsutil.ReplaceDir(progs, func(tmp string) error {
 				return BuildRktPrograms(ctx, src, o.Rkt.String(), tmp)
 			})
 		},
@@ -142,7 +144,7 @@ func Build(ctx context.Context, o Options) (*Built, error) {
 		Outputs: []string{staging, versionsFile},
 		Run: func(ctx context.Context) error {
 			var versions []string
-			err := step.ReplaceDir(staging, func(tmp string) error {
+			err := fsutil.ReplaceDir(staging, func(tmp string) error {
 				var err error
 				versions, err = FetchDebian(ctx, o.Debian, tmp)
 				return err
@@ -150,7 +152,7 @@ func Build(ctx context.Context, o Options) (*Built, error) {
 			if err != nil {
 				return err
 			}
-			return step.WriteFileBytes(versionsFile, []byte(strings.Join(versions, "\n")+"\n"), 0o644)
+			return fsutil.WriteFileBytes(versionsFile, []byte(strings.Join(versions, "\n")+"\n"), 0o644)
 		},
 	})
 	if err != nil {
@@ -176,7 +178,7 @@ func Build(ctx context.Context, o Options) (*Built, error) {
 			"files": fmt.Sprint(RktFiles, Symlinks, Dirs, PtmxDropIn)}},
 		Outputs: []string{rootfs},
 		Run: func(ctx context.Context) error {
-			return step.ReplaceDir(rootfs, func(tmp string) error {
+			return fsutil.ReplaceDir(rootfs, func(tmp string) error {
 				return Assemble(tmp, AssembleOptions{RktSource: src, Programs: progs, Staging: staging, VersionsFile: versionsFile, Wrapper: wrapper, Accel: o.Accel})
 			})
 		},
@@ -221,7 +223,7 @@ func Build(ctx context.Context, o Options) (*Built, error) {
 					return err
 				}
 			}
-			return step.WriteFileBytes(idFile, []byte(id+"\n"), 0o644)
+			return fsutil.WriteFileBytes(idFile, []byte(id+"\n"), 0o644)
 		},
 	})
 	if err != nil {
@@ -283,7 +285,7 @@ func Assemble(dir string, o AssembleOptions) error {
 		if err != nil {
 			return err
 		}
-		if err := copyFile(p, filepath.Join(dir, f), 0o644); err != nil {
+		if err := fsutil.CopyFile(p, filepath.Join(dir, f), 0o644); err != nil {
 			return err
 		}
 	}
@@ -297,7 +299,7 @@ func Assemble(dir string, o AssembleOptions) error {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		if err := copyFile(filepath.Join(o.Programs, name), filepath.Join(dir, name), 0o755); err != nil {
+		if err := fsutil.CopyFile(filepath.Join(o.Programs, name), filepath.Join(dir, name), 0o755); err != nil {
 			return fmt.Errorf("rkt's stage1 program %s: %w", name, err)
 		}
 	}
@@ -307,11 +309,11 @@ func Assemble(dir string, o AssembleOptions) error {
 	}
 	for _, p := range NetPlugins {
 		name := filepath.Base(p)
-		if err := copyFile(filepath.Join(o.Programs, "plugins", name), filepath.Join(plugins, name), 0o755); err != nil {
+		if err := fsutil.CopyFile(filepath.Join(o.Programs, "plugins", name), filepath.Join(plugins, name), 0o755); err != nil {
 			return fmt.Errorf("CNI plugin %s: %w", name, err)
 		}
 	}
-	if err := copyFile(o.Wrapper, filepath.Join(dir, "qemu"), 0o755); err != nil {
+	if err := fsutil.CopyFile(o.Wrapper, filepath.Join(dir, "qemu"), 0o755); err != nil {
 		return err
 	}
 	// rkt's files and units.
@@ -324,7 +326,7 @@ func Assemble(dir string, o AssembleOptions) error {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
 		}
-		if err := copyFile(filepath.Join(o.RktSource, "stage1", f[0]), p, mode); err != nil {
+		if err := fsutil.CopyFile(filepath.Join(o.RktSource, "stage1", f[0]), p, mode); err != nil {
 			return fmt.Errorf("rkt's %s: %w", f[0], err)
 		}
 	}
@@ -334,7 +336,7 @@ func Assemble(dir string, o AssembleOptions) error {
 	}
 	sort.Strings(units)
 	for _, u := range units {
-		if err := copyFile(u, filepath.Join(dir, UnitsDir, filepath.Base(u)), 0o644); err != nil {
+		if err := fsutil.CopyFile(u, filepath.Join(dir, UnitsDir, filepath.Base(u)), 0o644); err != nil {
 			return err
 		}
 	}

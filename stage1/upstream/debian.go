@@ -4,11 +4,12 @@ import (
 	"context"
 	"debug/elf"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 
 	"github.com/rktbuild/rktbuild/nspawn/static"
 	"github.com/rktbuild/rktbuild/step"
@@ -149,7 +150,7 @@ func FetchDebian(ctx context.Context, o DebianOptions, staging string) ([]string
 		return nil, err
 	}
 	status := filepath.Join(apt.Dir, "status")
-	if err := step.WriteFileBytes(status, nil, 0o644); err != nil {
+	if err := fsutil.WriteFileBytes(status, nil, 0o644); err != nil {
 		return nil, err
 	}
 	// An empty dpkg status makes apt resolve (and download) every
@@ -330,7 +331,7 @@ func (c *Copier) copy(rel string, inherited []string) error {
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("%s is not a regular file or symlink", rel)
 	}
-	if err := copyFile(src, dst, fi.Mode().Perm()); err != nil {
+	if err := fsutil.CopyFile(src, dst, fi.Mode().Perm()); err != nil {
 		return err
 	}
 	needed, runpath, err := elfDeps(src)
@@ -419,27 +420,6 @@ func FindFirmware(staging, name string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("firmware %s is in none of %s of the unpacked packages", name, strings.Join(firmwareDirs, ", "))
-}
-
-func copyFile(src, dst string, perm os.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	_ = os.Remove(dst)
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	if err := out.Close(); err != nil {
-		return err
-	}
-	return os.Chmod(dst, perm)
 }
 
 // ResolveIn follows the symlinks of rel inside root as if root were /

@@ -1,4 +1,4 @@
-package step
+package fsutil
 
 import (
 	"errors"
@@ -38,14 +38,7 @@ func (t *LockedTemp) Release() {
 }
 
 // lockFile takes an exclusive, non-blocking flock on f.
-func lockFile(f *os.File) error {
-	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err != unix.EINTR {
-			return err
-		}
-	}
-}
+func lockFile(f *os.File) error { return flock(f, unix.LOCK_EX|unix.LOCK_NB) }
 
 // CreateTempLocked creates a temporary file in dir with os.CreateTemp's
 // pattern and holds its lock while the returned file is open: close the
@@ -129,13 +122,14 @@ func SweepStale(dir, pattern string) ([]string, error) {
 	return removed, errors.Join(errs...)
 }
 
-// sweepFor removes stale temporaries of path (".BASE.tmp-*") and says so.
+// sweepFor removes stale temporaries of path (".BASE.tmp-*") and says so
+// on standard error (a notice, not part of any output).
 func sweepFor(path string) {
 	removed, err := SweepStale(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	for _, r := range removed {
-		Summaryf("removed %s, left by an interrupted run", r)
+		fmt.Fprintf(os.Stderr, "removed %s, left by an interrupted run\n", r)
 	}
 	if err != nil {
-		Summaryf("warning: %v", err)
+		fmt.Fprintf(os.Stderr, "warning: %v\n", err)
 	}
 }
