@@ -3,6 +3,7 @@ package kernel
 import (
 	"context"
 	"fmt"
+	"github.com/rktbuild/rktbuild/host"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -121,7 +122,7 @@ func DistroTarball(ctx context.Context, pkg, version string) (tarball, name stri
 		return "", "", fmt.Errorf("kernel source package %s is not installed: run `sudo apt-get install %s` (apt verifies it), or set S1B_KERNEL_SOURCE", pkg, pkg)
 	}
 	step.Summaryf("installing the kernel source package %s", pkg)
-	if err := step.InstallPackages(ctx, pkg); err != nil {
+	if err := host.InstallPackages(ctx, pkg); err != nil {
 		return "", "", err
 	}
 	if t := find(); t != "" {

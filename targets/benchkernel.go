@@ -3,11 +3,13 @@ package targets
 import (
 	"context"
 	"fmt"
-	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/rktbuild/rktbuild/host"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 
 	cp "github.com/otiai10/copy"
 
@@ -46,10 +48,10 @@ type kernelBenchPhase struct {
 // Goal: a fragment or suffix change in ≤ 60 s. Run it under
 // `flock /tmp/rktbuild-kernel.lock` on shared machines.
 func (Bench) Kernel(ctx context.Context) error {
-	if err := needKernelTools(ctx); err != nil {
+	if err := host.Need(ctx, kernelTools...); err != nil {
 		return err
 	}
-	if err := step.Need(ctx, ccacheTool); err != nil {
+	if err := host.Need(ctx, ccacheTool); err != nil {
 		return err
 	}
 	c, err := load()

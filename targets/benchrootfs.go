@@ -3,6 +3,7 @@ package targets
 import (
 	"context"
 	"fmt"
+	"github.com/rktbuild/rktbuild/host"
 	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"os"
 	"path/filepath"
@@ -13,7 +14,7 @@ import (
 	"github.com/rktbuild/rktbuild/step"
 )
 
-var mmdebstrapTool = step.Tool{Command: "mmdebstrap", Package: "mmdebstrap", VersionArgs: []string{"--version"}}
+var mmdebstrapTool = host.Tool{Command: "mmdebstrap", Package: "mmdebstrap", VersionArgs: []string{"--version"}}
 
 func init() {
 	registerBench("rootfs")
@@ -31,7 +32,7 @@ func init() {
 // S1B_BUILD_DIR/bench/rootfs and the best wall time counts. Prints
 // `BENCH rootfs ours=<mmdebstrap> peer=<debootstrap>`. Needs root.
 func (Bench) Rootfs(ctx context.Context) error {
-	if err := step.Need(ctx, debootstrapTool, mmdebstrapTool); err != nil {
+	if err := host.Need(ctx, debootstrapTool, mmdebstrapTool); err != nil {
 		return err
 	}
 	if os.Geteuid() != 0 && !step.IsDryRun() {

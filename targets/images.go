@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rktbuild/rktbuild/host"
 	"io"
 	"os"
 	"strconv"
@@ -20,9 +21,9 @@ import (
 )
 
 var (
-	debootstrapTool = step.Tool{Command: "debootstrap", Package: "debootstrap", VersionArgs: []string{"--version"}}
-	nspawnTool      = step.Tool{Command: "systemd-nspawn", Package: "systemd-container", VersionArgs: []string{"--version"}}
-	goTool          = step.Tool{Command: "go", Package: "golang-go", VersionArgs: []string{"version"}}
+	debootstrapTool = host.Tool{Command: "debootstrap", Package: "debootstrap", VersionArgs: []string{"--version"}}
+	nspawnTool      = host.Tool{Command: "systemd-nspawn", Package: "systemd-container", VersionArgs: []string{"--version"}}
+	goTool          = host.Tool{Command: "go", Package: "golang-go", VersionArgs: []string{"version"}}
 )
 
 func init() { registerBench("run") }
@@ -89,7 +90,7 @@ func Rootfs(ctx context.Context) error {
 		return err
 	}
 	if !step.IsDryRun() {
-		if err := step.Need(ctx, debootstrapTool); err != nil {
+		if err := host.Need(ctx, debootstrapTool); err != nil {
 			return err
 		}
 	}
@@ -138,7 +139,7 @@ func buildImageSet(ctx context.Context, names []string) error {
 		return err
 	}
 	if !step.IsDryRun() {
-		if err := step.Need(ctx, debootstrapTool, nspawnTool, goTool); err != nil {
+		if err := host.Need(ctx, debootstrapTool, nspawnTool, goTool); err != nil {
 			return err
 		}
 	}
@@ -257,7 +258,7 @@ func BuildRepos(ctx context.Context, file *string, offline *bool) error {
 		list = *file
 	}
 	if !step.IsDryRun() {
-		if err := step.Need(ctx, debootstrapTool, nspawnTool, goTool); err != nil {
+		if err := host.Need(ctx, debootstrapTool, nspawnTool, goTool); err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/rktbuild/rktbuild/host"
 	"os"
 	"sort"
 	"strconv"
@@ -23,7 +24,7 @@ import (
 func Doctor(ctx context.Context) error {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TARGET\tTOOL\tSTATUS\tVERSION / INSTALL")
-	var missing []step.Tool
+	var missing []host.Tool
 	seen := map[string]bool{}
 	for _, r := range table {
 		for i, t := range r.tools {
@@ -36,12 +37,12 @@ func Doctor(ctx context.Context) error {
 			if !ok {
 				status = "MISSING"
 				version = "apt-get install " + t.Package
-				if !seen[t.Command] {
-					seen[t.Command] = true
+				if !seen[t.Name()] {
+					seen[t.Name()] = true
 					missing = append(missing, t)
 				}
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, t.Command, status, version)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, t.Name(), status, version)
 		}
 	}
 	tw.Flush()
@@ -49,7 +50,7 @@ func Doctor(ctx context.Context) error {
 		fmt.Println("\nall host tools are installed")
 		return nil
 	}
-	fmt.Printf("\n%d tool(s) missing; install them with:\n  sudo %s\nor run: sudo go run mage.go setup\n", len(missing), step.InstallCommand(missing))
+	fmt.Printf("\n%d tool(s) missing; install them with:\n  sudo %s\nor run: sudo go run mage.go setup\n", len(missing), host.InstallCommand(missing))
 	return nil
 }
 
@@ -58,19 +59,19 @@ func Doctor(ctx context.Context) error {
 // It installs, as root on Debian/Ubuntu, every host tool any target needs
 // (see `mage doctor`). It runs apt-get update first.
 func Setup(ctx context.Context) error {
-	var all []step.Tool
+	var all []host.Tool
 	for _, r := range table {
 		all = append(all, r.tools...)
 	}
-	miss := step.Missing(ctx, all...)
+	miss := host.Missing(ctx, all...)
 	if len(miss) == 0 {
 		step.Summaryf("setup: all host tools are installed")
 		return nil
 	}
 	if os.Geteuid() != 0 {
-		return fmt.Errorf("setup needs root to install packages: run `sudo go run mage.go setup`, or `sudo %s`", step.InstallCommand(miss))
+		return fmt.Errorf("setup needs root to install packages: run `sudo go run mage.go setup`, or `sudo %s`", host.InstallCommand(miss))
 	}
-	return step.Need(ctx, miss...)
+	return host.Need(ctx, miss...)
 }
 
 // Test runs the fast suite, the fuzz targets, then e2e when root.

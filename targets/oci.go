@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rktbuild/rktbuild/host"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,11 +23,11 @@ import (
 )
 
 var (
-	podmanTool = step.Tool{Command: "podman", Package: "podman", VersionArgs: []string{"--version"}}
-	skopeoTool = step.Tool{Command: "skopeo", Package: "skopeo", VersionArgs: []string{"--version"}}
-	umociTool  = step.Tool{Command: "umoci", Package: "umoci", VersionArgs: []string{"--version"}}
+	podmanTool = host.Tool{Command: "podman", Package: "podman", VersionArgs: []string{"--version"}}
+	skopeoTool = host.Tool{Command: "skopeo", Package: "skopeo", VersionArgs: []string{"--version"}}
+	umociTool  = host.Tool{Command: "umoci", Package: "umoci", VersionArgs: []string{"--version"}}
 	// runc: crun (podman's default) refuses hybrid cgroup hosts.
-	runcTool = step.Tool{Command: "runc", Package: "runc", VersionArgs: []string{"--version"}}
+	runcTool = host.Tool{Command: "runc", Package: "runc", VersionArgs: []string{"--version"}}
 )
 
 // Oci holds the OCI image targets: every image rktbuild builds can also
@@ -138,7 +139,7 @@ func (Oci) Validate(ctx context.Context, dir string, tag *string) error {
 	if _, err := load(); err != nil {
 		return err
 	}
-	if err := step.Need(ctx, skopeoTool, umociTool); err != nil {
+	if err := host.Need(ctx, skopeoTool, umociTool); err != nil {
 		return err
 	}
 	t := ""

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/rktbuild/rktbuild/host"
 	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io/fs"
 	"net"
@@ -592,7 +593,7 @@ func init() {
 //
 // Usage: mage bench:fetch
 func (Bench) Fetch(ctx context.Context) error {
-	if err := step.Need(ctx, step.Tool{Command: "curl", Package: "curl"}); err != nil {
+	if err := host.Need(ctx, host.Tool{Command: "curl", Package: "curl"}); err != nil {
 		return err
 	}
 	c, err := load()

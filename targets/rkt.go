@@ -2,6 +2,7 @@ package targets
 
 import (
 	"context"
+	"github.com/rktbuild/rktbuild/host"
 	"path/filepath"
 	"time"
 
@@ -12,7 +13,7 @@ import (
 
 // rktTools are the host programs building and running rkt needs (the
 // fly stage1's programs also need libacl1-dev's headers).
-var rktTools = []step.Tool{
+var rktTools = []host.Tool{
 	goTool,
 	{Command: "gcc", Package: "build-essential", VersionArgs: []string{"--version"}},
 	{Command: "unshare", Package: "util-linux", VersionArgs: []string{"--version"}},
@@ -40,7 +41,7 @@ func (Rkt) Tools(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := step.Need(ctx, rktTools...); err != nil {
+	if err := host.Need(ctx, rktTools...); err != nil {
 		return err
 	}
 	start := time.Now()

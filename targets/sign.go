@@ -3,6 +3,7 @@ package targets
 import (
 	"context"
 	"fmt"
+	"github.com/rktbuild/rktbuild/host"
 	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io"
 	"os"
@@ -198,7 +199,7 @@ func (Bench) Sign(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := step.Need(ctx, step.Tool{Command: "gpg", Package: "gnupg"}); err != nil {
+	if err := host.Need(ctx, host.Tool{Command: "gpg", Package: "gnupg"}); err != nil {
 		return err
 	}
 	dir, err := filepath.Abs(filepath.Join(c.BuildDir, "bench", "sign"))

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/rktbuild/rktbuild/host"
+
 	"github.com/magefile/mage/mg"
 
 	"github.com/rktbuild/rktbuild/config"
@@ -24,26 +26,15 @@ type Stage1 mg.Namespace
 // Kernel groups the kernel-only targets.
 type Kernel mg.Namespace
 
-var kernelTools = []step.Tool{
-	{Command: "make", Package: "make", VersionArgs: []string{"--version"}},
-	{Command: "gcc", Package: "gcc", VersionArgs: []string{"--version"}},
-	{Command: "flex", Package: "flex", VersionArgs: []string{"--version"}},
-	{Command: "bison", Package: "bison", VersionArgs: []string{"--version"}},
-	{Command: "bc", Package: "bc", VersionArgs: []string{"--version"}},
-	{Command: "xz", Package: "xz-utils", VersionArgs: []string{"--version"}},
-	{Command: "patch", Package: "patch", VersionArgs: []string{"--version"}},
-	{Command: "tar", Package: "tar", VersionArgs: []string{"--version"}},
-	{Command: "rsync", Package: "rsync", VersionArgs: []string{"--version"}},
-	{Command: "perl", Package: "perl", VersionArgs: []string{"-v"}},
-	{Command: "go", Package: "golang-go", VersionArgs: []string{"version"}},
-}
+// kernelTools are the host tools and headers a kernel build needs.
+var kernelTools = kernel.Tools
 
 // ccacheTool makes kernel rebuilds incremental across fragment, patch and
 // suffix changes (S1B_CCACHE=auto uses it when installed; setup installs
 // it).
-var ccacheTool = step.Tool{Command: "ccache", Package: "ccache", VersionArgs: []string{"--version"}}
+var ccacheTool = host.Tool{Command: "ccache", Package: "ccache", VersionArgs: []string{"--version"}}
 
-var qemuTool = step.Tool{Command: "qemu-system-x86_64", Package: "qemu-system-x86", VersionArgs: []string{"--version"}}
+var qemuTool = host.Tool{Command: "qemu-system-x86_64", Package: "qemu-system-x86", VersionArgs: []string{"--version"}}
 
 // kernelOptions maps the configuration to kernel.Options.
 func kernelOptions(c *config.Config) (kernel.Options, error) {
@@ -79,24 +70,9 @@ func kernelOptions(c *config.Config) (kernel.Options, error) {
 	return o, nil
 }
 
-// needKernelTools checks the host tools and the libelf headers objtool
-// needs for x86_64 kernels.
-func needKernelTools(ctx context.Context) error {
-	if err := step.Need(ctx, kernelTools...); err != nil {
-		return err
-	}
-	if _, err := os.Stat("/usr/include/gelf.h"); err != nil && !step.IsDryRun() {
-		if os.Geteuid() == 0 {
-			return step.InstallPackages(ctx, "libelf-dev")
-		}
-		return fmt.Errorf("missing libelf headers (/usr/include/gelf.h) that the kernel's objtool needs: run `sudo apt-get install libelf-dev`")
-	}
-	return nil
-}
-
 // buildKernel builds the configured kernel (a no-op when up to date).
 func buildKernel(ctx context.Context, c *config.Config) (*kernel.Result, error) {
-	if err := needKernelTools(ctx); err != nil {
+	if err := host.Need(ctx, kernelTools...); err != nil {
 		return nil, err
 	}
 	o, err := kernelOptions(c)
@@ -242,7 +218,7 @@ func (Stage1) Smoke(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := step.Need(ctx, qemuTool); err != nil {
+	if err := host.Need(ctx, qemuTool); err != nil {
 		return err
 	}
 	b, err := buildStage1(ctx, c)

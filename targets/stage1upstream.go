@@ -3,6 +3,7 @@ package targets
 import (
 	"context"
 	"fmt"
+	"github.com/rktbuild/rktbuild/host"
 	"path/filepath"
 	"time"
 
@@ -19,7 +20,7 @@ import (
 const UpstreamBuild = "build"
 
 // upstreamTools are what building the from-source stage1 runs.
-var upstreamTools = []step.Tool{
+var upstreamTools = []host.Tool{
 	{Command: "go", Package: "golang-go", VersionArgs: []string{"version"}},
 	{Command: "gcc", Package: "gcc", VersionArgs: []string{"--version"}},
 	{Command: "apt-get", Package: "apt", VersionArgs: []string{"--version"}},
@@ -29,7 +30,7 @@ var upstreamTools = []step.Tool{
 // stage1SrcE2ETools are what the from-source stage1's end-to-end test
 // needs besides the build: rkt's kvm networking (iptables, ip, unshare)
 // and the probe app's static busybox.
-var stage1SrcE2ETools = []step.Tool{
+var stage1SrcE2ETools = []host.Tool{
 	{Command: "iptables", Package: "iptables", VersionArgs: []string{"--version"}},
 	{Command: "ip", Package: "iproute2", VersionArgs: []string{"-V"}},
 	{Command: "unshare", Package: "util-linux", VersionArgs: []string{"--version"}},
@@ -69,7 +70,7 @@ func buildUpstream(ctx context.Context, c *config.Config) (*upstream.Built, erro
 	if err := upstream.CheckAccel(c.Stage1QemuAccel); err != nil {
 		return nil, err
 	}
-	if err := step.Need(ctx, upstreamTools...); err != nil {
+	if err := host.Need(ctx, upstreamTools...); err != nil {
 		return nil, err
 	}
 	epoch, has, err := c.Epoch()

@@ -3,12 +3,12 @@ package targets
 import (
 	"context"
 	"fmt"
+	"github.com/rktbuild/rktbuild/host"
 	"sort"
 	"strings"
 
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/nspawn/static"
-	"github.com/rktbuild/rktbuild/step"
 )
 
 // row is one target's entry in the target table: the host tools it needs
@@ -18,7 +18,7 @@ type row struct {
 	// name is the mage name, e.g. "buildStage1" or "kernel:build".
 	name string
 	// tools are the host programs the target runs.
-	tools []step.Tool
+	tools []host.Tool
 	// plan is the target as `mage plan` calls it; nil: not plannable.
 	plan func(context.Context) error
 }
@@ -56,25 +56,25 @@ func init() {
 }
 
 var (
-	curlTool = step.Tool{Command: "curl", Package: "curl", VersionArgs: []string{"--version"}}
-	gpgTool  = step.Tool{Command: "gpg", Package: "gnupg", VersionArgs: []string{"--version"}}
+	curlTool = host.Tool{Command: "curl", Package: "curl", VersionArgs: []string{"--version"}}
+	gpgTool  = host.Tool{Command: "gpg", Package: "gnupg", VersionArgs: []string{"--version"}}
 )
 
 // tools flattens tool values and lists into one list, each command once.
-func tools(ts ...any) []step.Tool {
-	var out []step.Tool
+func tools(ts ...any) []host.Tool {
+	var out []host.Tool
 	seen := map[string]bool{}
-	add := func(t step.Tool) {
-		if !seen[t.Command] {
-			seen[t.Command] = true
+	add := func(t host.Tool) {
+		if !seen[t.Name()] {
+			seen[t.Name()] = true
 			out = append(out, t)
 		}
 	}
 	for _, t := range ts {
 		switch t := t.(type) {
-		case step.Tool:
+		case host.Tool:
 			add(t)
-		case []step.Tool:
+		case []host.Tool:
 			for _, x := range t {
 				add(x)
 			}
@@ -116,7 +116,7 @@ func run(ctx context.Context, name string, fn func(ctx context.Context, c *confi
 		return err
 	}
 	if r, ok := lookup(name); ok && len(r.tools) > 0 {
-		if err := step.Need(ctx, r.tools...); err != nil {
+		if err := host.Need(ctx, r.tools...); err != nil {
 			return err
 		}
 	}

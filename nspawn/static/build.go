@@ -29,6 +29,7 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"github.com/rktbuild/rktbuild/host"
 	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io"
 	"os"
@@ -69,7 +70,7 @@ type Options struct {
 	// /etc/apt/sources.list, /etc/apt/sources.list.d, /etc/os-release).
 	SourcesList, SourceParts, OSRelease string
 	// Deps checks and installs build dependencies.
-	Deps DepChecker
+	Deps host.Packages
 	// Rootfs holds the debootstrap settings (mirror, keyring, arch, .deb
 	// cache) of the build root used when BuildIn is "rootfs"; suite,
 	// packages and directory are set by Build.
@@ -119,6 +120,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.OSRelease == "" {
 		o.OSRelease = "/etc/os-release"
+	}
+	if o.Deps.What == "" {
+		o.Deps.What = "build dependencies for the static systemd-nspawn"
 	}
 	if o.Jobs < 1 {
 		o.Jobs = 1

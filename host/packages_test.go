@@ -1,4 +1,4 @@
-package static
+package host
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-func TestDepChecker(t *testing.T) {
+func TestPackagesEnsure(t *testing.T) {
 	ctx := context.Background()
 	yes, no := true, false
 	for _, tc := range []struct {
@@ -27,7 +27,7 @@ func TestDepChecker(t *testing.T) {
 		{name: "missing, root installs", have: map[string]bool{"meson": true}, root: &yes, installs: true,
 			wantCall: []string{"gperf", "libseccomp-dev"}},
 		{name: "missing, root, install fails", have: map[string]bool{"meson": true}, root: &yes, installErr: errors.New("no network"),
-			wantCall: []string{"gperf", "libseccomp-dev"}, wantErr: "installing the static systemd-nspawn build dependencies: no network"},
+			wantCall: []string{"gperf", "libseccomp-dev"}, wantErr: "installing the build dependencies for the static systemd-nspawn: no network"},
 		{name: "missing, root, still missing after install", have: map[string]bool{"meson": true}, root: &yes,
 			wantCall: []string{"gperf", "libseccomp-dev"}, wantErr: "missing build dependencies for the static systemd-nspawn: gperf, libseccomp-dev"},
 	} {
@@ -37,7 +37,8 @@ func TestDepChecker(t *testing.T) {
 				have[k] = v
 			}
 			var called []string
-			d := DepChecker{
+			d := Packages{
+				What:      "build dependencies for the static systemd-nspawn",
 				Installed: func(_ context.Context, p string) bool { return have[p] },
 				Root:      tc.root,
 				Install: func(_ context.Context, pkgs ...string) error {

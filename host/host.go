@@ -1,4 +1,9 @@
-package step
+// Package host checks and installs what rktbuild needs on the build host:
+// commands and files (Tool: Present, Missing, Need) and Debian packages
+// (Packages, InstallPackages), with apt-get when running as root and an
+// error naming the exact install command otherwise. It is the one place
+// that knows about apt.
+package host
 
 import (
 	"context"
@@ -6,48 +11,31 @@ import (
 	"os"
 	"os/exec"
 	"sort"
+
+	"github.com/rktbuild/rktbuild/step"
 	"strings"
 	"sync"
 )
 
-// Tool is a host program a target needs.
+// Tool is a host program (or file, such as a header) a target needs.
 type Tool struct {
 	// Command is looked up in PATH (or is an absolute path).
 	Command string
+	// File, when set instead of Command, is a path that must exist (a
+	// header or library a build needs, e.g. /usr/include/gelf.h).
+	File string
 	// Package is the Debian/Ubuntu package that provides it.
 	Package string
 	// VersionArgs print its version (first line is shown), e.g. {"--version"}.
 	VersionArgs []string
 }
 
-var (
-	toolsMu sync.Mutex
-	needs   = map[string][]Tool{} // target -> tools
-)
-
-// Requires records that target needs tools, for `mage doctor` and `mage
-// setup`. Call it from an init function next to the target.
-func Requires(target string, tools ...Tool) {
-	toolsMu.Lock()
-	defer toolsMu.Unlock()
-	needs[target] = append(needs[target], tools...)
-}
-
-// Requirements returns every target's tools, targets sorted.
-func Requirements() (targets []string, tools map[string][]Tool) {
-	toolsMu.Lock()
-	defer toolsMu.Unlock()
-	tools = map[string][]Tool{}
-	for t, ts := range needs {
-		targets = append(targets, t)
-		tools[t] = append([]Tool(nil), ts...)
-	}
-	sort.Strings(targets)
-	return targets, tools
-}
-
 // Present reports whether the tool is installed, with its version line.
 func (t Tool) Present(ctx context.Context) (bool, string) {
+	if t.Command == "" {
+		_, err := os.Stat(t.File)
+		return err == nil, t.File
+	}
 	path, err := exec.LookPath(t.Command)
 	if err != nil {
 		return false, ""
@@ -55,7 +43,7 @@ func (t Tool) Present(ctx context.Context) (bool, string) {
 	if len(t.VersionArgs) == 0 {
 		return true, path
 	}
-	out, _ := Command(ctx, path, t.VersionArgs...).CombinedOutput()
+	out, _ := step.Command(ctx, path, t.VersionArgs...).CombinedOutput()
 	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
 	return true, line
 }
@@ -65,11 +53,28 @@ func (t Tool) Present(ctx context.Context) (bool, string) {
 func Missing(ctx context.Context, tools ...Tool) []Tool {
 	var miss []Tool
 	for _, t := range tools {
-		if _, err := exec.LookPath(t.Command); err != nil {
+		if !t.found() {
 			miss = append(miss, t)
 		}
 	}
 	return miss
+}
+
+// Name is the command, or the file for a file requirement.
+func (t Tool) Name() string {
+	if t.Command == "" {
+		return t.File
+	}
+	return t.Command
+}
+
+func (t Tool) found() bool {
+	if t.Command == "" {
+		_, err := os.Stat(t.File)
+		return err == nil
+	}
+	_, err := exec.LookPath(t.Command)
+	return err == nil
 }
 
 // InstallCommand is the apt-get command that installs tools' packages.
@@ -95,23 +100,31 @@ func packages(tools []Tool) []string {
 // what it does); otherwise it returns an error naming the missing tools and
 // the command that installs them.
 func Need(ctx context.Context, tools ...Tool) error {
+	canInstall := false
+	if os.Geteuid() == 0 && !step.IsDryRun() {
+		_, err := exec.LookPath("apt-get")
+		canInstall = err == nil
+	}
+	return need(ctx, canInstall, tools)
+}
+
+// need is Need with the decision whether to install made by the caller.
+func need(ctx context.Context, canInstall bool, tools []Tool) error {
 	miss := Missing(ctx, tools...)
 	if len(miss) == 0 {
 		return nil
 	}
 	var names []string
 	for _, t := range miss {
-		names = append(names, t.Command)
+		names = append(names, t.Name())
 	}
-	if os.Geteuid() == 0 && !IsDryRun() {
-		if _, err := exec.LookPath("apt-get"); err == nil {
-			Summaryf("installing missing host tools %s: %s", strings.Join(names, ", "), InstallCommand(miss))
-			if err := InstallPackages(ctx, packages(miss)...); err != nil {
-				return err
-			}
-			if miss = Missing(ctx, miss...); len(miss) == 0 {
-				return nil
-			}
+	if canInstall {
+		step.Summaryf("installing missing host tools %s: %s", strings.Join(names, ", "), InstallCommand(miss))
+		if err := InstallPackages(ctx, packages(miss)...); err != nil {
+			return err
+		}
+		if miss = Missing(ctx, miss...); len(miss) == 0 {
+			return nil
 		}
 	}
 	return fmt.Errorf("missing host tools: %s; install them with `sudo %s` or run `sudo mage setup`",
@@ -124,10 +137,10 @@ var aptUpdated sync.Once
 // install for pkgs. It needs root.
 func InstallPackages(ctx context.Context, pkgs ...string) error {
 	var uerr error
-	aptUpdated.Do(func() { uerr = Cmd{Jobs: 1}.Run(ctx, "apt-get", "update") })
+	aptUpdated.Do(func() { uerr = step.Cmd{Jobs: 1}.Run(ctx, "apt-get", "update") })
 	if uerr != nil {
 		return uerr
 	}
 	args := append([]string{"install", "-y", "--no-install-recommends"}, pkgs...)
-	return Cmd{Env: []string{"DEBIAN_FRONTEND=noninteractive"}}.Run(ctx, "apt-get", args...)
+	return step.Cmd{Env: []string{"DEBIAN_FRONTEND=noninteractive"}}.Run(ctx, "apt-get", args...)
 }
