@@ -7,12 +7,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"github.com/rktbuild/rktbuild/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/rktbuild/rktbuild/internal/testenv"
 
 	"golang.org/x/sys/unix"
 

@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/rktbuild/rktbuild/internal/testenv"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rktbuild/rktbuild/internal/testenv"
 
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/image"
@@ -92,11 +93,10 @@ func TestImagesRepoBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	step.DefaultStampDir = filepath.Join(c.BuildDir, ".stamps")
-	step.JobsLimit = c.Jobs
 	out := &syncBuffer{}
-	step.Out = io.MultiWriter(os.Stdout, out)
-	defer func() { step.Out = os.Stdout }()
+	ses := step.NewSession(filepath.Join(c.BuildDir, ".stamps"), c.Jobs)
+	ses.Out = io.MultiWriter(os.Stdout, out)
+	ctx = step.WithSession(ctx, ses)
 
 	list := filepath.Join(dir, "repos.txt")
 	if err := os.WriteFile(list, []byte("# e2e repo list\n"+imgStringer+"\n\n"+imgHey+"  # load generator\n"), 0o644); err != nil {

@@ -5,8 +5,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"github.com/rktbuild/rktbuild/internal/fsutil"
-	"github.com/rktbuild/rktbuild/internal/testenv"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -14,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rktbuild/rktbuild/internal/fsutil"
+	"github.com/rktbuild/rktbuild/internal/testenv"
 
 	"github.com/rktbuild/rktbuild/nspawn"
 	"github.com/rktbuild/rktbuild/nspawn/static"
@@ -249,9 +250,8 @@ func TestStaticNspawnErrors(t *testing.T) {
 	if _, err := exec.LookPath("apt-get"); err != nil {
 		testenv.Skip(t, "needs apt-get")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(step.WithStampDir(context.Background(), filepath.Join(t.TempDir(), "stamps")), 10*time.Minute)
 	defer cancel()
-	step.DefaultStampDir = filepath.Join(t.TempDir(), "stamps")
 	o := static.Options{
 		Release:  "rktbuild-no-such-release",
 		Dir:      filepath.Join(t.TempDir(), "nspawn"),

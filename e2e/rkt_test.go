@@ -73,11 +73,8 @@ func rktTools(t *testing.T) (rktBin, flyACI string) {
 	needTools(t, "golang-go build-essential libacl1-dev util-linux", "go", "gcc", "unshare")
 	rktOnce.Do(func() {
 		dir := filepath.Join(sharedRoot, "rkt")
-		if step.DefaultStampDir == filepath.Join("build", ".stamps") {
-			// Keep the hash cache out of the checkout.
-			step.DefaultStampDir = filepath.Join(dir, ".stamps")
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+		// Keep the hash cache out of the checkout.
+		ctx, cancel := context.WithTimeout(step.WithStampDir(context.Background(), filepath.Join(dir, ".stamps")), 30*time.Minute)
 		defer cancel()
 		start := time.Now()
 		rktBuilt, rktErr = rkt.Build(ctx, rkt.Options{WorkDir: dir})

@@ -5,13 +5,14 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"github.com/rktbuild/rktbuild/internal/testenv"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rktbuild/rktbuild/internal/testenv"
 
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/images"

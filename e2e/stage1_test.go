@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"context"
-	"github.com/rktbuild/rktbuild/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rktbuild/rktbuild/internal/testenv"
 )
 
 // TestStage1 is the main job end to end: buildStage1 with the default

@@ -101,7 +101,7 @@ func packages(tools []Tool) []string {
 // the command that installs them.
 func Need(ctx context.Context, tools ...Tool) error {
 	canInstall := false
-	if os.Geteuid() == 0 && !step.IsDryRun() {
+	if os.Geteuid() == 0 && !step.SessionFrom(ctx).DryRun {
 		_, err := exec.LookPath("apt-get")
 		canInstall = err == nil
 	}
@@ -119,7 +119,7 @@ func need(ctx context.Context, canInstall bool, tools []Tool) error {
 		names = append(names, t.Name())
 	}
 	if canInstall {
-		step.Summaryf("installing missing host tools %s: %s", strings.Join(names, ", "), InstallCommand(miss))
+		step.Summaryf(ctx, "installing missing host tools %s: %s", strings.Join(names, ", "), InstallCommand(miss))
 		if err := InstallPackages(ctx, packages(miss)...); err != nil {
 			return err
 		}

@@ -59,12 +59,12 @@ func (d Packages) Ensure(ctx context.Context, pkgs []string) error {
 	if d.Root != nil {
 		root = *d.Root
 	}
-	if root && !step.IsDryRun() {
+	if root && !step.SessionFrom(ctx).DryRun {
 		install := d.Install
 		if install == nil {
 			install = InstallPackages
 		}
-		step.Summaryf("installing %s: %s", d.What, cmd)
+		step.Summaryf(ctx, "installing %s: %s", d.What, cmd)
 		if err := install(ctx, missing...); err != nil {
 			return fmt.Errorf("installing the %s: %w", d.What, err)
 		}

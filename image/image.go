@@ -235,7 +235,7 @@ func (b *Builder) Run(ctx context.Context, args ...string) error {
 		return b.err
 	}
 	if b.Env.Runner != nil {
-		step.Summaryf("image %s: running %s with %s", b.manifest.Name, strings.Join(args, " "), b.Env.Runner)
+		step.Summaryf(ctx, "image %s: running %s with %s", b.manifest.Name, strings.Join(args, " "), b.Env.Runner)
 	}
 	err := b.Env.Exec(ctx, b.Rootfs(), args...)
 	if err != nil {
@@ -252,7 +252,7 @@ func (b *Builder) AptInstall(ctx context.Context, pkgs ...string) error {
 		return b.err
 	}
 	if b.Env.Runner != nil {
-		step.Summaryf("image %s: installing %s with %s", b.manifest.Name, strings.Join(pkgs, " "), b.Env.Runner)
+		step.Summaryf(ctx, "image %s: installing %s with %s", b.manifest.Name, strings.Join(pkgs, " "), b.Env.Runner)
 	}
 	err := b.Env.AptInstall(ctx, b.Rootfs(), pkgs...)
 	if err != nil {
@@ -395,7 +395,7 @@ func (b *Builder) WriteSigned(ctx context.Context, c *config.Config, out string,
 	if err != nil {
 		return "", err
 	}
-	if err := sign.SignArtifact(c, out); err != nil {
+	if err := sign.SignArtifact(ctx, c, out); err != nil {
 		return "", fmt.Errorf("signing %s: %w", out, err)
 	}
 	return id, nil

@@ -262,7 +262,7 @@ func Render(ctx context.Context, file, cacheDir string, find Finder) (*Rendered,
 		r.Reused = true
 		return r, nil
 	}
-	step.Summaryf("rendering %s (%s) into %s", m.Name, id[:min(len(id), 19)], dir)
+	step.Summaryf(ctx, "rendering %s (%s) into %s", m.Name, id[:min(len(id), 19)], dir)
 	err = fsutil.ReplaceDir(dir, func(tmp string) error {
 		unpack := filepath.Join(tmp, "unpack")
 		if err := aci.Extract(ctx, file, unpack); err != nil {

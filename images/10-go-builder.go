@@ -51,7 +51,7 @@ func init() {
 			if err != nil {
 				return err
 			}
-			step.Summaryf("Go toolchain %s verified (%s)", tc.Version, tc.Sum)
+			step.Summaryf(ctx, "Go toolchain %s verified (%s)", tc.Version, tc.Sum)
 			b, err := e.FromImage(ctx, "base", GoBuilderName(c))
 			if err != nil {
 				return err

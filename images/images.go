@@ -228,7 +228,7 @@ func (e *Env) Write(ctx context.Context, b *image.Builder, out string) error {
 	if err != nil {
 		return err
 	}
-	step.Summaryf("wrote %s (%s) and %s.asc", out, id, out)
+	step.Summaryf(ctx, "wrote %s (%s) and %s.asc", out, id, out)
 	return nil
 }
 
@@ -237,16 +237,16 @@ func (e *Env) Write(ctx context.Context, b *image.Builder, out string) error {
 // time; it prints which. It returns false when neither is available.
 func DeriveEpoch(ctx context.Context, rootfs, out string) (int64, bool) {
 	if t, pkg, err := deb.NewestPackageDate(rootfs); err == nil {
-		step.Summaryf("%s: SOURCE_DATE_EPOCH is not set: using %d, the newest package date in the rootfs (%s)", filepath.Base(out), t.Unix(), pkg)
+		step.Summaryf(ctx, "%s: SOURCE_DATE_EPOCH is not set: using %d, the newest package date in the rootfs (%s)", filepath.Base(out), t.Unix(), pkg)
 		return t.Unix(), true
 	}
 	if s, err := step.Output(ctx, "git", "log", "-1", "--format=%ct"); err == nil {
 		if n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64); err == nil {
-			step.Summaryf("%s: SOURCE_DATE_EPOCH is not set: using %d, the repository's last commit time", filepath.Base(out), n)
+			step.Summaryf(ctx, "%s: SOURCE_DATE_EPOCH is not set: using %d, the repository's last commit time", filepath.Base(out), n)
 			return n, true
 		}
 	}
-	step.Summaryf("%s: SOURCE_DATE_EPOCH is not set and neither a package date nor a git commit is available: the image is not reproducible", filepath.Base(out))
+	step.Summaryf(ctx, "%s: SOURCE_DATE_EPOCH is not set and neither a package date nor a git commit is available: the image is not reproducible", filepath.Base(out))
 	return 0, false
 }
 
@@ -295,10 +295,10 @@ func InputsOf(c *config.Config, r Recipe) step.Inputs {
 func Build(ctx context.Context, e *Env, list []Recipe) ([]Status, error) {
 	var out []Status
 	var firstErr error
-	if !step.IsDryRun() && len(list) > 0 {
+	if !step.SessionFrom(ctx).DryRun && len(list) > 0 {
 		// Create the signing key before the steps hash it, so that
 		// generating it on first use does not rebuild on the next run.
-		if _, _, err := sign.EnsureKey(e.Config); err != nil {
+		if _, _, err := sign.EnsureKey(ctx, e.Config); err != nil {
 			return nil, err
 		}
 	}
@@ -338,7 +338,7 @@ func Build(ctx context.Context, e *Env, list []Recipe) ([]Status, error) {
 			st.Result, st.Err, firstErr = "failed", err, fmt.Errorf("image %s: %w", r.Label(), err)
 		case res.Ran:
 			st.Result = "built"
-		case step.IsDryRun() && res.Reason != "up to date":
+		case step.SessionFrom(ctx).DryRun && res.Reason != "up to date":
 			st.Result = "would build"
 		default:
 			st.Result = "up to date"

@@ -256,7 +256,7 @@ func testConfig(t *testing.T, tmp string, extra map[string]string) *config.Confi
 func TestBaseRecipe(t *testing.T) {
 	tmp := t.TempDir()
 	c := testConfig(t, tmp, nil)
-	step.DefaultStampDir = filepath.Join(tmp, "stamps")
+	ctx := step.WithStampDir(context.Background(), filepath.Join(tmp, "stamps"))
 	if _, err := sign.GenKey(c.SigningKey, sign.Identity{Name: "test", Comment: "images test", Email: "test@example.test"}, 2048, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +275,7 @@ func TestBaseRecipe(t *testing.T) {
 	}
 	e := &Env{Config: c, RootfsDir: root}
 	list, _ := Resolve([]string{"base"})
-	sts, err := Build(context.Background(), e, list)
+	sts, err := Build(ctx, e, list)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +320,7 @@ func TestBaseRecipe(t *testing.T) {
 			t.Errorf("%s in image = %v, want %v", f, err == nil, want)
 		}
 	}
-	sts, err = Build(context.Background(), e, list)
+	sts, err = Build(ctx, e, list)
 	if err != nil || sts[0].Result != "up to date" {
 		t.Errorf("second build: %+v, %v", sts, err)
 	}
@@ -332,7 +332,7 @@ func TestBaseRecipe(t *testing.T) {
 	if _, err := sign.GenKey(c.SigningKey, sign.Identity{Name: "other", Comment: "images test", Email: "other@example.test"}, 2048, nil); err != nil {
 		t.Fatal(err)
 	}
-	sts, err = Build(context.Background(), e, list)
+	sts, err = Build(ctx, e, list)
 	if err != nil || sts[0].Result != "built" || !strings.Contains(sts[0].Reason, ".key.asc") && !strings.Contains(sts[0].Reason, ".pub.asc") {
 		t.Errorf("build after a key change: %+v, %v; want built because the key changed", sts, err)
 	}
@@ -375,10 +375,9 @@ func rendered(t *testing.T, c *config.Config, file string) (string, error) {
 // from the base image, as the recipe does, minus toolchain and packages)
 // against the golden file.
 func TestGoBuilderManifest(t *testing.T) {
-	ctx := context.Background()
 	tmp := t.TempDir()
 	c := testConfig(t, tmp, map[string]string{"GO_VERSION": "1.26.8"})
-	step.DefaultStampDir = filepath.Join(tmp, "stamps")
+	ctx := step.WithStampDir(context.Background(), filepath.Join(tmp, "stamps"))
 	if _, err := sign.GenKey(c.SigningKey, sign.Identity{Name: "test", Comment: "images test", Email: "test@example.test"}, 2048, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,7 @@ func WriteExtraOutputs(ctx context.Context, c *config.Config, file string) (oci.
 	if err := fsutil.WriteFileBytes(SBOMFile(file), doc, 0o644); err != nil {
 		return oci.Result{}, fmt.Errorf("writing the SBOM of %s: %w", file, err)
 	}
-	step.Summaryf("wrote %s (%d packages)", SBOMFile(file), n)
+	step.Summaryf(ctx, "wrote %s (%d packages)", SBOMFile(file), n)
 	if !c.OCI() {
 		return oci.Result{}, nil
 	}
@@ -65,6 +65,6 @@ func WriteExtraOutputs(ctx context.Context, c *config.Config, file string) (oci.
 	if err != nil {
 		return res, err
 	}
-	step.Summaryf("wrote %s (%s:%s, %s)", res.Dir, res.Repository, res.Tag, res.Digest)
+	step.Summaryf(ctx, "wrote %s (%s:%s, %s)", res.Dir, res.Repository, res.Tag, res.Digest)
 	return res, nil
 }

@@ -48,7 +48,7 @@ func BuildSet(ctx context.Context, c *config.Config, names []string) ([]Status, 
 			return out, err
 		case res.Ran:
 			st.Result = "built"
-		case step.IsDryRun() && res.Reason != "up to date":
+		case step.SessionFrom(ctx).DryRun && res.Reason != "up to date":
 			st.Result = "would build"
 		default:
 			st.Result = "up to date"
@@ -155,7 +155,7 @@ func Prepare(ctx context.Context, c *config.Config, file string, insecure bool) 
 		return nil, nil, err
 	}
 	if insecure {
-		step.Summaryf("WARNING: not verifying the signature of %s (insecure)", file)
+		step.Summaryf(ctx, "WARNING: not verifying the signature of %s (insecure)", file)
 	} else {
 		signer, err := Verify(c, file)
 		if err != nil {
@@ -186,9 +186,9 @@ func BuildRepos(ctx context.Context, c *config.Config, listFile string, offline 
 	if err != nil {
 		return sts, nil, err
 	}
-	if step.IsDryRun() {
+	if step.SessionFrom(ctx).DryRun {
 		for _, e := range entries {
-			step.Printf("would build %s into %s\n", e.Target, BinDir(c.BinsDir, e))
+			step.Printf(ctx, "would build %s into %s\n", e.Target, BinDir(c.BinsDir, e))
 		}
 		return sts, nil, nil
 	}
@@ -196,7 +196,7 @@ func BuildRepos(ctx context.Context, c *config.Config, listFile string, offline 
 	if err != nil {
 		return sts, nil, err
 	}
-	step.Summaryf("building %d repos with %s, %d at a time, using %s", len(entries), r.Manifest.Name, c.Jobs, runner)
+	step.Summaryf(ctx, "building %d repos with %s, %d at a time, using %s", len(entries), r.Manifest.Name, c.Jobs, runner)
 	rb := RepoBuild{
 		Runner:   runner,
 		Builder:  r,
@@ -211,6 +211,6 @@ func BuildRepos(ctx context.Context, c *config.Config, listFile string, offline 
 	res := rb.Run(ctx, entries)
 	var b strings.Builder
 	err = WriteTable(&b, res)
-	step.Printf("%s", b.String())
+	step.Printf(ctx, "%s", b.String())
 	return sts, res, err
 }

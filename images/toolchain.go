@@ -117,7 +117,7 @@ func FetchToolchain(ctx context.Context, goVersion, goarch, modCache string) (*T
 	defer os.RemoveAll(tmp)
 	var out strings.Builder
 	spec := ToolchainModule + "@" + ver
-	step.Summaryf("fetching Go %s (%s) through the module proxy", goVersion, spec)
+	step.Summaryf(ctx, "fetching Go %s (%s) through the module proxy", goVersion, spec)
 	err = step.Cmd{Dir: tmp, Stdout: &out, Env: []string{
 		"GOMODCACHE=" + abs, "GOTOOLCHAIN=local", "GO111MODULE=on", "GOFLAGS=-modcacherw",
 	}}.Run(ctx, "go", "mod", "download", "-json", spec)

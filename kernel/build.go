@@ -91,13 +91,13 @@ func (m Make) RunWithHeartbeat(ctx context.Context, jobs int, interval time.Dura
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				step.Summaryf("%s: make %s: %s", step.Name(ctx), strings.Join(targets, " "), progressLine(n.Load(), expected, time.Since(start)))
+				step.Summaryf(ctx, "%s: make %s: %s", step.Name(ctx), strings.Join(targets, " "), progressLine(n.Load(), expected, time.Since(start)))
 			}
 		}
 	}()
 	w := lineCounter{n: &n}
 	cmd := step.Cmd{Env: m.Env, Jobs: jobs, Stdout: &w}
-	if step.Verbose() {
+	if step.SessionFrom(ctx).Verbose {
 		cmd.Stdout = io.MultiWriter(&w, os.Stdout)
 	}
 	err := cmd.Run(ctx, "make", m.args(jobs, targets...)...)
@@ -336,7 +336,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 			return nil, err
 		}
 		o.BuildTimestamp = time.Unix(epoch.Unix, 0).UTC().Format(time.RFC1123)
-		step.Summaryf("SOURCE_DATE_EPOCH is not set: using %d, %s", epoch.Unix, epoch.From)
+		step.Summaryf(ctx, "SOURCE_DATE_EPOCH is not set: using %d, %s", epoch.Unix, epoch.From)
 	} else if t, perr := time.Parse(time.RFC1123, o.BuildTimestamp); perr == nil {
 		epoch = Epoch{t.Unix(), "SOURCE_DATE_EPOCH"}
 	}
@@ -348,9 +348,9 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 	patches = append(patches, o.ExtraPatchFiles...)
 	for _, u := range o.ExtraPatchURLs {
-		if step.IsDryRun() {
+		if step.SessionFrom(ctx).DryRun {
 			// A dry run downloads nothing: it says what it would fetch.
-			step.Printf("would download kernel patch %s\n", u)
+			step.Printf(ctx, "would download kernel patch %s\n", u)
 			continue
 		}
 		p, err := fetchPatch(ctx, o.Client, u, filepath.Join(o.CacheDir, "patches"))
@@ -384,7 +384,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if dryRunStop(marker) {
+	if dryRunStop(ctx, marker) {
 		return r, nil
 	}
 	srcID, err := fsutil.HashFile(marker)
@@ -449,7 +449,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 				remoteKey = remotecache.Key("kernel:build+headers v1", cfg, srcID, strings.Join(env, " "), o.Arch)
 				hit, err := fromRemote(ctx, store, remoteKey, remoteDir, r.Image, releaseFile)
 				if err != nil {
-					step.Summaryf("kernel: remote cache %s: %v; building locally", o.StepStore, err)
+					step.Summaryf(ctx, "kernel: remote cache %s: %v; building locally", o.StepStore, err)
 				}
 				if hit {
 					return nil
@@ -475,7 +475,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if dryRunStop(releaseFile) {
+	if dryRunStop(ctx, releaseFile) {
 		return r, nil
 	}
 	data, err := os.ReadFile(releaseFile)
@@ -506,9 +506,9 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 	if store != nil && builtHere && remoteKey != "" {
 		if err := toRemote(ctx, store, remoteKey, remoteDir, r.Image, releaseFile, r.Headers); err != nil {
-			step.Summaryf("kernel: could not store the build in the remote cache: %v", err)
+			step.Summaryf(ctx, "kernel: could not store the build in the remote cache: %v", err)
 		} else {
-			step.Summaryf("kernel: stored the kernel and headers in the remote cache (key %s)", remoteKey[:16])
+			step.Summaryf(ctx, "kernel: stored the kernel and headers in the remote cache (key %s)", remoteKey[:16])
 		}
 	}
 	return r, nil
@@ -546,7 +546,7 @@ func fromRemote(ctx context.Context, store *remotecache.Store, key, remoteDir, i
 	if err := fsutil.WriteFileBytes(releaseFile, rel, 0o644); err != nil {
 		return false, err
 	}
-	step.Summaryf("kernel: remote cache hit (key %s): nothing to compile", key[:16])
+	step.Summaryf(ctx, "kernel: remote cache hit (key %s): nothing to compile", key[:16])
 	return true, nil
 }
 
@@ -621,7 +621,7 @@ func prepareSource(ctx context.Context, kind, input string, patches []string, sr
 			h, _ := fsutil.HashFile(a.Patch)
 			m.Patches[filepath.Base(a.Patch)] = h
 			m.Applied = append(m.Applied, patch.Result{Patch: filepath.Base(a.Patch), Status: a.Status})
-			step.Summaryf("kernel patch %s: %s", filepath.Base(a.Patch), a.Status)
+			step.Summaryf(ctx, "kernel patch %s: %s", filepath.Base(a.Patch), a.Status)
 			data, err := os.ReadFile(a.Patch)
 			if err != nil {
 				return err
@@ -652,8 +652,8 @@ func prepareSource(ctx context.Context, kind, input string, patches []string, sr
 
 // dryRunStop reports whether a dry run must stop because an earlier
 // step's output (which later steps read) does not exist yet.
-func dryRunStop(output string) bool {
-	if !step.IsDryRun() {
+func dryRunStop(ctx context.Context, output string) bool {
+	if !step.SessionFrom(ctx).DryRun {
 		return false
 	}
 	_, err := os.Stat(output)
@@ -788,7 +788,7 @@ func fetchPatch(ctx context.Context, client *http.Client, raw, dir string) (stri
 		}
 	} else {
 		got, _ := fsutil.HashFile(dest)
-		step.Summaryf("kernel patch %s is not pinned: append #sha256=%s to the URL to pin it", u, got)
+		step.Summaryf(ctx, "kernel patch %s is not pinned: append #sha256=%s to the URL to pin it", u, got)
 	}
 	return dest, nil
 }

@@ -23,16 +23,10 @@ func TestDryRunDownloadsNoPatch(t *testing.T) {
 	}))
 	defer srv.Close()
 	var out bytes.Buffer
-	old := step.Out
-	step.Out = &out
-	defer func() { step.Out = old }()
-	step.SetDryRun(true)
-	defer step.SetDryRun(false)
 	work := t.TempDir()
-	oldStamps := step.DefaultStampDir
-	step.DefaultStampDir = filepath.Join(work, ".stamps")
-	defer func() { step.DefaultStampDir = oldStamps }()
-	_, berr := Build(context.Background(), Options{
+	s := step.NewSession(filepath.Join(work, ".stamps"), 1)
+	s.Out, s.DryRun = &out, true
+	_, berr := Build(step.WithSession(context.Background(), s), Options{
 		Source:         SourceLocal,
 		Local:          t.TempDir(),
 		ExtraPatchURLs: []string{srv.URL + "/extra.patch"},

@@ -85,7 +85,7 @@ func deriveEpoch(ctx context.Context, rec SourceRecord, input string) (Epoch, er
 		if err == nil {
 			return Epoch{t.Unix(), "the changelog date of " + rec.Package + " " + rec.Version + " (" + p + ")"}, nil
 		}
-		step.Summaryf("SOURCE_DATE_EPOCH: %v; using the tarball's date instead", err)
+		step.Summaryf(ctx, "SOURCE_DATE_EPOCH: %v; using the tarball's date instead", err)
 	}
 	fi, err := os.Stat(input)
 	if err != nil {

@@ -121,7 +121,7 @@ func DistroTarball(ctx context.Context, pkg, version string) (tarball, name stri
 	if os.Geteuid() != 0 {
 		return "", "", fmt.Errorf("kernel source package %s is not installed: run `sudo apt-get install %s` (apt verifies it), or set S1B_KERNEL_SOURCE", pkg, pkg)
 	}
-	step.Summaryf("installing the kernel source package %s", pkg)
+	step.Summaryf(ctx, "installing the kernel source package %s", pkg)
 	if err := host.InstallPackages(ctx, pkg); err != nil {
 		return "", "", err
 	}

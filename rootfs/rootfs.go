@@ -336,7 +336,7 @@ func debootstrap(ctx context.Context, o Options) error {
 	if isMmdebstrap(bin) {
 		args = o.MmdebstrapArgs
 	}
-	step.Summaryf("%s %s (%s) into %s", filepath.Base(bin), o.Suite, mirrorName(o.Mirror), o.Dir)
+	step.Summaryf(ctx, "%s %s (%s) into %s", filepath.Base(bin), o.Suite, mirrorName(o.Mirror), o.Dir)
 	return fsutil.ReplaceDir(o.Dir, func(tmp string) error {
 		err := step.Cmd{Env: []string{"DEBIAN_FRONTEND=noninteractive"}}.Run(ctx, bin, args(tmp)...)
 		if err != nil {

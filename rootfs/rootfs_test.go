@@ -2,7 +2,6 @@ package rootfs
 
 import (
 	"context"
-	"github.com/rktbuild/rktbuild/internal/testenv"
 	"net"
 	"os"
 	"os/exec"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rktbuild/rktbuild/internal/testenv"
 
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/step"
@@ -148,27 +149,28 @@ func assertNothingWritten(t *testing.T, dir, stamps string) {
 
 func TestBuildBadInput(t *testing.T) {
 	tmp := t.TempDir()
-	step.DefaultStampDir = filepath.Join(tmp, "stamps")
+	stamps := filepath.Join(tmp, "stamps")
+	bg := step.WithStampDir(context.Background(), stamps)
 	o := Options{Suite: "nosuchsuite", Arch: "amd64", Variant: "minbase", Dir: filepath.Join(tmp, "out", "rootfs"), CacheDir: filepath.Join(tmp, "cache")}
 	t.Run("unknown suite", func(t *testing.T) {
 		if _, err := exec.LookPath("debootstrap"); err != nil {
 			testenv.Skip(t, "needs debootstrap (debootstrap package)")
 		}
-		_, err := Build(context.Background(), o)
+		_, err := Build(bg, o)
 		if err == nil || !strings.Contains(err.Error(), "unknown ROOTFS_SUITE") {
 			t.Fatalf("Build = %v, want unknown suite", err)
 		}
-		assertNothingWritten(t, o.Dir, step.DefaultStampDir)
+		assertNothingWritten(t, o.Dir, stamps)
 	})
 	t.Run("missing debootstrap", func(t *testing.T) {
 		t.Setenv("PATH", t.TempDir())
 		o := o
 		o.Suite = "bookworm"
-		_, err := Build(context.Background(), o)
+		_, err := Build(bg, o)
 		if err == nil || !strings.Contains(err.Error(), "debootstrap not found in PATH") {
 			t.Fatalf("Build = %v, want missing debootstrap", err)
 		}
-		assertNothingWritten(t, o.Dir, step.DefaultStampDir)
+		assertNothingWritten(t, o.Dir, stamps)
 	})
 	t.Run("unreachable mirror", func(t *testing.T) {
 		if os.Geteuid() != 0 {
@@ -187,14 +189,14 @@ func TestBuildBadInput(t *testing.T) {
 		o := o
 		o.Suite = "bookworm"
 		o.Mirror = "http://" + addr + "/debian"
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		ctx, cancel := context.WithTimeout(bg, 2*time.Minute)
 		defer cancel()
 		_, err = Build(ctx, o)
 		if err == nil || !strings.Contains(err.Error(), "could not download bookworm from "+o.Mirror) {
 			t.Fatalf("Build = %v, want a download error naming the mirror", err)
 		}
 		t.Log(err)
-		assertNothingWritten(t, o.Dir, step.DefaultStampDir)
+		assertNothingWritten(t, o.Dir, stamps)
 	})
 }
 

@@ -2,6 +2,7 @@ package sign
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -10,10 +11,10 @@ import (
 	"sync"
 
 	"github.com/rktbuild/rktbuild/internal/fsutil"
+	"github.com/rktbuild/rktbuild/internal/say"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/rktbuild/rktbuild/config"
-	"github.com/rktbuild/rktbuild/step"
 )
 
 // PassphraseEnv is the environment variable read for the signing key's
@@ -74,7 +75,7 @@ var ensureBits = DefaultBits
 // and returns generated=true. A missing BASE.pub.asc is re-exported from the
 // private key. It is safe to call from several goroutines and processes at
 // once (a lock file .NAME.lock beside the key serialises them).
-func EnsureKey(c *config.Config) (fingerprint string, generated bool, err error) {
+func EnsureKey(ctx context.Context, c *config.Config) (fingerprint string, generated bool, err error) {
 	if err := c.Require("SIGNING_KEY"); err != nil {
 		return "", false, err
 	}
@@ -106,7 +107,7 @@ func EnsureKey(c *config.Config) (fingerprint string, generated bool, err error)
 			if err := exportPublic(e, base+PublicKeySuffix); err != nil {
 				return "", false, err
 			}
-			step.Summaryf("signing key %s: re-exported missing %s", base, base+PublicKeySuffix)
+			say.Linef(ctx, "signing key %s: re-exported missing %s", base, base+PublicKeySuffix)
 		}
 		return Fingerprint(e), false, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -120,12 +121,12 @@ func EnsureKey(c *config.Config) (fingerprint string, generated bool, err error)
 	if err != nil {
 		return "", false, err
 	}
-	step.Summaryf("signing key %s%s does not exist: generating %d-bit RSA key for %s", base, PrivateKeySuffix, ensureBits, id)
+	say.Linef(ctx, "signing key %s%s does not exist: generating %d-bit RSA key for %s", base, PrivateKeySuffix, ensureBits, id)
 	fpr, err := GenKey(base, id, ensureBits, pass)
 	if err != nil {
 		return "", false, err
 	}
-	step.Summaryf("generated signing key %s: fingerprint %s (public key %s)", base, strings.ToUpper(fpr), base+PublicKeySuffix)
+	say.Linef(ctx, "generated signing key %s: fingerprint %s (public key %s)", base, strings.ToUpper(fpr), base+PublicKeySuffix)
 	return fpr, true, nil
 }
 
@@ -155,8 +156,8 @@ func lockFile(base string) (func(), error) {
 
 // SignArtifact signs file with the configured signing key (generated on
 // first use by EnsureKey) and its passphrase, writing file+".asc".
-func SignArtifact(c *config.Config, file string) error {
-	if _, _, err := EnsureKey(c); err != nil {
+func SignArtifact(ctx context.Context, c *config.Config, file string) error {
+	if _, _, err := EnsureKey(ctx, c); err != nil {
 		return err
 	}
 	pass, err := Passphrase(c)

@@ -2,6 +2,7 @@ package sign
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/rktbuild/rktbuild/config"
-	"github.com/rktbuild/rktbuild/step"
+	"github.com/rktbuild/rktbuild/internal/say"
 )
 
 // testConfig loads the configuration with env as the only environment.
@@ -25,19 +26,16 @@ func testConfig(t *testing.T, env map[string]string) *config.Config {
 	return c
 }
 
-// quietOutput captures step's output for the test.
-func quietOutput(t *testing.T) *bytes.Buffer {
+// quietOutput captures the messages written with the returned context.
+func quietOutput(t *testing.T) (context.Context, *bytes.Buffer) {
 	var buf bytes.Buffer
-	old := step.Out
-	step.Out = &buf
-	t.Cleanup(func() { step.Out = old })
-	return &buf
+	return say.WithWriter(context.Background(), &buf), &buf
 }
 
 func init() { ensureBits = 2048 } // TestGenKeyDefault4096 covers the default
 
 func TestEnsureKey(t *testing.T) {
-	out := quietOutput(t)
+	ctx, out := quietOutput(t)
 	t.Setenv(PassphraseEnv, "")
 	dir := t.TempDir()
 	base := filepath.Join(dir, "keys", "rktbuild")
@@ -52,7 +50,7 @@ func TestEnsureKey(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			fprs[i], gens[i], errs[i] = EnsureKey(c)
+			fprs[i], gens[i], errs[i] = EnsureKey(ctx, c)
 		}(i)
 	}
 	wg.Wait()
@@ -81,7 +79,7 @@ func TestEnsureKey(t *testing.T) {
 
 	// A lost public key is re-exported from the private key.
 	os.Remove(base + PublicKeySuffix)
-	fpr, gen, err := EnsureKey(c)
+	fpr, gen, err := EnsureKey(ctx, c)
 	if err != nil || gen || fpr != fprs[0] {
 		t.Fatalf("EnsureKey after losing the public key: %s %v %v", fpr, gen, err)
 	}
@@ -91,7 +89,7 @@ func TestEnsureKey(t *testing.T) {
 
 	// SignArtifact signs with it.
 	f := writeData(t, "img.aci", artifact())
-	if err := SignArtifact(c, f); err != nil {
+	if err := SignArtifact(ctx, c, f); err != nil {
 		t.Fatal(err)
 	}
 	if signer, err := VerifyFile(f, "", base+PublicKeySuffix); err != nil || signer != "Builder (CI) <ci@example.com>" {
@@ -100,7 +98,7 @@ func TestEnsureKey(t *testing.T) {
 }
 
 func TestEnsureKeyPassphrase(t *testing.T) {
-	quietOutput(t)
+	ctx, _ := quietOutput(t)
 	dir := t.TempDir()
 	passFile := filepath.Join(dir, "pass")
 	os.WriteFile(passFile, []byte("s3cret\n"), 0o600)
@@ -109,7 +107,7 @@ func TestEnsureKeyPassphrase(t *testing.T) {
 	c := testConfig(t, env)
 	t.Setenv(PassphraseEnv, "ignored: the file wins")
 	f := writeData(t, "img.aci", artifact())
-	if err := SignArtifact(c, f); err != nil {
+	if err := SignArtifact(ctx, c, f); err != nil {
 		t.Fatal(err)
 	}
 	if info, _ := Identify(base + PrivateKeySuffix); !info.Encrypted {
@@ -121,17 +119,17 @@ func TestEnsureKeyPassphrase(t *testing.T) {
 	// From the environment instead of the file.
 	c2 := testConfig(t, map[string]string{"SIGNING_KEY": base})
 	t.Setenv(PassphraseEnv, "s3cret")
-	if err := SignArtifact(c2, f); err != nil {
+	if err := SignArtifact(ctx, c2, f); err != nil {
 		t.Fatalf("KEY_PASSPHRASE: %v", err)
 	}
 	t.Setenv(PassphraseEnv, "")
-	if err := SignArtifact(c2, f); err == nil || !strings.Contains(err.Error(), "KEY_PASSPHRASE") {
+	if err := SignArtifact(ctx, c2, f); err == nil || !strings.Contains(err.Error(), "KEY_PASSPHRASE") {
 		t.Fatalf("protected key without passphrase: %v", err)
 	}
 }
 
 func TestEnsureKeyErrors(t *testing.T) {
-	quietOutput(t)
+	ctx, _ := quietOutput(t)
 	t.Setenv(PassphraseEnv, "")
 	dir := t.TempDir()
 	empty := filepath.Join(dir, "empty")
@@ -151,7 +149,7 @@ func TestEnsureKeyErrors(t *testing.T) {
 		{"public key as private", map[string]string{"SIGNING_KEY": pubOnly}, "holds a public key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := EnsureKey(testConfig(t, tc.env))
+			_, _, err := EnsureKey(ctx, testConfig(t, tc.env))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("EnsureKey: %v, want error containing %q", err, tc.want)
 			}

@@ -146,7 +146,7 @@ func Build(ctx context.Context, o Options) (*Built, error) {
 	}
 	idb, err := os.ReadFile(idFile)
 	if err != nil {
-		if step.IsDryRun() {
+		if step.SessionFrom(ctx).DryRun {
 			return nil, nil // nothing built yet: the plan was printed
 		}
 		return nil, err

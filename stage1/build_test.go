@@ -2,12 +2,13 @@ package stage1
 
 import (
 	"context"
-	"github.com/rktbuild/rktbuild/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rktbuild/rktbuild/internal/testenv"
 
 	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/kernel"
@@ -45,9 +46,8 @@ func TestBuild(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("needs the go tool to build the static mkdir")
 	}
-	ctx := context.Background()
 	work := t.TempDir()
-	step.DefaultStampDir = filepath.Join(work, "stamps")
+	ctx := step.WithStampDir(context.Background(), filepath.Join(work, "stamps"))
 	keyBase := filepath.Join(work, "keys", "test")
 	if _, err := sign.GenKey(keyBase, sign.Identity{Name: "stage1 test", Comment: "test key", Email: "t@example.test"}, 2048, nil); err != nil {
 		t.Fatal(err)
@@ -143,9 +143,8 @@ func TestBuildFlattened(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("needs the go tool to build the static mkdir")
 	}
-	ctx := context.Background()
 	work := t.TempDir()
-	step.DefaultStampDir = filepath.Join(work, "stamps")
+	ctx := step.WithStampDir(context.Background(), filepath.Join(work, "stamps"))
 	v, _ := ParseRktVersion("1.30.0")
 	up := filepath.Join(work, "upstream-rootfs")
 	write(t, filepath.Join(up, "init"), "#!upstream init\n", 0o755)

@@ -110,7 +110,7 @@ func (o Cmd) Run(ctx context.Context, name string, args ...string) error {
 		}
 		defer release()
 	}
-	lw := newLineWriter(ctx, o.Live || Verbose())
+	lw := newLineWriter(ctx, o.Live || SessionFrom(ctx).Verbose)
 	c := Command(ctx, name, args...)
 	c.Dir = o.Dir
 	if len(o.Env) > 0 {

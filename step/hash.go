@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io"
 	"io/fs"
 	"os"
@@ -13,6 +12,8 @@ import (
 	"sort"
 	"sync"
 	"syscall"
+
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 )
 
 // The hash cache maps a file's identity (size, mtime, ctime, inode) to its
@@ -29,7 +30,8 @@ type cacheEntry struct {
 	Hash string  `json:"h"`
 }
 
-var hc = struct {
+// hashCache is a session's cache of file and directory hashes.
+type hashCache struct {
 	sync.Mutex
 	loaded bool
 	dirty  bool
@@ -37,22 +39,23 @@ var hc = struct {
 	// dirs maps a directory recorded as a step output to its identity
 	// (inode, mtime, ctime of the directory itself) and tree hash.
 	dirs map[string]cacheEntry
-}{}
+}
 
 type cacheFile struct {
 	Files map[string]cacheEntry `json:"files"`
 	Dirs  map[string]cacheEntry `json:"dirs"`
 }
 
-func hashCachePath() string { return filepath.Join(DefaultStampDir, "hashcache.json") }
+func (s *Session) hashCachePath() string { return filepath.Join(s.StampDir, "hashcache.json") }
 
-func loadHashCache() {
+func (s *Session) loadHashCache() {
+	hc := &s.hc
 	if hc.loaded {
 		return
 	}
 	hc.loaded = true
 	var cf cacheFile
-	if data, err := os.ReadFile(hashCachePath()); err == nil {
+	if data, err := os.ReadFile(s.hashCachePath()); err == nil {
 		_ = json.Unmarshal(data, &cf)
 	}
 	hc.m, hc.dirs = cf.Files, cf.Dirs
@@ -65,20 +68,21 @@ func loadHashCache() {
 }
 
 // saveHashCache persists the cache; losing it only costs re-hashing.
-func saveHashCache() {
+func (s *Session) saveHashCache() {
+	hc := &s.hc
 	hc.Lock()
 	defer hc.Unlock()
-	if !hc.dirty || IsDryRun() {
+	if !hc.dirty || s.DryRun {
 		return // a dry run writes nothing, not even the cache
 	}
 	data, err := json.Marshal(cacheFile{Files: hc.m, Dirs: hc.dirs})
 	if err != nil {
 		return
 	}
-	if err := os.MkdirAll(DefaultStampDir, 0o755); err != nil {
+	if err := os.MkdirAll(s.StampDir, 0o755); err != nil {
 		return
 	}
-	if fsutil.WriteFileBytes(hashCachePath(), data, 0o644) == nil {
+	if fsutil.WriteFileBytes(s.hashCachePath(), data, 0o644) == nil {
 		hc.dirty = false
 	}
 }
@@ -94,26 +98,27 @@ func keyOf(fi fs.FileInfo) fileKey {
 
 // hashFile returns the hex sha256 of a regular file's content, using the
 // cache when the file's identity is unchanged.
-func hashFile(path string) (string, error) {
+func (s *Session) hashFile(path string) (string, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return "", err
 	}
-	return hashRegular(path, fi, true)
+	return s.hashRegular(path, fi, true)
 }
 
 // hashRegular hashes a file's content, answering from the cache when the
 // file's identity is unchanged; store says whether to add new entries
 // (directory walks only consult the cache, so large output trees do not
 // bloat it).
-func hashRegular(path string, fi fs.FileInfo, store bool) (string, error) {
+func (s *Session) hashRegular(path string, fi fs.FileInfo, store bool) (string, error) {
+	hc := &s.hc
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return "", err
 	}
 	k := keyOf(fi)
 	hc.Lock()
-	loadHashCache()
+	s.loadHashCache()
 	if e, ok := hc.m[abs]; ok && e.Key == k {
 		hc.Unlock()
 		return e.Hash, nil
@@ -141,40 +146,35 @@ func hashRegular(path string, fi fs.FileInfo, store bool) (string, error) {
 // hashPath hashes a file, a symlink or a directory tree. A directory that
 // was recorded as a step output (see recordDir) and still has the same
 // identity is answered from the cache without walking it.
-func hashPath(path string) (string, error) {
+func (s *Session) hashPath(path string) (string, error) {
+	hc := &s.hc
 	fi, err := os.Lstat(path)
 	if err != nil {
 		return "", err
 	}
 	if !fi.IsDir() {
-		return hashEntry(path, fi, true)
+		return s.hashEntry(path, fi, true)
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return "", err
 	}
 	hc.Lock()
-	loadHashCache()
+	s.loadHashCache()
 	e, ok := hc.dirs[abs]
 	hc.Unlock()
-	if ok && e.Key == keyOf(fi) && !VerifyOutputs() {
+	if ok && e.Key == keyOf(fi) && !s.VerifyOutputs {
 		return e.Hash, nil
 	}
-	return walkHash(path)
+	return s.walkHash(path)
 }
-
-// VerifyOutputs reports whether directory outputs are verified by content
-// (VERIFY_OUTPUTS=1): every recorded tree is walked and hashed again, so a
-// file edited in place inside an output tree makes its step run again.
-// Without it a directory output is checked by the identity of its top
-// directory, which catches replacement and removal but not in-place edits.
-func VerifyOutputs() bool { return os.Getenv("VERIFY_OUTPUTS") == "1" }
 
 // recordDir hashes a directory a step has just produced and remembers the
 // hash under the directory's identity. Step outputs are replaced as a whole
 // (ReplaceDir gives every rebuild a new inode), so later checks compare the
 // identity instead of walking the tree again.
-func recordDir(path string) (string, error) {
+func (s *Session) recordDir(path string) (string, error) {
+	hc := &s.hc
 	fi, err := os.Lstat(path)
 	if err != nil {
 		return "", err
@@ -183,12 +183,12 @@ func recordDir(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sum, err := walkHash(path)
+	sum, err := s.walkHash(path)
 	if err != nil {
 		return "", err
 	}
 	hc.Lock()
-	loadHashCache()
+	s.loadHashCache()
 	hc.dirs[abs] = cacheEntry{Key: keyOf(fi), Hash: sum}
 	hc.dirty = true
 	hc.Unlock()
@@ -197,7 +197,8 @@ func recordDir(path string) (string, error) {
 
 // rememberDir records the identity of a directory output whose walked hash
 // was just found to match its stamp, so the next check need not walk it.
-func rememberDir(path, sum string) {
+func (s *Session) rememberDir(path, sum string) {
+	hc := &s.hc
 	fi, err := os.Lstat(path)
 	if err != nil || !fi.IsDir() {
 		return
@@ -208,7 +209,7 @@ func rememberDir(path, sum string) {
 	}
 	hc.Lock()
 	defer hc.Unlock()
-	loadHashCache()
+	s.loadHashCache()
 	if e, ok := hc.dirs[abs]; ok && e.Key == keyOf(fi) && e.Hash == sum {
 		return
 	}
@@ -216,7 +217,7 @@ func rememberDir(path, sum string) {
 	hc.dirty = true
 }
 
-func walkHash(path string) (string, error) {
+func (s *Session) walkHash(path string) (string, error) {
 	h := sha256.New()
 	err := filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -227,7 +228,7 @@ func walkHash(path string) (string, error) {
 			return err
 		}
 		rel, _ := filepath.Rel(path, p)
-		eh, err := hashEntry(p, fi, false)
+		eh, err := s.hashEntry(p, fi, false)
 		if err != nil {
 			return err
 		}
@@ -240,12 +241,12 @@ func walkHash(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func hashEntry(p string, fi fs.FileInfo, store bool) (string, error) {
+func (s *Session) hashEntry(p string, fi fs.FileInfo, store bool) (string, error) {
 	mode := fi.Mode()
 	switch {
 	case mode.IsRegular():
-		s, err := hashRegular(p, fi, store)
-		return fmt.Sprintf("f%o:%s", mode.Perm(), s), err
+		sum, err := s.hashRegular(p, fi, store)
+		return fmt.Sprintf("f%o:%s", mode.Perm(), sum), err
 	case mode&fs.ModeSymlink != 0:
 		t, err := os.Readlink(p)
 		return "l:" + t, err

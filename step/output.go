@@ -4,74 +4,35 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/magefile/mage/mg"
+	"github.com/rktbuild/rktbuild/internal/say"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 )
 
-var (
-	outMu sync.Mutex
-	// Out receives all of rktbuild's own output (tests may replace it).
-	Out io.Writer = os.Stdout
-	// verbose overrides mage's -v when set by SetVerbose.
-	verbose atomic.Int32 // 0 = follow mage, 1 = on, 2 = off
-	dryRun  atomic.Bool
-)
-
-// SetVerbose forces verbose output on or off.
-func SetVerbose(on bool) {
-	if on {
-		verbose.Store(1)
-	} else {
-		verbose.Store(2)
-	}
-}
-
-// Verbose reports whether full command output is shown: mage -v, or
-// VERBOSE=1 in the environment.
-func Verbose() bool {
-	switch verbose.Load() {
-	case 1:
-		return true
-	case 2:
-		return false
-	}
-	return mg.Verbose() || os.Getenv("VERBOSE") == "1"
-}
-
-// SetDryRun turns dry-run mode on or off.
-func SetDryRun(on bool) { dryRun.Store(on) }
-
-// IsDryRun reports whether steps only report what they would do: set by
-// `mage plan` or DRY_RUN=1.
-func IsDryRun() bool { return dryRun.Load() || os.Getenv("DRY_RUN") == "1" }
-
-// Printf writes to Out, one call at a time.
-func Printf(format string, args ...any) {
-	outMu.Lock()
-	defer outMu.Unlock()
-	fmt.Fprintf(Out, format, args...)
+// Printf writes to the session's Out (installed in ctx by WithSession;
+// standard output without a session), one call at a time.
+func Printf(ctx context.Context, format string, args ...any) {
+	say.Printf(ctx, format, args...)
 }
 
 // Summaryf prints one line that is always shown (quiet mode's one line per
 // step).
-func Summaryf(format string, args ...any) {
-	Printf(format+"\n", args...)
+func Summaryf(ctx context.Context, format string, args ...any) {
+	Printf(ctx, format+"\n", args...)
 }
 
 // Logf prints a line only in verbose mode, prefixed by the step in ctx.
 func Logf(ctx context.Context, format string, args ...any) {
-	if !Verbose() {
+	if !SessionFrom(ctx).Verbose {
 		return
 	}
-	Printf("%s"+format+"\n", append([]any{prefix(ctx)}, args...)...)
+	Printf(ctx, "%s"+format+"\n", append([]any{prefix(ctx)}, args...)...)
 }
 
 func prefix(ctx context.Context) string {
@@ -84,6 +45,7 @@ func prefix(ctx context.Context) string {
 // lineWriter splits written bytes into lines, writes each to Out with a
 // prefix when live is true, and keeps the last lines for error reports.
 type lineWriter struct {
+	ctx    context.Context
 	prefix string
 	live   bool
 	mu     sync.Mutex
@@ -93,7 +55,7 @@ type lineWriter struct {
 }
 
 func newLineWriter(ctx context.Context, live bool) *lineWriter {
-	return &lineWriter{prefix: prefix(ctx), live: live, keep: 25}
+	return &lineWriter{ctx: ctx, prefix: prefix(ctx), live: live, keep: 25}
 }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
@@ -119,7 +81,7 @@ func (w *lineWriter) emit(line string) {
 		w.tail = w.tail[len(w.tail)-w.keep:]
 	}
 	if w.live {
-		Printf("%s%s\n", w.prefix, line)
+		Printf(w.ctx, "%s%s\n", w.prefix, line)
 	}
 }
 
@@ -140,9 +102,9 @@ func (w *lineWriter) Tail() []string {
 	return append([]string(nil), w.tail...)
 }
 
-// IsTerminal reports whether Out is an interactive terminal.
-func IsTerminal() bool {
-	f, ok := Out.(*os.File)
+// terminal reports whether the session's Out is an interactive terminal.
+func (s *Session) terminal() bool {
+	f, ok := s.out().(*os.File)
 	return ok && term.IsTerminal(int(f.Fd())) && os.Getenv("CI") == ""
 }
 
@@ -163,7 +125,7 @@ type Progress struct {
 // NewProgress starts a progress report for desc.
 func NewProgress(ctx context.Context, desc string, total int64) *Progress {
 	p := &Progress{desc: desc, total: total, start: time.Now(), stop: make(chan struct{}), ctx: ctx}
-	if IsTerminal() {
+	if SessionFrom(ctx).terminal() {
 		p.bar = progressbar.NewOptions64(total,
 			progressbar.OptionSetDescription(prefix(ctx)+desc),
 			progressbar.OptionSetWriter(os.Stderr),
@@ -178,7 +140,7 @@ func NewProgress(ctx context.Context, desc string, total int64) *Progress {
 		for {
 			select {
 			case <-t.C:
-				Printf("%s%s\n", prefix(ctx), p.line())
+				Printf(ctx, "%s%s\n", prefix(ctx), p.line())
 			case <-p.stop:
 				return
 			}

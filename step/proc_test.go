@@ -91,7 +91,7 @@ func TestCancelKillsProcessGroupGrandchild(t *testing.T) {
 // A file edited in place inside a directory output goes unnoticed by the
 // identity check (documented), and is caught with VERIFY_OUTPUTS=1.
 func TestDirectoryOutputVerifiedByContent(t *testing.T) {
-	dir := useDir(t)
+	ctx, dir := useDir(t)
 	tree := filepath.Join(dir, "tree")
 	runs := 0
 	s := Step{Name: "tree", Outputs: []string{tree}, Run: func(context.Context) error {
@@ -100,18 +100,19 @@ func TestDirectoryOutputVerifiedByContent(t *testing.T) {
 			return os.WriteFile(filepath.Join(tmp, "f.txt"), []byte("built"), 0o644)
 		})
 	}}
-	if _, err := Do(context.Background(), s); err != nil {
+	if _, err := Do(ctx, s); err != nil {
 		t.Fatal(err)
 	}
 	// Edit in place, keeping the top directory's identity.
 	if err := os.WriteFile(filepath.Join(tree, "f.txt"), []byte("edited"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if r, err := Do(context.Background(), s); err != nil || r.Ran {
+	if r, err := Do(ctx, s); err != nil || r.Ran {
 		t.Fatalf("identity check: %+v %v (documented: in-place edits need VERIFY_OUTPUTS=1)", r, err)
 	}
-	t.Setenv("VERIFY_OUTPUTS", "1")
-	r, err := Do(context.Background(), s)
+	verify := NewSession(SessionFrom(ctx).StampDir, 1)
+	verify.VerifyOutputs = true
+	r, err := Do(WithSession(ctx, verify), s)
 	if err != nil || !r.Ran || !strings.Contains(r.Reason, "changed since the last run") {
 		t.Fatalf("VERIFY_OUTPUTS=1: %+v %v, want a rerun because the output changed", r, err)
 	}

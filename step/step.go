@@ -1,7 +1,9 @@
 // Package step is rktbuild's build graph: content-addressed up-to-date checks,
 // cancellable commands in their own process groups, fail-fast dependencies,
-// a shared job budget, prefixed output, progress reporting, dry runs and
-// atomic outputs. Every rktbuild target is written on it.
+// a shared job budget, prefixed output, progress reporting and dry runs as
+// a planning pass. Every rktbuild target is written on it. Its state lives
+// in a Session carried in the context, not in package variables; atomic
+// files, locks and copying are in internal/fsutil.
 //
 // A step declares its inputs (files, directories, named values such as config
 // keys or tool versions) and its outputs. Do runs the step only when the hash
@@ -15,13 +17,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 )
 
 // Inputs are what a step's result depends on.
@@ -48,17 +51,13 @@ type Step struct {
 	// VERIFY_OUTPUTS=1 re-hashes directory outputs by content instead
 	// (see VerifyOutputs), which catches edits in place.
 	Outputs []string
-	// StampDir overrides the directory that holds stamps (default
-	// DefaultStampDir).
+	// StampDir overrides the directory that holds stamps (default: the
+	// session's StampDir).
 	StampDir string
 	// Run does the work. It must write its outputs atomically (see
 	// WriteFile and ReplaceDir) and stop when ctx is cancelled.
 	Run func(ctx context.Context) error
 }
-
-// DefaultStampDir holds stamps unless a step says otherwise. Targets set it
-// from S1B_BUILD_DIR.
-var DefaultStampDir = filepath.Join("build", ".stamps")
 
 type stamp struct {
 	Inputs  map[string]string `json:"inputs"`
@@ -85,46 +84,48 @@ func WithName(ctx context.Context, name string) context.Context {
 	return context.WithValue(ctx, ctxKey{}, name)
 }
 
-var stampLocks sync.Map // stamp path -> *sync.Mutex
-
 // Do runs s when it is not up to date and records its stamp after success.
-// In a dry run it only reports what it would do.
+// In a planning session (Session.DryRun) it only reports "would run NAME:
+// REASON" and does not call Run; the outputs it would change make the
+// steps that read them report as would-run too. Do takes its session from
+// ctx (see SessionFrom).
 func Do(ctx context.Context, s Step) (Result, error) {
 	if s.Name == "" || s.Run == nil {
 		return Result{}, errors.New("step: a step needs a Name and a Run function")
 	}
+	ses := SessionFrom(ctx)
 	dir := s.StampDir
 	if dir == "" {
-		dir = DefaultStampDir
+		dir = ses.StampDir
 	}
 	path := filepath.Join(dir, strings.NewReplacer("/", "_", ":", "_").Replace(s.Name)+".json")
-	mu, _ := stampLocks.LoadOrStore(path, &sync.Mutex{})
+	mu, _ := ses.stampLocks.LoadOrStore(path, &sync.Mutex{})
 	mu.(*sync.Mutex).Lock()
 	defer mu.(*sync.Mutex).Unlock()
 
-	cur, err := hashInputs(s.Inputs)
+	cur, err := ses.hashInputs(s.Inputs)
 	if err != nil {
 		return Result{}, fmt.Errorf("step %s: hashing inputs: %w", s.Name, err)
 	}
-	reason := upToDate(path, cur, s.Outputs)
-	if reason == "" && IsDryRun() {
-		reason = rebuiltInput(s.Inputs.Files)
+	reason := ses.upToDate(path, cur, s.Outputs)
+	if reason == "" && ses.DryRun {
+		reason = ses.rebuiltInput(s.Inputs.Files)
 	}
 	if reason == "" {
-		Summaryf("%s: up to date", s.Name)
-		saveHashCache()
+		Summaryf(ctx, "%s: up to date", s.Name)
+		ses.saveHashCache()
 		return Result{Reason: "up to date"}, nil
 	}
-	if IsDryRun() {
+	if ses.DryRun {
 		for _, o := range s.Outputs {
 			if abs, err := filepath.Abs(o); err == nil {
-				wouldChange.Store(abs, s.Name)
+				ses.wouldChange.Store(abs, s.Name)
 			}
 		}
-		Printf("would run %s: %s\n", s.Name, reason)
+		Printf(ctx, "would run %s: %s\n", s.Name, reason)
 		return Result{Ran: false, Reason: reason}, nil
 	}
-	beforeRun()
+	ses.beforeRun()
 	// Remove the old stamp first: an interrupted run must not look done.
 	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
 		return Result{}, err
@@ -136,7 +137,7 @@ func Do(ctx context.Context, s Step) (Result, error) {
 	}
 	outs := map[string]string{}
 	for _, o := range s.Outputs {
-		h, err := hashOutput(o)
+		h, err := ses.hashOutput(o)
 		if err != nil {
 			return Result{}, fmt.Errorf("step %s: declared output %s was not produced: %w", s.Name, o, err)
 		}
@@ -149,55 +150,34 @@ func Do(ctx context.Context, s Step) (Result, error) {
 	if err := fsutil.WriteFileBytes(path, data, 0o644); err != nil {
 		return Result{}, err
 	}
-	saveHashCache()
-	Summaryf("%s: ran: %s (%s)", s.Name, reason, time.Since(start).Round(time.Millisecond))
+	ses.saveHashCache()
+	Summaryf(ctx, "%s: ran: %s (%s)", s.Name, reason, time.Since(start).Round(time.Millisecond))
 	return Result{Ran: true, Reason: reason}, nil
-}
-
-// Plan reports whether s would run and why, without running it.
-func Plan(s Step) (Result, error) {
-	dir := s.StampDir
-	if dir == "" {
-		dir = DefaultStampDir
-	}
-	path := filepath.Join(dir, strings.NewReplacer("/", "_", ":", "_").Replace(s.Name)+".json")
-	cur, err := hashInputs(s.Inputs)
-	if err != nil {
-		return Result{}, err
-	}
-	if r := upToDate(path, cur, s.Outputs); r != "" {
-		return Result{Ran: true, Reason: r}, nil
-	}
-	return Result{Reason: "up to date"}, nil
 }
 
 // hashOutput hashes a produced output; directories are remembered by
 // identity so that checking them later does not walk them.
-func hashOutput(path string) (string, error) {
+func (s *Session) hashOutput(path string) (string, error) {
 	fi, err := os.Lstat(path)
 	if err != nil {
 		return "", err
 	}
 	if fi.IsDir() {
-		return recordDir(path)
+		return s.recordDir(path)
 	}
-	return hashPath(path)
+	return s.hashPath(path)
 }
-
-// wouldChange holds, in a dry run, the outputs of steps that would run,
-// so that steps reading them are reported as running too.
-var wouldChange sync.Map // absolute path -> step name
 
 // rebuiltInput names the first input a step planned earlier in this dry run
 // would rebuild, or returns "".
-func rebuiltInput(files []string) string {
+func (s *Session) rebuiltInput(files []string) string {
 	for _, f := range files {
 		abs, err := filepath.Abs(f)
 		if err != nil {
 			continue
 		}
 		for p := abs; p != "/" && p != "."; p = filepath.Dir(p) {
-			if by, ok := wouldChange.Load(p); ok {
+			if by, ok := s.wouldChange.Load(p); ok {
 				return fmt.Sprintf("input %s would be rebuilt by %s", f, by)
 			}
 		}
@@ -206,10 +186,10 @@ func rebuiltInput(files []string) string {
 }
 
 // hashInputs hashes each input separately so a rerun can say which changed.
-func hashInputs(in Inputs) (map[string]string, error) {
+func (s *Session) hashInputs(in Inputs) (map[string]string, error) {
 	m := map[string]string{}
 	for _, f := range in.Files {
-		h, err := hashPath(f)
+		h, err := s.hashPath(f)
 		if err != nil {
 			if os.IsNotExist(err) {
 				h = "missing"
@@ -226,7 +206,7 @@ func hashInputs(in Inputs) (map[string]string, error) {
 }
 
 // upToDate returns "" when the stamp matches, else the reason to run.
-func upToDate(path string, cur map[string]string, outputs []string) string {
+func (s *Session) upToDate(path string, cur map[string]string, outputs []string) string {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return "no record of a previous run"
@@ -257,14 +237,14 @@ func upToDate(path string, cur map[string]string, outputs []string) string {
 		if !ok {
 			return "output " + o + " not recorded"
 		}
-		got, err := hashPath(o)
+		got, err := s.hashPath(o)
 		if err != nil {
 			return "output " + o + " missing"
 		}
 		if got != want {
 			return "output " + o + " changed since the last run"
 		}
-		rememberDir(o, got)
+		s.rememberDir(o, got)
 	}
 	return ""
 }

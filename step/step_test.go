@@ -5,26 +5,37 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 )
 
-// useDir points stamps at a fresh directory and resets the hash cache.
-func useDir(t *testing.T) string {
+// useDir returns a context carrying a fresh session whose stamps live in
+// a fresh directory, and that directory.
+func useDir(t *testing.T) (context.Context, string) {
 	t.Helper()
 	dir := t.TempDir()
-	old := DefaultStampDir
-	DefaultStampDir = filepath.Join(dir, ".stamps")
-	hc.Lock()
-	hc.loaded, hc.m = false, nil
-	hc.Unlock()
-	t.Cleanup(func() { DefaultStampDir = old })
-	return dir
+	s := NewSession(filepath.Join(dir, ".stamps"), 2)
+	s.Out = &bytes.Buffer{}
+	return WithSession(context.Background(), s), dir
+}
+
+// output returns what was printed in the session of ctx (made by useDir).
+func output(ctx context.Context) string {
+	return SessionFrom(ctx).Out.(*bytes.Buffer).String()
+}
+
+// planning returns a context carrying a planning (dry-run) session that
+// shares the stamps of the session in ctx.
+func planning(ctx context.Context) context.Context {
+	p := NewSession(SessionFrom(ctx).StampDir, 1)
+	p.DryRun, p.Out = true, &bytes.Buffer{}
+	return WithSession(context.Background(), p)
 }
 
 func TestDoUpToDate(t *testing.T) {
@@ -58,7 +69,7 @@ func TestDoUpToDate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := useDir(t)
+			ctx, dir := useDir(t)
 			in := filepath.Join(dir, "in")
 			out := filepath.Join(dir, "out.txt")
 			write(t, filepath.Join(in, "a.txt"), "one")
@@ -83,7 +94,6 @@ func TestDoUpToDate(t *testing.T) {
 					},
 				}
 			}
-			ctx := context.Background()
 			if r, err := Do(ctx, mk()); err != nil || !r.Ran || r.Reason != "no record of a previous run" {
 				t.Fatalf("first run: %+v, %v", r, err)
 			}
@@ -112,7 +122,7 @@ func TestDoUpToDate(t *testing.T) {
 }
 
 func TestDoFailureLeavesNoStamp(t *testing.T) {
-	dir := useDir(t)
+	ctx, dir := useDir(t)
 	out := filepath.Join(dir, "out")
 	fail := true
 	s := Step{Name: "flaky", Outputs: []string{out}, Run: func(context.Context) error {
@@ -121,30 +131,25 @@ func TestDoFailureLeavesNoStamp(t *testing.T) {
 		}
 		return fsutil.WriteFileBytes(out, []byte("ok"), 0o644)
 	}}
-	if _, err := Do(context.Background(), s); err == nil || err.Error() != "boom" {
+	if _, err := Do(ctx, s); err == nil || err.Error() != "boom" {
 		t.Fatalf("want boom, got %v", err)
 	}
 	fail = false
-	if r, err := Do(context.Background(), s); err != nil || !r.Ran {
+	if r, err := Do(ctx, s); err != nil || !r.Ran {
 		t.Fatalf("rerun after failure: %+v %v", r, err)
 	}
 }
 
 func TestDryRunDoesNotRun(t *testing.T) {
-	useDir(t)
-	var buf bytes.Buffer
-	old := Out
-	Out = &buf
-	defer func() { Out = old }()
-	SetDryRun(true)
-	defer SetDryRun(false)
+	base, _ := useDir(t)
+	ctx := planning(base)
 	ran := false
-	r, err := Do(context.Background(), Step{Name: "plan:me", Run: func(context.Context) error { ran = true; return nil }})
+	r, err := Do(ctx, Step{Name: "plan:me", Run: func(context.Context) error { ran = true; return nil }})
 	if err != nil || ran || r.Ran {
 		t.Fatalf("dry run ran the step: %+v %v", r, err)
 	}
-	if !strings.Contains(buf.String(), "would run plan:me: no record of a previous run") {
-		t.Errorf("dry run output = %q", buf.String())
+	if !strings.Contains(output(ctx), "would run plan:me: no record of a previous run") {
+		t.Errorf("dry run output = %q", output(ctx))
 	}
 }
 
@@ -152,13 +157,13 @@ func TestDryRunDoesNotRun(t *testing.T) {
 // output and checks that nothing is left under the final name, no temp file
 // or process survives, and a second run completes.
 func TestCancelMidway(t *testing.T) {
-	dir := useDir(t)
+	base, dir := useDir(t)
 	out := filepath.Join(dir, "result.bin")
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	// The command writes 4096 bytes, then blocks; the test cancels when
 	// those bytes have arrived (no timer), so the cancel is mid-write.
 	script := "echo $$ > " + pidFile + "; head -c 4096 /dev/zero; exec sleep 60"
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(base)
 	defer cancel()
 	mk := func(script string, w func(io.Writer) io.Writer) Step {
 		return Step{Name: "slow", Outputs: []string{out}, Run: func(ctx context.Context) error {
@@ -188,7 +193,7 @@ func TestCancelMidway(t *testing.T) {
 	if alive(pid) {
 		t.Errorf("child process %d survived cancellation", pid)
 	}
-	r, err := Do(context.Background(), mk("printf done", func(f io.Writer) io.Writer { return f }))
+	r, err := Do(base, mk("printf done", func(f io.Writer) io.Writer { return f }))
 	if err != nil || !r.Ran {
 		t.Fatalf("re-run: %+v %v", r, err)
 	}
@@ -239,13 +244,9 @@ func TestMissingCommandSaysHowToFix(t *testing.T) {
 }
 
 func TestOutputPrefixedByStep(t *testing.T) {
-	var buf bytes.Buffer
-	old := Out
-	Out = &buf
-	defer func() { Out = old }()
-	SetVerbose(true)
-	defer SetVerbose(false)
-	err := Parallel(context.Background(),
+	ctx, _ := useDir(t)
+	SessionFrom(ctx).Verbose = true
+	err := Parallel(ctx,
 		func(ctx context.Context) error {
 			return Run(WithName(ctx, "a"), "sh", "-c", "echo one; echo two")
 		},
@@ -255,7 +256,7 @@ func TestOutputPrefixedByStep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := buf.String()
+	got := output(ctx)
 	for _, want := range []string{"[a] one\n", "[a] two\n", "[b] three\n", "[b] four\n"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q:\n%s", want, got)
@@ -264,23 +265,20 @@ func TestOutputPrefixedByStep(t *testing.T) {
 }
 
 func TestQuietModeHidesOutput(t *testing.T) {
-	var buf bytes.Buffer
-	old := Out
-	Out = &buf
-	defer func() { Out = old }()
-	SetVerbose(false)
-	if err := Run(context.Background(), "echo", "noise"); err != nil {
+	ctx, _ := useDir(t)
+	SessionFrom(ctx).Verbose = false
+	if err := Run(ctx, "echo", "noise"); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(buf.String(), "noise") {
-		t.Errorf("quiet mode printed command output: %q", buf.String())
+	if strings.Contains(output(ctx), "noise") {
+		t.Errorf("quiet mode printed command output: %q", output(ctx))
 	}
 }
 
 // TestDepsFailureCancelsSiblings runs two mage dependencies: one fails
 // quickly, the other runs a long command that must be killed.
 func TestDepsFailureCancelsSiblings(t *testing.T) {
-	defer resetFailure()
+	ctx, _ := useDir(t)
 	siblingErr := make(chan error, 1)
 	siblingStarted := make(chan struct{})
 	failing := func(ctx context.Context) error {
@@ -297,7 +295,7 @@ func TestDepsFailureCancelsSiblings(t *testing.T) {
 	var panicked any
 	func() {
 		defer func() { panicked = recover() }()
-		Deps(context.Background(), failing, sibling)
+		Deps(ctx, failing, sibling)
 	}()
 	if panicked == nil || !strings.Contains(fmt.Sprint(panicked), "kernel build broke") {
 		t.Fatalf("Deps did not report the failure: %v", panicked)
@@ -312,21 +310,18 @@ func TestDepsFailureCancelsSiblings(t *testing.T) {
 }
 
 func TestJobsBudget(t *testing.T) {
-	jobsOnce.Do(func() {})
-	old, oldMax := jobs, jobsMax
-	defer func() { jobs, jobsMax = old, oldMax }()
-	jobs, jobsMax = newWeighted(2), 2
-	rel, err := AcquireJobs(context.Background(), 5) // capped at the budget
+	base := WithSession(context.Background(), NewSession(t.TempDir(), 2))
+	rel, err := AcquireJobs(base, 5) // capped at the budget
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	ctx, cancel := context.WithTimeout(base, 100*time.Millisecond)
 	defer cancel()
 	if _, err := AcquireJobs(ctx, 1); err == nil {
 		t.Fatal("acquired a slot beyond the budget")
 	}
 	rel()
-	rel2, err := AcquireJobs(context.Background(), 1)
+	rel2, err := AcquireJobs(base, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,10 +329,12 @@ func TestJobsBudget(t *testing.T) {
 }
 
 func TestHashCacheReusesUnchangedFiles(t *testing.T) {
-	dir := useDir(t)
+	ctx, dir := useDir(t)
+	ses := SessionFrom(ctx)
+	hc := &ses.hc
 	p := filepath.Join(dir, "big")
 	write(t, p, strings.Repeat("x", 1<<16))
-	h1, err := hashFile(p)
+	h1, err := ses.hashFile(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,12 +346,12 @@ func TestHashCacheReusesUnchangedFiles(t *testing.T) {
 	e.Hash = "cached"
 	hc.m[abs] = e
 	hc.Unlock()
-	if h, _ := hashFile(p); h != "cached" {
+	if h, _ := ses.hashFile(p); h != "cached" {
 		t.Errorf("unchanged file was re-hashed")
 	}
 	write(t, p, strings.Repeat("y", 1<<16))
 	bumpTimes(t, p) // a visibly new mtime even on coarse clocks, without a sleep
-	if h, _ := hashFile(p); h == "cached" || h == h1 {
+	if h, _ := ses.hashFile(p); h == "cached" || h == h1 {
 		t.Errorf("changed file not re-hashed: %s", h)
 	}
 }
@@ -373,7 +370,8 @@ func write(t *testing.T, p, s string) {
 // once; an untouched tree is answered without walking it (its files do
 // not enter the per-file cache), and a tree replaced as a whole reruns.
 func TestDirectoryOutputCheckedByIdentity(t *testing.T) {
-	dir := useDir(t)
+	ctx, dir := useDir(t)
+	hc := &SessionFrom(ctx).hc
 	tree := filepath.Join(dir, "tree")
 	mk := func(content string) Step {
 		return Step{Name: "tree", Outputs: []string{tree}, Run: func(context.Context) error {
@@ -383,10 +381,10 @@ func TestDirectoryOutputCheckedByIdentity(t *testing.T) {
 			})
 		}}
 	}
-	if r, err := Do(context.Background(), mk("one")); err != nil || !r.Ran {
+	if r, err := Do(ctx, mk("one")); err != nil || !r.Ran {
 		t.Fatalf("first run: %+v %v", r, err)
 	}
-	if r, _ := Do(context.Background(), mk("one")); r.Ran {
+	if r, _ := Do(ctx, mk("one")); r.Ran {
 		t.Errorf("untouched tree reran: %s", r.Reason)
 	}
 	hc.Lock()
@@ -403,11 +401,11 @@ func TestDirectoryOutputCheckedByIdentity(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := Do(context.Background(), mk("one")); !r.Ran || !strings.Contains(r.Reason, "changed since the last run") {
+	if r, _ := Do(ctx, mk("one")); !r.Ran || !strings.Contains(r.Reason, "changed since the last run") {
 		t.Errorf("replaced tree: ran=%v reason=%q", r.Ran, r.Reason)
 	}
 	os.RemoveAll(tree)
-	if r, _ := Do(context.Background(), mk("one")); !r.Ran || !strings.Contains(r.Reason, "missing") {
+	if r, _ := Do(ctx, mk("one")); !r.Ran || !strings.Contains(r.Reason, "missing") {
 		t.Errorf("deleted tree: ran=%v reason=%q", r.Ran, r.Reason)
 	}
 }
@@ -415,7 +413,7 @@ func TestDirectoryOutputCheckedByIdentity(t *testing.T) {
 // TestDryRunPropagates: in a dry run, a step whose input another planned
 // step would rebuild is reported as running too, naming that step.
 func TestDryRunPropagates(t *testing.T) {
-	dir := useDir(t)
+	ctx, dir := useDir(t)
 	cfg := filepath.Join(dir, "config")
 	img := filepath.Join(dir, "image")
 	value := "a"
@@ -426,21 +424,16 @@ func TestDryRunPropagates(t *testing.T) {
 	second := Step{Name: "build", Inputs: Inputs{Files: []string{cfg}}, Outputs: []string{img},
 		Run: func(context.Context) error { return fsutil.WriteFileBytes(img, []byte("built"), 0o644) }}
 	for _, s := range []Step{first(), second} {
-		if _, err := Do(context.Background(), s); err != nil {
+		if _, err := Do(ctx, s); err != nil {
 			t.Fatal(err)
 		}
 	}
-	var buf bytes.Buffer
-	old := Out
-	Out = &buf
-	defer func() { Out = old }()
-	SetDryRun(true)
-	defer SetDryRun(false)
+	plan := planning(ctx)
 	value = "b"
-	Do(context.Background(), first())
-	r, _ := Do(context.Background(), second)
+	Do(plan, first())
+	r, _ := Do(plan, second)
 	if !strings.Contains(r.Reason, "would be rebuilt by config") {
-		t.Errorf("dependent step: %+v\n%s", r, buf.String())
+		t.Errorf("dependent step: %+v\n%s", r, output(plan))
 	}
 	if data, _ := os.ReadFile(cfg); string(data) != "a" {
 		t.Errorf("dry run wrote %s", cfg)

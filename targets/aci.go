@@ -3,7 +3,6 @@ package targets
 import (
 	"context"
 	"fmt"
-	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io"
 	"io/fs"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 
 	"github.com/magefile/mage/mg"
 
@@ -53,7 +54,7 @@ func packOptions(c *config.Config, root *bool) (aci.PackOptions, error) {
 // about 5% of actool's size; 1 is fastest and about 12% larger; the level
 // is part of the output bytes).
 func (Aci) Build(ctx context.Context, dir, out string, root *bool, level *int) error {
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
@@ -64,15 +65,15 @@ func (Aci) Build(ctx context.Context, dir, out string, root *bool, level *int) e
 	if level != nil {
 		opts.Level = *level
 	}
-	if step.IsDryRun() {
-		step.Summaryf("aci:build: would pack %s into %s", dir, out)
+	if step.SessionFrom(ctx).DryRun {
+		step.Summaryf(ctx, "aci:build: would pack %s into %s", dir, out)
 		return nil
 	}
 	special, err := aci.SpecialFilesInTree(filepath.Join(dir, "rootfs"))
 	if err != nil {
 		return err
 	}
-	warnSpecial(dir, special)
+	warnSpecial(ctx, dir, special)
 	prog := step.NewProgress(ctx, "packing "+filepath.Base(out), -1)
 	opts.Progress = prog
 	id, err := aci.Pack(ctx, dir, out, opts)
@@ -80,7 +81,7 @@ func (Aci) Build(ctx context.Context, dir, out string, root *bool, level *int) e
 	if err != nil {
 		return err
 	}
-	step.Summaryf("wrote %s", out)
+	step.Summaryf(ctx, "wrote %s", out)
 	fmt.Println(id)
 	return nil
 }
@@ -112,22 +113,22 @@ func (Aci) Validate(ctx context.Context, file string, rkt *bool) error {
 		if err := aci.RktCheck(file); err != nil {
 			return err
 		}
-		step.Summaryf("%s: valid ACI, renderable by rkt", file)
+		step.Summaryf(ctx, "%s: valid ACI, renderable by rkt", file)
 		return nil
 	}
-	warnSpecial(file, special)
-	step.Summaryf("%s: valid ACI", file)
+	warnSpecial(ctx, file, special)
+	step.Summaryf(ctx, "%s: valid ACI", file)
 	return nil
 }
 
 // warnSpecial prints one warning per device node, FIFO or socket in an
 // image, and why rkt cannot run it.
-func warnSpecial(what string, special []aci.SpecialFile) {
+func warnSpecial(ctx context.Context, what string, special []aci.SpecialFile) {
 	for _, s := range special {
-		step.Summaryf("warning: %s: rootfs%s is a %s: `rkt run` would hang rendering it; remove it (rkt provides /dev)", what, s.Name, s.Kind)
+		step.Summaryf(ctx, "warning: %s: rootfs%s is a %s: `rkt run` would hang rendering it; remove it (rkt provides /dev)", what, s.Name, s.Kind)
 	}
 	if len(special) > 0 {
-		step.Summaryf("warning: %s: %d entries rkt cannot render: %s (aci:validate -rkt makes this an error; publish refuses it)", what, len(special), aci.RktDeviceHint)
+		step.Summaryf(ctx, "warning: %s: %d entries rkt cannot render: %s (aci:validate -rkt makes this an error; publish refuses it)", what, len(special), aci.RktDeviceHint)
 	}
 }
 
@@ -191,14 +192,14 @@ func checkACIFile(file string) (aci.CheckResult, error) {
 // hardlink escapes are refused with the entry named; nothing is left
 // half-extracted. Owners, device nodes and capabilities need root.
 func (Aci) Extract(ctx context.Context, file, dir string) error {
-	if step.IsDryRun() {
-		step.Summaryf("aci:extract: would extract %s into %s", file, dir)
+	if step.SessionFrom(ctx).DryRun {
+		step.Summaryf(ctx, "aci:extract: would extract %s into %s", file, dir)
 		return nil
 	}
 	if err := aci.Extract(ctx, file, dir); err != nil {
 		return err
 	}
-	step.Summaryf("extracted %s into %s", file, dir)
+	step.Summaryf(ctx, "extracted %s into %s", file, dir)
 	return nil
 }
 
@@ -216,7 +217,7 @@ func (Aci) Extract(ctx context.Context, file, dir string) error {
 // from SIGNING_PASSPHRASE_FILE or $KEY_PASSPHRASE; set SIGNING_KEY= (empty)
 // to skip signing.
 func (Aci) Patch(ctx context.Context, file, out string, name, labels *string) error {
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
@@ -232,20 +233,20 @@ func (Aci) Patch(ctx context.Context, file, out string, name, labels *string) er
 	if p.Name == "" && len(p.Labels) == 0 {
 		return fmt.Errorf("aci:patch: nothing to change: give -name=NAME and/or -labels=k=v,...")
 	}
-	if step.IsDryRun() {
-		step.Summaryf("aci:patch: would write %s from %s", out, file)
+	if step.SessionFrom(ctx).DryRun {
+		step.Summaryf(ctx, "aci:patch: would write %s from %s", out, file)
 		return nil
 	}
 	id, err := aci.Patch(ctx, file, out, p)
 	if err != nil {
 		return err
 	}
-	step.Summaryf("wrote %s", out)
+	step.Summaryf(ctx, "wrote %s", out)
 	if c.SigningKey != "" {
-		if err := sign.SignArtifact(c, out); err != nil {
+		if err := sign.SignArtifact(ctx, c, out); err != nil {
 			return fmt.Errorf("aci:patch: signing %s: %w", out, err)
 		}
-		step.Summaryf("wrote %s.asc", out)
+		step.Summaryf(ctx, "wrote %s.asc", out)
 	} else {
 		_ = os.Remove(out + ".asc") // a stale signature would not match
 	}
@@ -309,7 +310,7 @@ const benchMinBytes = 150e6
 // machine they are steadier. Prints
 // `BENCH aci ours=S peer=S ratio=R (actool build)`.
 func (Bench) Aci(ctx context.Context) error {
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
@@ -318,8 +319,8 @@ func (Bench) Aci(ctx context.Context) error {
 		return err
 	}
 	layout := filepath.Join(base, "layout")
-	if step.IsDryRun() {
-		step.Summaryf("bench:aci: would pack %s with rktbuild and actool", layout)
+	if step.SessionFrom(ctx).DryRun {
+		step.Summaryf(ctx, "bench:aci: would pack %s with rktbuild and actool", layout)
 		return nil
 	}
 	actool := filepath.Join(base, "actool")
@@ -332,7 +333,7 @@ func (Bench) Aci(ctx context.Context) error {
 			return fmt.Errorf("bench:aci: ACI_BENCH_ROOTFS=%s: %w", src, err)
 		}
 	} else if _, err := os.Stat(filepath.Join(layout, "manifest")); err != nil {
-		step.Summaryf("bench:aci: generating the benchmark tree in %s", layout)
+		step.Summaryf(ctx, "bench:aci: generating the benchmark tree in %s", layout)
 		if err := fsutil.ReplaceDir(layout, makeBenchTree); err != nil {
 			return fmt.Errorf("bench:aci: generating %s: %w", layout, err)
 		}
@@ -341,7 +342,7 @@ func (Bench) Aci(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	step.Summaryf("bench:aci: tree %s: %.0f MB in %d files, %d dirs, %d symlinks, %d hardlinks",
+	step.Summaryf(ctx, "bench:aci: tree %s: %.0f MB in %d files, %d dirs, %d symlinks, %d hardlinks",
 		layout, float64(st.bytes)/1e6, st.files, st.dirs, st.symlinks, st.hardlinks)
 	if st.bytes < benchMinBytes {
 		return fmt.Errorf("bench:aci: tree %s holds only %.0f MB, need ≥150 MB: remove it and rerun", layout, float64(st.bytes)/1e6)
@@ -405,13 +406,13 @@ func (Bench) Aci(ctx context.Context) error {
 	so, _ := os.Stat(ours)
 	sf, _ := os.Stat(fast)
 	sp, _ := os.Stat(peer)
-	step.Summaryf("bench:aci: actool validate accepts both outputs; actool %.1f MB (stdlib gzip level 6)", float64(sp.Size())/1e6)
+	step.Summaryf(ctx, "bench:aci: actool validate accepts both outputs; actool %.1f MB (stdlib gzip level 6)", float64(sp.Size())/1e6)
 	for _, l := range []struct {
 		level      int
 		size       int64
 		wall, cpus float64
 	}{{aci.DefaultLevel, so.Size(), tOurs, cOurs}, {aci.FastLevel, sf.Size(), tFast, cFast}} {
-		step.Summaryf("bench:aci: level %d: %.1f MB = %.3fx actool's size; wall %.2fs vs %.2fs = %.2fx faster; CPU %.2fs vs %.2fs = %.2fx",
+		step.Summaryf(ctx, "bench:aci: level %d: %.1f MB = %.3fx actool's size; wall %.2fs vs %.2fs = %.2fx faster; CPU %.2fs vs %.2fs = %.2fx",
 			l.level, float64(l.size)/1e6, float64(l.size)/float64(sp.Size()), l.wall, tPeer, tPeer/l.wall, l.cpus, cPeer, cPeer/l.cpus)
 	}
 	printBench("aci", time.Duration(tOurs*float64(time.Second)), time.Duration(tPeer*float64(time.Second)), "actool build")
@@ -442,7 +443,7 @@ func benchLayoutFrom(ctx context.Context, src, layout string) error {
 			return nil
 		}
 	}
-	step.Summaryf("bench:aci: copying %s into %s (without device nodes: actool build hangs on them)", src, layout)
+	step.Summaryf(ctx, "bench:aci: copying %s into %s (without device nodes: actool build hangs on them)", src, layout)
 	err = fsutil.ReplaceDir(layout, func(tmp string) error {
 		rootfs := filepath.Join(tmp, "rootfs")
 		if err := step.Run(ctx, "cp", "-a", "--", src, rootfs); err != nil {

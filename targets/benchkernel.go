@@ -54,7 +54,7 @@ func (Bench) Kernel(ctx context.Context) error {
 	if err := host.Need(ctx, ccacheTool); err != nil {
 		return err
 	}
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
@@ -62,8 +62,8 @@ func (Bench) Kernel(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if step.IsDryRun() {
-		step.Summaryf("bench:kernel: would build the kernel four times in %s", base)
+	if step.SessionFrom(ctx).DryRun {
+		step.Summaryf(ctx, "bench:kernel: would build the kernel four times in %s", base)
 		return nil
 	}
 	if err := fsutil.RemoveAll(base); err != nil {
@@ -85,9 +85,7 @@ func (Bench) Kernel(ctx context.Context) error {
 		return fmt.Errorf("bench:kernel: copying the kernel configs: %w", err)
 	}
 	o.ConfigsDir = configs
-	prevStamps := step.DefaultStampDir
-	step.DefaultStampDir = filepath.Join(base, "stamps")
-	defer func() { step.DefaultStampDir = prevStamps }()
+	ctx = step.WithStampDir(ctx, filepath.Join(base, "stamps"))
 
 	var phases []kernelBenchPhase
 	run := func(name string, o kernel.Options) error {
@@ -104,7 +102,7 @@ func (Bench) Kernel(ctx context.Context) error {
 			return err
 		}
 		phases = append(phases, kernelBenchPhase{name, took, st.Misses, st.Hits + st.RemoteHits})
-		step.Summaryf("bench:kernel: %s: %s, %d compiler runs, %d ccache hits", name, took.Round(100*time.Millisecond), st.Misses, st.Hits+st.RemoteHits)
+		step.Summaryf(ctx, "bench:kernel: %s: %s, %d compiler runs, %d ccache hits", name, took.Round(100*time.Millisecond), st.Misses, st.Hits+st.RemoteHits)
 		return nil
 	}
 	if err := run("cold build", o); err != nil {

@@ -3,12 +3,13 @@ package targets
 import (
 	"context"
 	"fmt"
-	"github.com/rktbuild/rktbuild/host"
-	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"os"
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/rktbuild/rktbuild/host"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 
 	"github.com/rktbuild/rktbuild/rootfs"
 	"github.com/rktbuild/rktbuild/step"
@@ -35,10 +36,10 @@ func (Bench) Rootfs(ctx context.Context) error {
 	if err := host.Need(ctx, debootstrapTool, mmdebstrapTool); err != nil {
 		return err
 	}
-	if os.Geteuid() != 0 && !step.IsDryRun() {
+	if os.Geteuid() != 0 && !step.SessionFrom(ctx).DryRun {
 		return fmt.Errorf("bench:rootfs needs root (debootstrap and mmdebstrap --mode=root): run `sudo go run mage.go bench:rootfs`")
 	}
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
@@ -46,13 +47,11 @@ func (Bench) Rootfs(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if step.IsDryRun() {
-		step.Summaryf("bench:rootfs: would build %s with mmdebstrap and debootstrap in %s", c.RootfsSuite, base)
+	if step.SessionFrom(ctx).DryRun {
+		step.Summaryf(ctx, "bench:rootfs: would build %s with mmdebstrap and debootstrap in %s", c.RootfsSuite, base)
 		return nil
 	}
-	prevStamps := step.DefaultStampDir
-	step.DefaultStampDir = filepath.Join(base, "stamps")
-	defer func() { step.DefaultStampDir = prevStamps }()
+	ctx = step.WithStampDir(ctx, filepath.Join(base, "stamps"))
 	runs := benchRuns(1)
 	build := func(builder string, i int) (time.Duration, error) {
 		o := rootfs.FromConfig(c)
@@ -61,7 +60,7 @@ func (Bench) Rootfs(ctx context.Context) error {
 		if err := fsutil.RemoveAll(o.Dir); err != nil {
 			return 0, err
 		}
-		if err := fsutil.RemoveAll(step.DefaultStampDir); err != nil {
+		if err := fsutil.RemoveAll(step.SessionFrom(ctx).StampDir); err != nil {
 			return 0, err
 		}
 		start := time.Now()
@@ -69,7 +68,7 @@ func (Bench) Rootfs(ctx context.Context) error {
 			return 0, fmt.Errorf("bench:rootfs: %s: %w", builder, err)
 		}
 		took := time.Since(start)
-		step.Summaryf("bench:rootfs: %s %s: %s", builder, c.RootfsSuite, took.Round(100*time.Millisecond))
+		step.Summaryf(ctx, "bench:rootfs: %s %s: %s", builder, c.RootfsSuite, took.Round(100*time.Millisecond))
 		return took, fsutil.RemoveAll(o.Dir)
 	}
 	if _, err := build("mmdebstrap", 0); err != nil { // fills the .deb cache

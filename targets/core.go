@@ -15,26 +15,40 @@ package targets
 import (
 	"context"
 	"fmt"
-	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 
 	"github.com/magefile/mage/mg"
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/step"
 )
 
-// load returns the configuration and points the build graph at it.
-func load() (*config.Config, error) {
+// load returns the configuration and ctx carrying the build session made
+// from it: stamps in S1B_BUILD_DIR/.stamps, the S1B_JOBS budget, and the
+// scratch fence created before the first step runs. A session ctx already
+// carries for the same build directory (a dependency of a target that
+// loaded it) is kept, so dependencies share one job budget and hash cache;
+// a planning session in ctx (`mage plan`) makes the new one plan too.
+func load(ctx context.Context) (context.Context, *config.Config, error) {
 	c, err := config.Get()
 	if err != nil {
-		return nil, err
+		return ctx, nil, err
 	}
-	step.DefaultStampDir = filepath.Join(c.BuildDir, ".stamps")
-	step.JobsLimit = c.Jobs
-	step.BeforeRun = func() { fenceNewScratch(c.BuildDir) }
-	return c, nil
+	stamps := filepath.Join(c.BuildDir, ".stamps")
+	cur, has := step.SessionIn(ctx)
+	if has && cur.StampDir == stamps {
+		return ctx, c, nil
+	}
+	s := step.NewSession(stamps, c.Jobs)
+	if has {
+		s.DryRun = s.DryRun || cur.DryRun
+		s.Out = cur.Out
+	}
+	s.BeforeRun = func() { fenceNewScratch(c.BuildDir) }
+	return step.WithSession(ctx, s), c, nil
 }
 
 // scratchGoMod is the fence written into a scratch directory rktbuild creates.
@@ -69,8 +83,8 @@ func init() { step.TerminateLikeInterrupt() }
 //
 // It prints every effective configuration value and where it came from
 // (environment, .config or config/builder-config).
-func Config() error {
-	c, err := load()
+func Config(ctx context.Context) error {
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
@@ -87,9 +101,9 @@ func Plan(ctx context.Context, target string) error {
 	if !ok || r.plan == nil {
 		return fmt.Errorf("plan: unknown target %q; known: %s", target, strings.Join(planNames(), ", "))
 	}
-	step.SetDryRun(true)
-	defer step.SetDryRun(false)
-	return r.plan(ctx)
+	planning := step.NewSession("", 1)
+	planning.DryRun = true
+	return r.plan(step.WithSession(ctx, planning))
 }
 
 // Bench groups the benchmarks; each prints a BENCH line that `mage bench`

@@ -36,7 +36,7 @@ func Fuzz(ctx context.Context) error {
 		}
 	}
 	for _, ft := range fuzzTargets {
-		step.Summaryf("== fuzz %s %s for %s", ft.pkg, ft.name, d)
+		step.Summaryf(ctx, "== fuzz %s %s for %s", ft.pkg, ft.name, d)
 		err := (step.Cmd{Live: true}).Run(ctx, "go", "test", "-run", "^$", "-fuzz", "^"+ft.name+"$",
 			"-fuzztime", d.String(), "-fuzzminimizetime", "1s", "-parallel", "1", ft.pkg)
 		if err != nil {

@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/rktbuild/rktbuild/host"
-	"io"
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/rktbuild/rktbuild/host"
+	"github.com/rktbuild/rktbuild/internal/say"
 
 	"github.com/magefile/mage/mg"
 	"github.com/rktbuild/rktbuild/config"
@@ -37,7 +38,7 @@ func init() { registerBench("run") }
 // BENCH_RUNS (default 5) runs each; it builds the base image first if
 // needed (ROOTFS_SUITE must be reachable).
 func (Bench) Run(ctx context.Context) error {
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
@@ -85,11 +86,11 @@ func (Bench) Run(ctx context.Context) error {
 // ROOTFS_VARIANT, ROOTFS_COMPONENTS, ROOTFS_PACKAGES, ROOTFS_ARCH,
 // S1B_BUILD_DIR, CACHE_DIR. Needs root and debootstrap.
 func Rootfs(ctx context.Context) error {
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
-	if !step.IsDryRun() {
+	if !step.SessionFrom(ctx).DryRun {
 		if err := host.Need(ctx, debootstrapTool); err != nil {
 			return err
 		}
@@ -99,8 +100,8 @@ func Rootfs(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if !res.Ran && !step.IsDryRun() {
-		step.Summaryf("rootfs %s: %s", o.Dir, res.Reason)
+	if !res.Ran && !step.SessionFrom(ctx).DryRun {
+		step.Summaryf(ctx, "rootfs %s: %s", o.Dir, res.Reason)
 	}
 	return nil
 }
@@ -134,11 +135,11 @@ func Image(ctx context.Context, names string) error {
 }
 
 func buildImageSet(ctx context.Context, names []string) error {
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
-	if !step.IsDryRun() {
+	if !step.SessionFrom(ctx).DryRun {
 		if err := host.Need(ctx, debootstrapTool, nspawnTool, goTool); err != nil {
 			return err
 		}
@@ -147,7 +148,7 @@ func buildImageSet(ctx context.Context, names []string) error {
 	if len(sts) > 0 {
 		var b strings.Builder
 		images.WriteStatus(&b, sts)
-		step.Printf("%s", b.String())
+		step.Printf(ctx, "%s", b.String())
 	}
 	return err
 }
@@ -173,7 +174,7 @@ func buildImageSet(ctx context.Context, names []string) error {
 // or mounts are separated by spaces. -dns is systemd-nspawn's
 // --resolv-conf mode (default replace-host).
 func Run(ctx context.Context, imageRef string, args, exec, env, volume, mount *string, insecure *bool, dns *string) error {
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
@@ -198,14 +199,13 @@ func Run(ctx context.Context, imageRef string, args, exec, env, volume, mount *s
 	if err != nil {
 		return err
 	}
-	if step.IsDryRun() {
-		step.Summaryf("would run %s", file)
+	if step.SessionFrom(ctx).DryRun {
+		step.Summaryf(ctx, "would run %s", file)
 		return nil
 	}
 	// Standard output belongs to the app, as with rkt: rktbuild's own
 	// messages (verification, rendering) go to standard error.
-	defer func(w io.Writer) { step.Out = w }(step.Out)
-	step.Out = os.Stderr
+	ctx = say.WithWriter(ctx, os.Stderr)
 	r, runner, err := images.Prepare(ctx, c, file, insecure != nil && *insecure)
 	if err != nil {
 		return err
@@ -215,7 +215,7 @@ func Run(ctx context.Context, imageRef string, args, exec, env, volume, mount *s
 		return err
 	}
 	if app := r.Manifest.App; app != nil && app.Group != "" && app.Group != "0" && app.Group != "root" {
-		step.Summaryf("note: %s asks for group %s; systemd-nspawn runs the app with its user's primary group", r.Manifest.Name, app.Group)
+		step.Summaryf(ctx, "note: %s asks for group %s; systemd-nspawn runs the app with its user's primary group", r.Manifest.Name, app.Group)
 	}
 	o.Stdin, o.Stdout, o.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd())) {
@@ -249,7 +249,7 @@ func Run(ctx context.Context, imageRef string, args, exec, env, volume, mount *s
 // entry failed. $GOPROXY, $GOFLAGS, $GOPRIVATE, $GONOSUMDB, $GOSUMDB,
 // $GOTOOLCHAIN pass through. Module and build caches live in CACHE_DIR.
 func BuildRepos(ctx context.Context, file *string, offline *bool) error {
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
@@ -257,7 +257,7 @@ func BuildRepos(ctx context.Context, file *string, offline *bool) error {
 	if file != nil && *file != "" {
 		list = *file
 	}
-	if !step.IsDryRun() {
+	if !step.SessionFrom(ctx).DryRun {
 		if err := host.Need(ctx, debootstrapTool, nspawnTool, goTool); err != nil {
 			return err
 		}
@@ -266,7 +266,7 @@ func BuildRepos(ctx context.Context, file *string, offline *bool) error {
 	if err != nil && len(sts) > 0 && sts[len(sts)-1].Err != nil {
 		var b strings.Builder
 		images.WriteStatus(&b, sts)
-		step.Printf("%s", b.String())
+		step.Printf(ctx, "%s", b.String())
 	}
 	return err
 }

@@ -5,13 +5,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/rktbuild/rktbuild/host"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/rktbuild/rktbuild/host"
 
 	"github.com/rktbuild/rktbuild/step"
 )
@@ -65,7 +66,7 @@ func Setup(ctx context.Context) error {
 	}
 	miss := host.Missing(ctx, all...)
 	if len(miss) == 0 {
-		step.Summaryf("setup: all host tools are installed")
+		step.Summaryf(ctx, "setup: all host tools are installed")
 		return nil
 	}
 	if os.Geteuid() != 0 {
@@ -83,7 +84,7 @@ func Setup(ctx context.Context) error {
 // Without root the end-to-end part is skipped with a message, except under
 // CI=true, where that is an error.
 func Test(ctx context.Context) error {
-	step.Summaryf("== fast suite: go test ./...")
+	step.Summaryf(ctx, "== fast suite: go test ./...")
 	if err := (step.Cmd{Live: true}).Run(ctx, "go", "test", "-count=1", "./..."); err != nil {
 		return fmt.Errorf("fast suite failed: %w", err)
 	}
@@ -94,7 +95,7 @@ func Test(ctx context.Context) error {
 		if os.Getenv("CI") == "true" {
 			return fmt.Errorf("the end-to-end suite needs root and CI=true is set: run CI as root")
 		}
-		step.Summaryf("== end-to-end suite skipped: it needs root (debootstrap, systemd-nspawn, chroot); run `sudo go run mage.go test`")
+		step.Summaryf(ctx, "== end-to-end suite skipped: it needs root (debootstrap, systemd-nspawn, chroot); run `sudo go run mage.go test`")
 		return nil
 	}
 	return E2e(ctx)
@@ -110,7 +111,7 @@ func E2e(ctx context.Context) error {
 	if err := Setup(ctx); err != nil {
 		return err
 	}
-	step.Summaryf("== end-to-end suite: go test -tags e2e ./e2e/")
+	step.Summaryf(ctx, "== end-to-end suite: go test -tags e2e ./e2e/")
 	args := []string{"test", "-tags", "e2e", "-count=1", "-timeout", "80m", "-v"}
 	if r := os.Getenv("E2E_RUN"); r != "" {
 		args = append(args, "-run", r)
@@ -133,7 +134,7 @@ func (Bench) All(ctx context.Context) error {
 	type row struct{ name, ours, peer, ratio, peerTool, err string }
 	var rows []row
 	for _, n := range names {
-		step.Summaryf("== bench:%s", n)
+		step.Summaryf(ctx, "== bench:%s", n)
 		var out bytes.Buffer
 		c := step.Command(ctx, self, "bench:"+n)
 		c.Stdout = &out

@@ -39,13 +39,13 @@ type Nspawn mg.Namespace
 // patches or options changed. The runner used by image builds and `mage
 // run` prefers this binary.
 func (Nspawn) Build(ctx context.Context) error {
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
 	res, err := static.Build(ctx, static.FromConfig(c, nspawnPatchDir))
-	if err != nil || step.IsDryRun() {
+	if err != nil || step.SessionFrom(ctx).DryRun {
 		return err
 	}
 	fi, err := os.Stat(res.Binary)
@@ -61,7 +61,7 @@ func (Nspawn) Build(ctx context.Context) error {
 		state = "built in " + time.Since(start).Round(time.Second).String()
 	}
 	first, _, _ := strings.Cut(ver, "\n")
-	step.Summaryf("nspawn: %s (%s, %.1f MB, static) %s: %s; features: %s",
+	step.Summaryf(ctx, "nspawn: %s (%s, %.1f MB, static) %s: %s; features: %s",
 		res.Binary, first, float64(fi.Size())/1e6, state, "systemd "+res.SystemdVersion+" / util-linux "+res.UtilLinuxVersion+" from "+res.Release,
 		static.FeatureString(ver))
 	return nil
@@ -76,7 +76,7 @@ func (Nspawn) Build(ctx context.Context) error {
 // /usr/bin/systemd-nspawn is replaced only when named with -dest. Builds
 // first when needed.
 func (Nspawn) Install(ctx context.Context, dest *string) error {
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
@@ -85,8 +85,8 @@ func (Nspawn) Install(ctx context.Context, dest *string) error {
 	if dest != nil && *dest != "" {
 		d, explicit = *dest, true
 	}
-	if step.IsDryRun() {
-		step.Printf("would install %s to %s\n", static.FromConfig(c, nspawnPatchDir).Binary(), d)
+	if step.SessionFrom(ctx).DryRun {
+		step.Printf(ctx, "would install %s to %s\n", static.FromConfig(c, nspawnPatchDir).Binary(), d)
 		return nil
 	}
 	res, err := static.Install(ctx, static.FromConfig(c, nspawnPatchDir).Binary(), d, explicit, nil)
@@ -95,11 +95,11 @@ func (Nspawn) Install(ctx context.Context, dest *string) error {
 	}
 	switch {
 	case !res.Changed:
-		step.Summaryf("nspawn: %s is already this build", res.Dest)
+		step.Summaryf(ctx, "nspawn: %s is already this build", res.Dest)
 	case res.Backup != "":
-		step.Summaryf("nspawn: installed %s (previous file kept as %s)", res.Dest, res.Backup)
+		step.Summaryf(ctx, "nspawn: installed %s (previous file kept as %s)", res.Dest, res.Backup)
 	default:
-		step.Summaryf("nspawn: installed %s", res.Dest)
+		step.Summaryf(ctx, "nspawn: installed %s", res.Dest)
 	}
 	return nil
 }

@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/rktbuild/rktbuild/host"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/rktbuild/rktbuild/host"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/magefile/mage/mg"
@@ -48,7 +49,7 @@ type Oci mg.Namespace
 // label (see README, "OCI images"). The same ACI and SOURCE_DATE_EPOCH give
 // the same digests. A rkt stage1 image is refused: it is rkt-only.
 func (Oci) Export(ctx context.Context, image, out string, format *string) error {
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
@@ -66,8 +67,8 @@ func (Oci) Export(ctx context.Context, image, out string, format *string) error 
 	if out == "" {
 		return errors.New("oci:export: name the output (a directory for a layout, a .tar file for an archive)")
 	}
-	if step.IsDryRun() {
-		step.Summaryf("would export %s as %s to %s", file, f, out)
+	if step.SessionFrom(ctx).DryRun {
+		step.Summaryf(ctx, "would export %s as %s to %s", file, f, out)
 		return nil
 	}
 	epoch, has, err := c.Epoch()
@@ -94,7 +95,7 @@ func (Oci) Export(ctx context.Context, image, out string, format *string) error 
 	if fi != nil {
 		aciSize = fi.Size()
 	}
-	step.Summaryf("exported %s to %s (%s) as %s:%s, manifest %s, layer %d bytes (ACI %d bytes), SBOM %d packages, in %s",
+	step.Summaryf(ctx, "exported %s to %s (%s) as %s:%s, manifest %s, layer %d bytes (ACI %d bytes), SBOM %d packages, in %s",
 		file, out, f, res.Repository, res.Tag, res.Digest, res.LayerSize, aciSize, n, time.Since(start).Round(time.Millisecond))
 	return nil
 }
@@ -108,7 +109,7 @@ func (Oci) Export(ctx context.Context, image, out string, format *string) error 
 // declares), the Go toolchain and the Go binaries with their modules.
 // `mage images` writes it for every image; this target (re)writes one.
 func (Oci) Sbom(ctx context.Context, image string) error {
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
@@ -124,7 +125,7 @@ func (Oci) Sbom(ctx context.Context, image string) error {
 	if err != nil {
 		return err
 	}
-	step.Summaryf("wrote %s (%d packages)", images.SBOMFile(file), n)
+	step.Summaryf(ctx, "wrote %s (%d packages)", images.SBOMFile(file), n)
 	return nil
 }
 
@@ -136,7 +137,7 @@ func (Oci) Sbom(ctx context.Context, image string) error {
 // defaults to its only image. skopeo inspect reads it as a registry client
 // would, umoci stat walks its config and layer; either failing fails.
 func (Oci) Validate(ctx context.Context, dir string, tag *string) error {
-	if _, err := load(); err != nil {
+	if _, _, err := load(ctx); err != nil {
 		return err
 	}
 	if err := host.Need(ctx, skopeoTool, umociTool); err != nil {
@@ -160,25 +161,25 @@ func (Oci) Validate(ctx context.Context, dir string, tag *string) error {
 			return fmt.Errorf("oci:validate: %s: %w\n%s", strings.Join(args, " "), err, out)
 		}
 	}
-	step.Summaryf("%s:%s (%s) is valid for skopeo and umoci", dir, t, desc.Digest)
+	step.Summaryf(ctx, "%s:%s (%s) is valid for skopeo and umoci", dir, t, desc.Digest)
 	return nil
 }
 
 // ociSkipStage1 says that the stage1 image has no OCI form, when
 // IMAGE_FORMATS asks for oci (buildStage1 calls it).
-func ociSkipStage1(file string) {
-	c, err := load()
+func ociSkipStage1(ctx context.Context, file string) {
+	ctx, c, err := load(ctx)
 	if err != nil || !c.OCI() {
 		return
 	}
 	if m, err := aci.ReadManifest(file); err == nil && oci.IsStage1(m) {
-		step.Summaryf("IMAGE_FORMATS includes oci, but %s is a rkt stage1 image (rkt-only): no OCI output for it", file)
+		step.Summaryf(ctx, "IMAGE_FORMATS includes oci, but %s is a rkt stage1 image (rkt-only): no OCI output for it", file)
 	}
 }
 
 // publishOCISigner loads the signing key for OCI simple signatures when
 // any image to publish has an OCI layout beside it (nil otherwise).
-func publishOCISigner(c *config.Config, imgs []string) (*openpgp.Entity, error) {
+func publishOCISigner(ctx context.Context, c *config.Config, imgs []string) (*openpgp.Entity, error) {
 	found := false
 	for _, f := range imgs {
 		if _, err := os.Stat(filepath.Join(oci.LayoutDir(f), "oci-layout")); err == nil {
@@ -186,7 +187,7 @@ func publishOCISigner(c *config.Config, imgs []string) (*openpgp.Entity, error) 
 			break
 		}
 	}
-	if !found || step.IsDryRun() {
+	if !found || step.SessionFrom(ctx).DryRun {
 		return nil, nil
 	}
 	pass, err := sign.Passphrase(c)
@@ -201,7 +202,7 @@ func publishOCISigner(c *config.Config, imgs []string) (*openpgp.Entity, error) 
 }
 
 // publishOCISummary reports the OCI repositories a publish laid out.
-func publishOCISummary(res publish.Result) {
+func publishOCISummary(ctx context.Context, res publish.Result) {
 	if len(res.OCI) == 0 {
 		return
 	}
@@ -209,5 +210,5 @@ func publishOCISummary(res publish.Result) {
 	for _, e := range res.OCI {
 		refs = append(refs, strings.TrimPrefix(strings.Replace(e.Path, "/manifests/", ":", 1), "v2/"))
 	}
-	step.Summaryf("publish: OCI %s (signatures under sigstore/)", strings.Join(refs, ", "))
+	step.Summaryf(ctx, "publish: OCI %s (signatures under sigstore/)", strings.Join(refs, ", "))
 }

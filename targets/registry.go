@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"github.com/rktbuild/rktbuild/host"
-	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io/fs"
 	"net"
 	"net/url"
@@ -18,6 +16,9 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/rktbuild/rktbuild/host"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 
 	"github.com/magefile/mage/mg"
 	"github.com/rktbuild/rktbuild/config"
@@ -56,7 +57,7 @@ import (
 // = version label and latest) and simple-signing signatures by SIGNING_KEY
 // under sigstore/, bound to the host of PUBLISH_BASE_URL.
 func Publish(ctx context.Context, dir *string) error {
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
@@ -72,11 +73,11 @@ func Publish(ctx context.Context, dir *string) error {
 		return err
 	}
 	pub := sign.KeyFile(c.SigningKey, sign.PublicKeySuffix)
-	if step.IsDryRun() {
-		step.Summaryf("publish: would publish %d images from %s and %s into %s", len(images), c.ACIDir, c.OutDir, out)
+	if step.SessionFrom(ctx).DryRun {
+		step.Summaryf(ctx, "publish: would publish %d images from %s and %s into %s", len(images), c.ACIDir, c.OutDir, out)
 		return nil
 	}
-	ociSigner, err := publishOCISigner(c, images)
+	ociSigner, err := publishOCISigner(ctx, c, images)
 	if err != nil {
 		return err
 	}
@@ -94,9 +95,9 @@ func Publish(ctx context.Context, dir *string) error {
 	if !res.Changed {
 		state = "up to date"
 	}
-	step.Summaryf("publish: %s %d images (%d paths with the latest copies) in %s -> %s; discovery prefixes: %s", state, len(images), len(res.Entries),
+	step.Summaryf(ctx, "publish: %s %d images (%d paths with the latest copies) in %s -> %s; discovery prefixes: %s", state, len(images), len(res.Entries),
 		res.Root, filepath.Base(res.Tree), strings.Join(res.Prefixes, ", "))
-	publishOCISummary(res)
+	publishOCISummary(ctx, res)
 	return nil
 }
 
@@ -143,7 +144,7 @@ func regFindImages(dirs ...string) ([]string, error) {
 // (+ .asc), ready for `mage publish`. -labels sets labels (an empty value
 // removes one). The signing key is generated on first use (KEY_USE_*).
 func Repackage(ctx context.Context, src, name string, labels *string) error {
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
@@ -198,8 +199,8 @@ func Repackage(ctx context.Context, src, name string, labels *string) error {
 		}
 	}
 	out := filepath.Join(c.ACIDir, base+".aci")
-	if step.IsDryRun() {
-		step.Summaryf("repackage: would write %s named %s and sign it", out, name)
+	if step.SessionFrom(ctx).DryRun {
+		step.Summaryf(ctx, "repackage: would write %s named %s and sign it", out, name)
 		return nil
 	}
 	if err := os.MkdirAll(c.ACIDir, 0o755); err != nil {
@@ -209,11 +210,11 @@ func Repackage(ctx context.Context, src, name string, labels *string) error {
 	if err != nil {
 		return fmt.Errorf("repackage: %w", err)
 	}
-	if err := sign.SignArtifact(c, out); err != nil {
+	if err := sign.SignArtifact(ctx, c, out); err != nil {
 		os.Remove(out)
 		return fmt.Errorf("repackage: %w", err)
 	}
-	step.Summaryf("repackage: wrote %s (+ .asc) named %s, %s; run `mage publish` to serve it", out, name, id)
+	step.Summaryf(ctx, "repackage: wrote %s (+ .asc) named %s, %s; run `mage publish` to serve it", out, name, id)
 	return nil
 }
 
@@ -229,15 +230,15 @@ func Repackage(ctx context.Context, src, name string, labels *string) error {
 // To use your own certificate, put server.crt and server.key in CERT_DIR
 // (without ca.key). Prints how to make clients trust the CA.
 func Certs(ctx context.Context) error {
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
 	if err := c.Require("CERT_DIR", "CERT_HOSTS"); err != nil {
 		return err
 	}
-	if step.IsDryRun() {
-		step.Summaryf("certs: would make sure %s holds a CA and a server certificate for %s", c.CertDir, strings.Join(c.CertHosts, ", "))
+	if step.SessionFrom(ctx).DryRun {
+		step.Summaryf(ctx, "certs: would make sure %s holds a CA and a server certificate for %s", c.CertDir, strings.Join(c.CertHosts, ", "))
 		return nil
 	}
 	res, err := certs.Ensure(c.CertDir, c.CertHosts)
@@ -246,14 +247,14 @@ func Certs(ctx context.Context) error {
 	}
 	switch {
 	case res.UserProvided:
-		step.Summaryf("certs: using the provided %s", res.ServerCert)
+		step.Summaryf(ctx, "certs: using the provided %s", res.ServerCert)
 	case len(res.Generated) == 0:
-		step.Summaryf("certs: %s and %s are valid for %s; reused", res.CACert, res.ServerCert, strings.Join(c.CertHosts, ", "))
+		step.Summaryf(ctx, "certs: %s and %s are valid for %s; reused", res.CACert, res.ServerCert, strings.Join(c.CertHosts, ", "))
 	default:
-		step.Summaryf("certs: wrote %s", strings.Join(res.Generated, ", "))
+		step.Summaryf(ctx, "certs: wrote %s", strings.Join(res.Generated, ", "))
 	}
 	if res.CACert != "" {
-		step.Printf("%s\n", certs.TrustHint(res.CACert))
+		step.Printf(ctx, "%s\n", certs.TrustHint(res.CACert))
 	}
 	return nil
 }
@@ -271,7 +272,7 @@ func Certs(ctx context.Context) error {
 // stdout. -plain serves plain HTTP instead (only for testing behind a TLS
 // proxy; rkt and `mage fetch` then need their insecure options).
 func Serve(ctx context.Context, plain *bool) error {
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
@@ -287,12 +288,12 @@ func Serve(ctx context.Context, plain *bool) error {
 			return err
 		}
 		if len(res.Generated) > 0 {
-			step.Summaryf("serve: generated %s", strings.Join(res.Generated, ", "))
+			step.Summaryf(ctx, "serve: generated %s", strings.Join(res.Generated, ", "))
 		}
 		opts.CertFile, opts.KeyFile = res.ServerCert, res.ServerKey
 	}
-	if step.IsDryRun() {
-		step.Summaryf("serve: would serve %s on %s", opts.Root, c.ServeAddr)
+	if step.SessionFrom(ctx).DryRun {
+		step.Summaryf(ctx, "serve: would serve %s on %s", opts.Root, c.ServeAddr)
 		return nil
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
@@ -302,12 +303,12 @@ func Serve(ctx context.Context, plain *bool) error {
 		scheme = "http"
 	}
 	opts.Ready = func(addr net.Addr) {
-		step.Summaryf("serve: %s on %s://%s (discovery tags point at %s); Ctrl-C stops", opts.Root, scheme, addr, c.PublishBaseURL)
+		step.Summaryf(ctx, "serve: %s on %s://%s (discovery tags point at %s); Ctrl-C stops", opts.Root, scheme, addr, c.PublishBaseURL)
 	}
 	if err := serve.ListenAndServe(ctx, c.ServeAddr, opts); err != nil {
 		return err
 	}
-	step.Summaryf("serve: stopped")
+	step.Summaryf(ctx, "serve: stopped")
 	return nil
 }
 
@@ -354,7 +355,7 @@ func regNet(c *config.Config, name string, port *int, insecure, plainHTTP *bool)
 // always downloads. -insecure skips TLS verification and -http allows plain
 // HTTP: both only for testing. CAs: the system's plus CERT_DIR/ca.crt.
 func Fetch(ctx context.Context, name string, port *int, pull, insecure, http *bool) error {
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
@@ -362,8 +363,8 @@ func Fetch(ctx context.Context, name string, port *int, pull, insecure, http *bo
 	if err != nil {
 		return err
 	}
-	if step.IsDryRun() { // before opening (creating) the store: a dry run writes nothing
-		step.Summaryf("fetch: would fetch %s into %s", name, c.StoreDir)
+	if step.SessionFrom(ctx).DryRun { // before opening (creating) the store: a dry run writes nothing
+		step.Summaryf(ctx, "fetch: would fetch %s into %s", name, c.StoreDir)
 		return nil
 	}
 	st, err := store.Open(c.StoreDir)
@@ -376,10 +377,10 @@ func Fetch(ctx context.Context, name string, port *int, pull, insecure, http *bo
 		return err
 	}
 	if !res.Downloaded {
-		step.Summaryf("fetch: %s %s is stored (nothing downloaded)", res.Image.Name, res.Image.ShortID())
+		step.Summaryf(ctx, "fetch: %s %s is stored (nothing downloaded)", res.Image.Name, res.Image.ShortID())
 	} else {
 		el := time.Since(start).Seconds()
-		step.Summaryf("fetch: stored %s %s (%s in %.2fs, %.1f MB/s), signed by %s", res.Image.Name, res.Image.ShortID(),
+		step.Summaryf(ctx, "fetch: stored %s %s (%s in %.2fs, %.1f MB/s), signed by %s", res.Image.Name, res.Image.ShortID(),
 			regSize(res.Bytes), el, float64(res.Bytes)/1e6/max(el, 1e-3), res.Image.Signer)
 	}
 	fmt.Println(res.Image.ID)
@@ -399,7 +400,7 @@ func Fetch(ctx context.Context, name string, port *int, pull, insecure, http *bo
 // scripts). Nothing is trusted silently. -root trusts a KEY for every name
 // (root.d). -port, -insecure and -http are as for `mage fetch`.
 func Trust(ctx context.Context, key string, prefix, fingerprint *string, root *bool, port *int, insecure, http *bool) error {
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
@@ -441,8 +442,8 @@ func trustKeys(ctx context.Context, c *config.Config, opts fetch.TrustOptions, f
 			return a == "y" || a == "yes", nil
 		}
 	}
-	if step.IsDryRun() {
-		step.Summaryf("trust: would trust keys from %s for %q in %s", from, p, c.TrustDir)
+	if step.SessionFrom(ctx).DryRun {
+		step.Summaryf(ctx, "trust: would trust keys from %s for %q in %s", from, p, c.TrustDir)
 		return nil
 	}
 	keys, err := fetch.Trust(ctx, opts)
@@ -450,7 +451,7 @@ func trustKeys(ctx context.Context, c *config.Config, opts fetch.TrustOptions, f
 		return err
 	}
 	for _, k := range keys {
-		step.Summaryf("trust: trusted %s (%s) from %s for %q in %s", k.Fingerprint, k.UserID, k.Source, p, c.TrustDir)
+		step.Summaryf(ctx, "trust: trusted %s (%s) from %s for %q in %s", k.Fingerprint, k.UserID, k.Source, p, c.TrustDir)
 	}
 	return nil
 }
@@ -459,8 +460,8 @@ func trustKeys(ctx context.Context, c *config.Config, opts fetch.TrustOptions, f
 // manifest, rm, gc.
 type Images mg.Namespace
 
-func regStore() (*store.Store, error) {
-	c, err := load()
+func regStore(ctx context.Context) (*store.Store, error) {
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -471,7 +472,7 @@ func regStore() (*store.Store, error) {
 //
 // Usage: mage images:list
 func (Images) List(ctx context.Context) error {
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
@@ -508,7 +509,7 @@ func (Images) List(ctx context.Context) error {
 //
 // Usage: mage images:export IMAGE OUT
 func (Images) Export(ctx context.Context, image, out string) error {
-	st, err := regStore()
+	st, err := regStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -516,7 +517,7 @@ func (Images) Export(ctx context.Context, image, out string) error {
 	if err != nil {
 		return err
 	}
-	step.Summaryf("images:export: wrote %s (%s %s)", out, im.Name, im.ShortID())
+	step.Summaryf(ctx, "images:export: wrote %s (%s %s)", out, im.Name, im.ShortID())
 	return nil
 }
 
@@ -524,7 +525,7 @@ func (Images) Export(ctx context.Context, image, out string) error {
 //
 // Usage: mage images:manifest IMAGE
 func (Images) Manifest(ctx context.Context, image string) error {
-	st, err := regStore()
+	st, err := regStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -543,7 +544,7 @@ func (Images) Manifest(ctx context.Context, image string) error {
 //
 // Usage: mage images:rm IMAGE
 func (Images) Rm(ctx context.Context, image string) error {
-	st, err := regStore()
+	st, err := regStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -552,7 +553,7 @@ func (Images) Rm(ctx context.Context, image string) error {
 		return err
 	}
 	for _, im := range gone {
-		step.Summaryf("images:rm: removed %s %s", im.Name, im.ShortID())
+		step.Summaryf(ctx, "images:rm: removed %s %s", im.Name, im.ShortID())
 	}
 	return nil
 }
@@ -564,7 +565,7 @@ func (Images) Rm(ctx context.Context, image string) error {
 //
 // Usage: mage images:gc
 func (Images) Gc(ctx context.Context) error {
-	st, err := regStore()
+	st, err := regStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -575,7 +576,7 @@ func (Images) Gc(ctx context.Context) error {
 	for _, p := range gone {
 		step.Logf(ctx, "removed %s", p)
 	}
-	step.Summaryf("images:gc: removed %d files", len(gone))
+	step.Summaryf(ctx, "images:gc: removed %d files", len(gone))
 	return nil
 }
 
@@ -596,7 +597,7 @@ func (Bench) Fetch(ctx context.Context) error {
 	if err := host.Need(ctx, host.Tool{Command: "curl", Package: "curl"}); err != nil {
 		return err
 	}
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}

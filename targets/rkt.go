@@ -2,9 +2,10 @@ package targets
 
 import (
 	"context"
-	"github.com/rktbuild/rktbuild/host"
 	"path/filepath"
 	"time"
+
+	"github.com/rktbuild/rktbuild/host"
 
 	"github.com/magefile/mage/mg"
 	"github.com/rktbuild/rktbuild/rkt"
@@ -37,7 +38,7 @@ type Rkt mg.Namespace
 // rkt.Sandbox (all of --dir and the config directories in one temporary
 // directory, fly in a private mount namespace).
 func (Rkt) Tools(ctx context.Context) error {
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
@@ -46,13 +47,13 @@ func (Rkt) Tools(ctx context.Context) error {
 	}
 	start := time.Now()
 	t, err := rkt.Build(ctx, rkt.Options{WorkDir: filepath.Join(c.BuildDir, "rkt")})
-	if err != nil || step.IsDryRun() {
+	if err != nil || step.SessionFrom(ctx).DryRun {
 		return err
 	}
 	state := "up to date"
 	if t.Ran {
 		state = "built in " + time.Since(start).Round(time.Second).String()
 	}
-	step.Summaryf("rkt: %s and %s %s", t.Rkt, t.Stage1Fly, state)
+	step.Summaryf(ctx, "rkt: %s and %s %s", t.Rkt, t.Stage1Fly, state)
 	return nil
 }

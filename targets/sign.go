@@ -3,14 +3,15 @@ package targets
 import (
 	"context"
 	"fmt"
-	"github.com/rktbuild/rktbuild/host"
-	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/rktbuild/rktbuild/host"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 
 	"github.com/magefile/mage/mg"
 	"github.com/rktbuild/rktbuild/registry/fetch"
@@ -36,7 +37,7 @@ type Sign mg.Namespace
 // generated on first use by sign:file and by every target that signs, so
 // this is only needed for extra keys.
 func (Sign) GenKey(ctx context.Context, base string) error {
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
@@ -48,11 +49,11 @@ func (Sign) GenKey(ctx context.Context, base string) error {
 	if err != nil {
 		return err
 	}
-	if step.IsDryRun() {
-		step.Summaryf("sign:genKey: would generate %s%s for %s", base, sign.PrivateKeySuffix, id)
+	if step.SessionFrom(ctx).DryRun {
+		step.Summaryf(ctx, "sign:genKey: would generate %s%s for %s", base, sign.PrivateKeySuffix, id)
 		return nil
 	}
-	step.Summaryf("generating %d-bit RSA key for %s (this takes a few seconds)", sign.DefaultBits, id)
+	step.Summaryf(ctx, "generating %d-bit RSA key for %s (this takes a few seconds)", sign.DefaultBits, id)
 	fpr, err := sign.GenKey(base, id, sign.DefaultBits, pass)
 	if err != nil {
 		return err
@@ -65,7 +66,7 @@ func (Sign) GenKey(ctx context.Context, base string) error {
 		os.Remove(base + sign.PublicKeySuffix)
 		return fmt.Errorf("sign:genKey: interrupted; %s%s was not kept: %w", base, sign.PrivateKeySuffix, context.Cause(ctx))
 	}
-	step.Summaryf("wrote %s%s and %s%s, fingerprint %s", base, sign.PrivateKeySuffix, base, sign.PublicKeySuffix, fpr)
+	step.Summaryf(ctx, "wrote %s%s and %s%s, fingerprint %s", base, sign.PrivateKeySuffix, base, sign.PublicKeySuffix, fpr)
 	return nil
 }
 
@@ -82,16 +83,16 @@ func (Sign) GenKey(ctx context.Context, base string) error {
 // comes from SIGNING_PASSPHRASE_FILE or $KEY_PASSPHRASE, never from the
 // command line. The signature is written atomically.
 func (Sign) File(ctx context.Context, file string, key *string) error {
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
-	if step.IsDryRun() {
-		step.Summaryf("sign:file: would write %s%s", file, sign.SignatureSuffix)
+	if step.SessionFrom(ctx).DryRun {
+		step.Summaryf(ctx, "sign:file: would write %s%s", file, sign.SignatureSuffix)
 		return nil
 	}
 	if key == nil || *key == "" {
-		if err := sign.SignArtifact(c, file); err != nil {
+		if err := sign.SignArtifact(ctx, c, file); err != nil {
 			return err
 		}
 	} else {
@@ -103,7 +104,7 @@ func (Sign) File(ctx context.Context, file string, key *string) error {
 			return err
 		}
 	}
-	step.Summaryf("wrote %s%s", file, sign.SignatureSuffix)
+	step.Summaryf(ctx, "wrote %s%s", file, sign.SignatureSuffix)
 	return nil
 }
 
@@ -118,7 +119,7 @@ func (Sign) File(ctx context.Context, file string, key *string) error {
 // is used. Prints `Good signature from "…"`; fails on a changed file, a
 // wrong key or a damaged signature.
 func (Sign) Verify(ctx context.Context, file string, pubkey, name *string) error {
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
@@ -153,7 +154,7 @@ func (Sign) Verify(ctx context.Context, file string, pubkey, name *string) error
 			return err
 		}
 	}
-	step.Summaryf("Good signature from %q", signer)
+	step.Summaryf(ctx, "Good signature from %q", signer)
 	return nil
 }
 
@@ -168,7 +169,7 @@ func (Sign) Verify(ctx context.Context, file string, pubkey, name *string) error
 // sign:verify -name and image fetches then accept signatures by that key
 // for those names.
 func (Sign) Trust(ctx context.Context, prefix, pubkey string, fingerprint *string) error {
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
@@ -195,7 +196,7 @@ func init() {
 // BENCH_RUNS (default 3) runs each, and checks that each side verifies the
 // other's signature. Scratch files live in S1B_BUILD_DIR/bench/sign.
 func (Bench) Sign(ctx context.Context) error {
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
@@ -209,7 +210,7 @@ func (Bench) Sign(ctx context.Context) error {
 	data := filepath.Join(dir, "artifact.bin")
 	const size = 256 << 20
 	if fi, err := os.Stat(data); err != nil || fi.Size() != size {
-		step.Summaryf("bench:sign: writing a %d MiB test artifact", size>>20)
+		step.Summaryf(ctx, "bench:sign: writing a %d MiB test artifact", size>>20)
 		if err := fsutil.WriteFile(data, 0o644, func(w io.Writer) error {
 			buf := make([]byte, 1<<20)
 			for i := range buf {
@@ -228,7 +229,7 @@ func (Bench) Sign(ctx context.Context) error {
 	}
 	base := filepath.Join(dir, "benchkey")
 	if _, err := os.Stat(base + sign.PrivateKeySuffix); err != nil {
-		step.Summaryf("bench:sign: generating a 4096-bit RSA test key")
+		step.Summaryf(ctx, "bench:sign: generating a 4096-bit RSA test key")
 		if _, err := sign.GenKey(base, sign.Identity{Name: "rktbuild bench", Comment: "throwaway", Email: "bench@rktbuild.invalid"}, sign.DefaultBits, nil); err != nil {
 			return err
 		}
@@ -281,7 +282,7 @@ func (Bench) Sign(ctx context.Context) error {
 	if _, err := sign.VerifyFile(data, gpgSig, base); err != nil {
 		return fmt.Errorf("bench:sign: we reject GnuPG's signature: %w", err)
 	}
-	step.Summaryf("signing %d MiB with rsa4096: ours %.3fs (%.0f MB/s), gpg %.3fs", size>>20, ours.Seconds(), size/1e6/ours.Seconds(), peer.Seconds())
+	step.Summaryf(ctx, "signing %d MiB with rsa4096: ours %.3fs (%.0f MB/s), gpg %.3fs", size>>20, ours.Seconds(), size/1e6/ours.Seconds(), peer.Seconds())
 	printBench("sign", ours, peer, "gpg --detach-sign")
 	return nil
 }

@@ -106,7 +106,7 @@ func buildKernel(ctx context.Context, c *config.Config) (*kernel.Result, error) 
 // with SIGNING_KEY (.asc beside it). A rebuild with unchanged inputs does
 // nothing.
 func BuildStage1(ctx context.Context) error {
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
@@ -114,12 +114,12 @@ func BuildStage1(ctx context.Context) error {
 	if err != nil || b == nil {
 		return err
 	}
-	if step.IsDryRun() {
-		step.Printf("dry run: %s was not rebuilt\n", b.File)
+	if step.SessionFrom(ctx).DryRun {
+		step.Printf(ctx, "dry run: %s was not rebuilt\n", b.File)
 		return nil
 	}
-	step.Printf("built %s with id %s\n", b.File, b.ID)
-	ociSkipStage1(b.File)
+	step.Printf(ctx, "built %s with id %s\n", b.File, b.ID)
+	ociSkipStage1(ctx, b.File)
 	return nil
 }
 
@@ -132,7 +132,7 @@ func buildStage1(ctx context.Context, c *config.Config) (*stage1.Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	if step.IsDryRun() && k.Release == "" {
+	if step.SessionFrom(ctx).DryRun && k.Release == "" {
 		return nil, nil
 	}
 	epoch, has, err := c.Epoch()
@@ -144,13 +144,13 @@ func buildStage1(ctx context.Context, c *config.Config) (*stage1.Built, error) {
 		// source (printed there) also clamps the image's mtimes.
 		epoch, has = k.Epoch.Unix, true
 	}
-	if !step.IsDryRun() {
+	if !step.SessionFrom(ctx).DryRun {
 		// Create the signing key before the pack step hashes its inputs,
 		// so generating it on first use does not re-sign on the next run.
 		// (Only existence matters here: reading the key verifies its
 		// self-signature, which a no-op run need not pay for.)
 		if !keyPairExists(c.SigningKey) {
-			if _, _, err := sign.EnsureKey(c); err != nil {
+			if _, _, err := sign.EnsureKey(ctx, c); err != nil {
 				return nil, err
 			}
 		}
@@ -175,7 +175,7 @@ func buildStage1(ctx context.Context, c *config.Config) (*stage1.Built, error) {
 		UpstreamACI: upstreamACI,
 		Pack:        aci.PackOptions{Epoch: epoch, HasEpoch: has, ForceRoot: true},
 		Sign: func(ctx context.Context, file string) error {
-			return sign.SignArtifact(c, file)
+			return sign.SignArtifact(ctx, c, file)
 		},
 		SignInputs: signInputs(c),
 	})
@@ -192,15 +192,15 @@ func signInputs(c *config.Config) []string {
 // stage1 image (see buildStage1 for the configuration keys it reads), and
 // prints the kernel release and image path.
 func (Kernel) Build(ctx context.Context) error {
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
 	k, err := buildKernel(ctx, c)
-	if err != nil || step.IsDryRun() {
+	if err != nil || step.SessionFrom(ctx).DryRun {
 		return err
 	}
-	step.Printf("kernel %s: %s (headers in %s)\n", k.Release, k.Image, k.Headers)
+	step.Printf(ctx, "kernel %s: %s (headers in %s)\n", k.Release, k.Image, k.Headers)
 	return nil
 }
 
@@ -214,7 +214,7 @@ func (Kernel) Build(ctx context.Context) error {
 // buildStage1 first (a no-op when up to date) and boots the kernel inside
 // the image's rootfs. Reads S1B_QEMU_ACCEL: tcg (works everywhere) or kvm.
 func (Stage1) Smoke(ctx context.Context) error {
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
@@ -222,7 +222,7 @@ func (Stage1) Smoke(ctx context.Context) error {
 		return err
 	}
 	b, err := buildStage1(ctx, c)
-	if err != nil || b == nil || step.IsDryRun() {
+	if err != nil || b == nil || step.SessionFrom(ctx).DryRun {
 		return err
 	}
 	rkt, _ := stage1.ParseRktVersion(c.UpstreamStage1Version)
@@ -234,7 +234,7 @@ func (Stage1) Smoke(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	step.Printf("smoke: kernel %s booted with rkt's 9p device model (accel %s): boot time (qemu start to the init's marker) %s, powered off after %s; console log %s\n",
+	step.Printf(ctx, "smoke: kernel %s booted with rkt's 9p device model (accel %s): boot time (qemu start to the init's marker) %s, powered off after %s; console log %s\n",
 		res.Release, c.QemuAccel, res.Boot.Round(time.Millisecond), res.Elapsed.Round(time.Millisecond), res.Console)
 	return nil
 }
@@ -248,7 +248,7 @@ func (Stage1) Smoke(ctx context.Context) error {
 // labels and the stage1 annotations of S1B_UPSTREAM_STAGE1_KVM_VERSION
 // without building; reads S1B_STAGE1_NAME and S1B_UPSTREAM_STAGE1_KVM_ACI.
 func (Stage1) Manifest(ctx context.Context, release string) error {
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}

@@ -3,9 +3,10 @@ package targets
 import (
 	"context"
 	"fmt"
-	"github.com/rktbuild/rktbuild/host"
 	"path/filepath"
 	"time"
+
+	"github.com/rktbuild/rktbuild/host"
 
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/format/aci"
@@ -49,16 +50,16 @@ var stage1SrcE2ETools = []host.Tool{
 // S1B_STAGE1_QEMU_ACCEL sets its /qemu's accelerator (auto, kvm, tcg).
 // buildStage1 flattens onto it when S1B_UPSTREAM_STAGE1_KVM_ACI=build.
 func (Stage1) Upstream(ctx context.Context) error {
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
 	b, err := buildUpstream(ctx, c)
-	if err != nil || b == nil || step.IsDryRun() {
+	if err != nil || b == nil || step.SessionFrom(ctx).DryRun {
 		return err
 	}
-	step.Printf("built %s with id %s in %s\n", b.File, b.ID, time.Since(start).Round(time.Second))
+	step.Printf(ctx, "built %s with id %s in %s\n", b.File, b.ID, time.Since(start).Round(time.Second))
 	return nil
 }
 
@@ -77,8 +78,8 @@ func buildUpstream(ctx context.Context, c *config.Config) (*upstream.Built, erro
 	if err != nil {
 		return nil, err
 	}
-	if !step.IsDryRun() && !keyPairExists(c.SigningKey) {
-		if _, _, err := sign.EnsureKey(c); err != nil {
+	if !step.SessionFrom(ctx).DryRun && !keyPairExists(c.SigningKey) {
+		if _, _, err := sign.EnsureKey(ctx, c); err != nil {
 			return nil, err
 		}
 	}
@@ -90,7 +91,7 @@ func buildUpstream(ctx context.Context, c *config.Config) (*upstream.Built, erro
 		Accel:      c.Stage1QemuAccel,
 		Pack:       aci.PackOptions{Epoch: epoch, HasEpoch: has, ForceRoot: true},
 		Sign: func(ctx context.Context, file string) error {
-			return sign.SignArtifact(c, file)
+			return sign.SignArtifact(ctx, c, file)
 		},
 		SignInputs: signInputs(c),
 	})

@@ -3,9 +3,10 @@ package targets
 import (
 	"context"
 	"fmt"
-	"github.com/rktbuild/rktbuild/host"
 	"sort"
 	"strings"
+
+	"github.com/rktbuild/rktbuild/host"
 
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/nspawn/static"
@@ -111,7 +112,7 @@ func planNames() []string {
 // (and as root installs) the host tools the target's row names, then
 // calls fn.
 func run(ctx context.Context, name string, fn func(ctx context.Context, c *config.Config) error) error {
-	c, err := load()
+	ctx, c, err := load(ctx)
 	if err != nil {
 		return err
 	}

@@ -5,16 +5,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/rktbuild/rktbuild/internal/fsutil"
+	"github.com/rktbuild/rktbuild/internal/say"
+
 	"github.com/appc/spec/aci"
 	"golang.org/x/sys/unix"
-
-	"github.com/rktbuild/rktbuild/step"
 )
 
 const paxXattr = "SCHILY.xattr."
@@ -56,7 +56,7 @@ func Extract(ctx context.Context, file, dir string) error {
 		return fmt.Errorf("extract %s: %w", file, err)
 	}
 	if s := skipped.String(); s != "" {
-		step.Summaryf("extract %s: skipped extended attributes not on the allowlist (only %s is restored): %s", file, CapabilityXattr, s)
+		say.Linef(ctx, "extract %s: skipped extended attributes not on the allowlist (only %s is restored): %s", file, CapabilityXattr, s)
 	}
 	return nil
 }

@@ -11,9 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rktbuild/rktbuild/internal/say"
 	"golang.org/x/sys/unix"
-
-	"github.com/rktbuild/rktbuild/step"
 )
 
 // needRoot skips a test that needs root, or fails it under CI=true, where
@@ -60,11 +59,8 @@ func TestExtractXattrAllowlist(t *testing.T) {
 	must(t, os.WriteFile(file, buf.Bytes(), 0o644))
 
 	var out bytes.Buffer
-	oldOut := step.Out
-	step.Out = &out
-	defer func() { step.Out = oldOut }()
 	dir := filepath.Join(tmp, "out")
-	if err := Extract(context.Background(), file, dir); err != nil {
+	if err := Extract(say.WithWriter(context.Background(), &out), file, dir); err != nil {
 		t.Fatal(err)
 	}
 	ping := filepath.Join(dir, "rootfs", "ping")

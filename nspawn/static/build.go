@@ -207,9 +207,9 @@ func Build(ctx context.Context, o Options) (Result, error) {
 	if err := o.prepareApt(ctx, apt); err != nil {
 		return res, err
 	}
-	if step.IsDryRun() {
+	if step.SessionFrom(ctx).DryRun {
 		if m, _ := filepath.Glob(filepath.Join(apt.Dir, "lists", "*_Sources*")); len(m) == 0 {
-			step.Printf("would fetch the %s source indices and build systemd-nspawn\n", o.Release)
+			step.Printf(ctx, "would fetch the %s source indices and build systemd-nspawn\n", o.Release)
 			return res, nil
 		}
 	}
@@ -227,7 +227,7 @@ func Build(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	if o.BuildIn == "rootfs" && !step.IsDryRun() {
+	if o.BuildIn == "rootfs" && !step.SessionFrom(ctx).DryRun {
 		root, err := o.buildRoot(ctx)
 		if err != nil {
 			return res, err
@@ -309,14 +309,14 @@ func (o Options) prepareApt(ctx context.Context, apt Apt) error {
 	if err := apt.Setup(src); err != nil {
 		return err
 	}
-	if step.IsDryRun() {
+	if step.SessionFrom(ctx).DryRun {
 		return nil
 	}
 	err = apt.Update(ctx, o.Release)
 	if m, _ := filepath.Glob(filepath.Join(apt.Dir, "lists", "*_Sources*")); err != nil && len(m) > 0 {
 		// Offline or a mirror hiccup: the indices of the last successful
 		// update are still signed and verified; use them.
-		step.Summaryf("nspawn: warning: %v\n  using the source indices of the last successful update", err)
+		step.Summaryf(ctx, "nspawn: warning: %v\n  using the source indices of the last successful update", err)
 		return nil
 	}
 	return err
@@ -337,7 +337,7 @@ func (o Options) source(ctx context.Context, apt Apt, pkg, version string) (stri
 		},
 		Outputs: []string{stampFile},
 		Run: func(ctx context.Context) error {
-			step.Summaryf("nspawn: fetching source package %s %s (%s)", pkg, version, o.Release)
+			step.Summaryf(ctx, "nspawn: fetching source package %s %s (%s)", pkg, version, o.Release)
 			return fsutil.ReplaceDir(dir, func(tmp string) error {
 				// apt drops privileges to _apt for downloads; let it write.
 				_ = os.Chmod(tmp, 0o777)
@@ -351,7 +351,7 @@ func (o Options) source(ctx context.Context, apt Apt, pkg, version string) (stri
 	if err != nil {
 		return "", err
 	}
-	if step.IsDryRun() {
+	if step.SessionFrom(ctx).DryRun {
 		if _, err := os.Stat(stampFile); err != nil {
 			return "", nil
 		}
@@ -402,7 +402,7 @@ func (o Options) buildSystemd(ctx context.Context, ex Exec, tree, version, ulPre
 			return err
 		}
 	}
-	step.Summaryf("nspawn: building systemd-nspawn.static from systemd %s (-j%d)", version, o.Jobs)
+	step.Summaryf(ctx, "nspawn: building systemd-nspawn.static from systemd %s (-j%d)", version, o.Jobs)
 	if err := ex(ctx, step.Cmd{Env: env, Jobs: o.Jobs}, "ninja", "-C", bdir, "-j", strconv.Itoa(o.Jobs), "systemd-nspawn.static"); err != nil {
 		return fmt.Errorf("building systemd-nspawn.static from systemd %s: %w", version, err)
 	}

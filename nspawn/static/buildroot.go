@@ -102,7 +102,7 @@ func (o Options) buildRoot(ctx context.Context) (string, error) {
 			if err := os.MkdirAll(ro.CacheDir, 0o755); err != nil {
 				return err
 			}
-			step.Summaryf("nspawn: debootstrap %s build root with %s into %s", ro.Suite, strings.Join(ro.Packages, " "), ro.Dir)
+			step.Summaryf(ctx, "nspawn: debootstrap %s build root with %s into %s", ro.Suite, strings.Join(ro.Packages, " "), ro.Dir)
 			return fsutil.ReplaceDir(ro.Dir, func(tmp string) error {
 				return step.Cmd{Env: []string{"DEBIAN_FRONTEND=noninteractive"}}.Run(ctx, "debootstrap", ro.Args(tmp)...)
 			})

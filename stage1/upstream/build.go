@@ -231,7 +231,7 @@ func Build(ctx context.Context, o Options) (*Built, error) {
 	}
 	idb, err := os.ReadFile(idFile)
 	if err != nil {
-		if step.IsDryRun() {
+		if step.SessionFrom(ctx).DryRun {
 			return nil, nil
 		}
 		return nil, err
