@@ -8,11 +8,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
-
-	"github.com/rktbuild/rktbuild/step"
 )
 
 // Result says what happened to one patch.
@@ -36,7 +35,8 @@ func List(dir string) ([]string, error) {
 // patch whose reverse applies cleanly is already applied and is skipped; a
 // patch that applies neither way is an error naming it and what (e.g.
 // "systemd 252") it was applied to, with patch's report. Each patch is
-// dry-run first, so a failing patch leaves the tree unchanged.
+// dry-run first, so a failing patch leaves the tree unchanged. The
+// Results say which were applied and which skipped; callers report them.
 func Apply(ctx context.Context, dir, what string, patches []string) ([]Result, error) {
 	var res []Result
 	for _, p := range patches {
@@ -49,13 +49,17 @@ func Apply(ctx context.Context, dir, what string, patches []string) ([]Result, e
 		}
 		run := func(args ...string) error {
 			a := append([]string{"-p1", "--batch", "--force", "--silent", "--no-backup-if-mismatch", "--fuzz=0", "-r", "-", "-i", abs}, args...)
-			return step.Cmd{Dir: dir}.Run(ctx, "patch", a...)
+			cmd := exec.CommandContext(ctx, "patch", a...)
+			cmd.Dir = dir
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("patch %s: %w\n%s", strings.Join(a, " "), err, out)
+			}
+			return nil
 		}
 		// Reverse first, without fuzz: when the patch's result is already
 		// in the tree it is applied (this also catches patches that only
 		// add lines, which would otherwise apply a second time at an offset).
 		if err := run("--dry-run", "--reverse"); err == nil {
-			step.Logf(ctx, "patch %s: already applied to %s", filepath.Base(p), what)
 			res = append(res, Result{p, "already applied"})
 			continue
 		}
@@ -63,14 +67,13 @@ func Apply(ctx context.Context, dir, what string, patches []string) ([]Result, e
 			if err := run(); err != nil {
 				return res, fmt.Errorf("patch %s: applying to %s failed after a clean dry run: %w", p, what, err)
 			}
-			step.Logf(ctx, "patch %s: applied to %s", filepath.Base(p), what)
 			res = append(res, Result{p, "applied"})
 			continue
 		}
 		var tail string
-		out, _ := step.Output(ctx, "patch", "-p1", "--batch", "--dry-run", "--fuzz=0", "-d", dir, "-i", abs)
-		if out != "" {
-			tail = ":\n" + indent(out)
+		out, _ := exec.CommandContext(ctx, "patch", "-p1", "--batch", "--dry-run", "--fuzz=0", "-d", dir, "-i", abs).Output()
+		if o := strings.TrimSpace(string(out)); o != "" {
+			tail = ":\n" + indent(o)
 		}
 		return res, fmt.Errorf("patch %s does not apply to %s (%s), neither forward nor already applied: update or remove it%s", p, what, dir, tail)
 	}
