@@ -295,10 +295,11 @@ func InputsOf(c *config.Config, r Recipe) step.Inputs {
 func Build(ctx context.Context, e *Env, list []Recipe) ([]Status, error) {
 	var out []Status
 	var firstErr error
-	if !step.SessionFrom(ctx).DryRun && len(list) > 0 {
+	if len(list) > 0 {
 		// Create the signing key before the steps hash it, so that
 		// generating it on first use does not rebuild on the next run.
-		if _, _, err := sign.EnsureKey(ctx, e.Config); err != nil {
+		if err := step.Perform(ctx, step.Effect{What: "ensure the signing key " + e.Config.SigningKey, Have: true,
+			Run: func(ctx context.Context) error { _, _, err := sign.EnsureKey(ctx, e.Config); return err }}); err != nil {
 			return nil, err
 		}
 	}
@@ -338,7 +339,7 @@ func Build(ctx context.Context, e *Env, list []Recipe) ([]Status, error) {
 			st.Result, st.Err, firstErr = "failed", err, fmt.Errorf("image %s: %w", r.Label(), err)
 		case res.Ran:
 			st.Result = "built"
-		case step.SessionFrom(ctx).DryRun && res.Reason != "up to date":
+		case res.WouldRun:
 			st.Result = "would build"
 		default:
 			st.Result = "up to date"

@@ -48,7 +48,7 @@ func BuildSet(ctx context.Context, c *config.Config, names []string) ([]Status, 
 			return out, err
 		case res.Ran:
 			st.Result = "built"
-		case step.SessionFrom(ctx).DryRun && res.Reason != "up to date":
+		case res.WouldRun:
 			st.Result = "would build"
 		default:
 			st.Result = "up to date"
@@ -186,11 +186,14 @@ func BuildRepos(ctx context.Context, c *config.Config, listFile string, offline 
 	if err != nil {
 		return sts, nil, err
 	}
-	if step.SessionFrom(ctx).DryRun {
-		for _, e := range entries {
-			step.Printf(ctx, "would build %s into %s\n", e.Target, BinDir(c.BinsDir, e))
-		}
-		return sts, nil, nil
+	var plan []string
+	for _, e := range entries {
+		plan = append(plan, fmt.Sprintf("build %s into %s", e.Target, BinDir(c.BinsDir, e)))
+	}
+	// The repo builds run in the builder image, outside the step graph: a
+	// plan lists them and ends here.
+	if err := step.Perform(ctx, step.Effect{What: strings.Join(plan, "\nwould "), Run: func(context.Context) error { return nil }}); err != nil {
+		return sts, nil, err
 	}
 	r, runner, err := Prepare(ctx, c, GoBuilderFile(c), false)
 	if err != nil {

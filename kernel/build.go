@@ -348,12 +348,11 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 	patches = append(patches, o.ExtraPatchFiles...)
 	for _, u := range o.ExtraPatchURLs {
-		if step.SessionFrom(ctx).DryRun {
-			// A dry run downloads nothing: it says what it would fetch.
-			step.Printf(ctx, "would download kernel patch %s\n", u)
-			continue
-		}
-		p, err := fetchPatch(ctx, o.Client, u, filepath.Join(o.CacheDir, "patches"))
+		var p string
+		err := step.Perform(ctx, step.Effect{What: "download kernel patch " + u, Run: func(ctx context.Context) (err error) {
+			p, err = fetchPatch(ctx, o.Client, u, filepath.Join(o.CacheDir, "patches"))
+			return err
+		}})
 		if err != nil {
 			return nil, fmt.Errorf("S1B_EXTRA_KERNEL_PATCH_URLS: %w", err)
 		}
@@ -383,9 +382,6 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	})
 	if err != nil {
 		return nil, err
-	}
-	if dryRunStop(ctx, marker) {
-		return r, nil
 	}
 	srcID, err := fsutil.HashFile(marker)
 	if err != nil {
@@ -474,9 +470,6 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	})
 	if err != nil {
 		return nil, err
-	}
-	if dryRunStop(ctx, releaseFile) {
-		return r, nil
 	}
 	data, err := os.ReadFile(releaseFile)
 	if err != nil {
@@ -650,15 +643,6 @@ func prepareSource(ctx context.Context, kind, input string, patches []string, sr
 	})
 }
 
-// dryRunStop reports whether a dry run must stop because an earlier
-// step's output (which later steps read) does not exist yet.
-func dryRunStop(ctx context.Context, output string) bool {
-	if !step.SessionFrom(ctx).DryRun {
-		return false
-	}
-	_, err := os.Stat(output)
-	return err != nil
-}
 
 // BaseConfig is the config the fragment is merged over. tinyconfig keeps
 // the guest kernel small and its build short (about 7 minutes with -j2

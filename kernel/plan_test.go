@@ -39,7 +39,7 @@ func TestDryRunDownloadsNoPatch(t *testing.T) {
 	if n := hits.Load(); n != 0 {
 		t.Errorf("the dry run made %d requests for the extra patch", n)
 	}
-	if !strings.Contains(out.String(), "would download kernel patch "+srv.URL+"/extra.patch") {
+	if !strings.Contains(out.String(), "would download kernel patch "+srv.URL+"/extra.patch") || !step.Planned(berr) {
 		t.Errorf("the dry run did not say what it would download:\n%s", out.String())
 	}
 }

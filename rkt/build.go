@@ -73,9 +73,6 @@ func Build(ctx context.Context, o Options) (Tools, error) {
 	}
 	bin := filepath.Join(o.WorkDir, "bin")
 	t := Tools{Rkt: filepath.Join(bin, "rkt"), Stage1Fly: filepath.Join(bin, Stage1FlyFile)}
-	if step.SessionFrom(ctx).DryRun {
-		return t, nil // the source step reported what it would do
-	}
 	gomod, err := os.ReadFile(filepath.Join(src, "go.mod"))
 	if err != nil {
 		return Tools{}, err

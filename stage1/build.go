@@ -146,9 +146,6 @@ func Build(ctx context.Context, o Options) (*Built, error) {
 	}
 	idb, err := os.ReadFile(idFile)
 	if err != nil {
-		if step.SessionFrom(ctx).DryRun {
-			return nil, nil // nothing built yet: the plan was printed
-		}
 		return nil, err
 	}
 	return &Built{File: out, ID: strings.TrimSpace(string(idb)), Rootfs: rootfs, Manifest: m}, nil

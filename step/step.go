@@ -67,7 +67,10 @@ type stamp struct {
 // Result reports what Do decided.
 type Result struct {
 	Ran    bool
-	Reason string // why it ran, or "up to date"
+	Reason string // why it ran (or would run), or "up to date"
+	// WouldRun is set in a planning session for a step that is not up to
+	// date: it was reported, not run.
+	WouldRun bool
 }
 
 type ctxKey struct{}
@@ -87,7 +90,9 @@ func WithName(ctx context.Context, name string) context.Context {
 // Do runs s when it is not up to date and records its stamp after success.
 // In a planning session (Session.DryRun) it only reports "would run NAME:
 // REASON" and does not call Run; the outputs it would change make the
-// steps that read them report as would-run too. Do takes its session from
+// steps that read them report as would-run too. When such a step has not
+// produced its outputs yet, Do returns a *PlanStop (ErrPlanned): the work
+// after it reads them and cannot be planned. Do takes its session from
 // ctx (see SessionFrom).
 func Do(ctx context.Context, s Step) (Result, error) {
 	if s.Name == "" || s.Run == nil {
@@ -123,7 +128,11 @@ func Do(ctx context.Context, s Step) (Result, error) {
 			}
 		}
 		Printf(ctx, "would run %s: %s\n", s.Name, reason)
-		return Result{Ran: false, Reason: reason}, nil
+		res := Result{Reason: reason, WouldRun: true}
+		if missingOutput(s.Outputs) != "" {
+			return res, &PlanStop{By: s.Name}
+		}
+		return res, nil
 	}
 	ses.beforeRun()
 	// Remove the old stamp first: an interrupted run must not look done.

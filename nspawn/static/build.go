@@ -207,12 +207,6 @@ func Build(ctx context.Context, o Options) (Result, error) {
 	if err := o.prepareApt(ctx, apt); err != nil {
 		return res, err
 	}
-	if step.SessionFrom(ctx).DryRun {
-		if m, _ := filepath.Glob(filepath.Join(apt.Dir, "lists", "*_Sources*")); len(m) == 0 {
-			step.Printf(ctx, "would fetch the %s source indices and build systemd-nspawn\n", o.Release)
-			return res, nil
-		}
-	}
 	if res.SystemdVersion, _, err = apt.SourceVersion(ctx, "systemd", o.Release); err != nil {
 		return res, err
 	}
@@ -227,7 +221,7 @@ func Build(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	if o.BuildIn == "rootfs" && !step.SessionFrom(ctx).DryRun {
+	if o.BuildIn == "rootfs" {
 		root, err := o.buildRoot(ctx)
 		if err != nil {
 			return res, err
@@ -252,9 +246,6 @@ func Build(ctx context.Context, o Options) (Result, error) {
 			}},
 		Outputs: []string{ulPrefix},
 		Run: func(ctx context.Context) error {
-			if ulTree == "" { // dry run
-				return nil
-			}
 			if _, err := patch.Apply(ctx, ulTree, "util-linux "+res.UtilLinuxVersion, ulPatches); err != nil {
 				return err
 			}
@@ -281,9 +272,6 @@ func Build(ctx context.Context, o Options) (Result, error) {
 			}},
 		Outputs: []string{o.Binary()},
 		Run: func(ctx context.Context) error {
-			if sdTree == "" { // dry run
-				return nil
-			}
 			return o.buildSystemd(ctx, ex, sdTree, res.SystemdVersion, ulPrefix, sdPatches)
 		},
 	})
@@ -309,21 +297,28 @@ func (o Options) prepareApt(ctx context.Context, apt Apt) error {
 	if err := apt.Setup(src); err != nil {
 		return err
 	}
-	if step.SessionFrom(ctx).DryRun {
-		return nil
+	have := func() bool {
+		m, _ := filepath.Glob(filepath.Join(apt.Dir, "lists", "*_Sources*"))
+		return len(m) > 0
 	}
-	err = apt.Update(ctx, o.Release)
-	if m, _ := filepath.Glob(filepath.Join(apt.Dir, "lists", "*_Sources*")); err != nil && len(m) > 0 {
-		// Offline or a mirror hiccup: the indices of the last successful
-		// update are still signed and verified; use them.
-		step.Summaryf(ctx, "nspawn: warning: %v\n  using the source indices of the last successful update", err)
-		return nil
-	}
-	return err
+	return step.Perform(ctx, step.Effect{
+		What: "fetch the " + o.Release + " source indices",
+		Have: have(),
+		Run: func(ctx context.Context) error {
+			err := apt.Update(ctx, o.Release)
+			if err != nil && have() {
+				// Offline or a mirror hiccup: the indices of the last
+				// successful update are still signed and verified; use them.
+				step.Summaryf(ctx, "nspawn: warning: %v\n  using the source indices of the last successful update", err)
+				return nil
+			}
+			return err
+		},
+	})
 }
 
 // source fetches and unpacks pkg=version into work/src/pkg and returns the
-// unpacked tree ("" in a dry run). The tree is replaced when the version or
+// unpacked tree. The tree is replaced when the version or
 // the package's patches (nspawn/patches/<pkg>) change, so patches are always
 // applied to a pristine tree.
 func (o Options) source(ctx context.Context, apt Apt, pkg, version string) (string, error) {
@@ -350,11 +345,6 @@ func (o Options) source(ctx context.Context, apt Apt, pkg, version string) (stri
 	})
 	if err != nil {
 		return "", err
-	}
-	if step.SessionFrom(ctx).DryRun {
-		if _, err := os.Stat(stampFile); err != nil {
-			return "", nil
-		}
 	}
 	return UnpackedDir(dir, pkg, version)
 }

@@ -231,9 +231,6 @@ func Build(ctx context.Context, o Options) (*Built, error) {
 	}
 	idb, err := os.ReadFile(idFile)
 	if err != nil {
-		if step.SessionFrom(ctx).DryRun {
-			return nil, nil
-		}
 		return nil, err
 	}
 	vb, _ := os.ReadFile(versionsFile)
