@@ -643,7 +643,6 @@ func prepareSource(ctx context.Context, kind, input string, patches []string, sr
 	})
 }
 
-
 // BaseConfig is the config the fragment is merged over. tinyconfig keeps
 // the guest kernel small and its build short (about 7 minutes with -j2
 // instead of most of an hour for defconfig); the fragment then turns on

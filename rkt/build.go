@@ -3,11 +3,12 @@ package rkt
 import (
 	"context"
 	"fmt"
-	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 
 	"github.com/appc/spec/schema/types"
 
@@ -194,4 +195,13 @@ func buildFly(ctx context.Context, o Options, src, out string) error {
 	}
 	_, err = aci.PackRootfs(ctx, m, rootfs, out, aci.PackOptions{Epoch: stage1Epoch, HasEpoch: true, ForceRoot: true})
 	return err
+}
+
+// Summary is the one-line report of a build that took took.
+func (t Tools) Summary(took time.Duration) string {
+	state := "up to date"
+	if t.Ran {
+		state = "built in " + took.Round(time.Second).String()
+	}
+	return fmt.Sprintf("rkt: %s and %s %s", t.Rkt, t.Stage1Fly, state)
 }

@@ -185,3 +185,9 @@ func (s *safeBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// Summary is the one-line report of a smoke boot with accelerator accel.
+func (r *SmokeResult) Summary(accel string) string {
+	return fmt.Sprintf("smoke: kernel %s booted with rkt's 9p device model (accel %s): boot time (qemu start to the init's marker) %s, powered off after %s; console log %s",
+		r.Release, accel, r.Boot.Round(time.Millisecond), r.Elapsed.Round(time.Millisecond), r.Console)
+}

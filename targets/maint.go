@@ -28,7 +28,7 @@ func Doctor(ctx context.Context) error {
 	var missing []host.Tool
 	seen := map[string]bool{}
 	for _, r := range table {
-		for i, t := range r.tools {
+		for i, t := range append(append([]host.Tool(nil), r.tools...), r.extra...) {
 			name := r.name
 			if i > 0 {
 				name = ""
@@ -62,7 +62,7 @@ func Doctor(ctx context.Context) error {
 func Setup(ctx context.Context) error {
 	var all []host.Tool
 	for _, r := range table {
-		all = append(all, r.tools...)
+		all = append(append(all, r.tools...), r.extra...)
 	}
 	miss := host.Missing(ctx, all...)
 	if len(miss) == 0 {

@@ -2,12 +2,10 @@ package targets
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/magefile/mage/mg"
+	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/nspawn/static"
 	"github.com/rktbuild/rktbuild/step"
 )
@@ -39,32 +37,18 @@ type Nspawn mg.Namespace
 // patches or options changed. The runner used by image builds and `mage
 // run` prefers this binary.
 func (Nspawn) Build(ctx context.Context) error {
-	ctx, c, err := load(ctx)
-	if err != nil {
+	return run(ctx, "nspawn:build", func(ctx context.Context, c *config.Config) error {
+		start := time.Now()
+		res, err := static.Build(ctx, nspawnOptions(c))
+		if err != nil {
+			return err
+		}
+		line, err := res.Describe(ctx, time.Since(start))
+		if err == nil {
+			step.Donef(ctx, "%s", line)
+		}
 		return err
-	}
-	start := time.Now()
-	res, err := static.Build(ctx, static.FromConfig(c, nspawnPatchDir))
-	if err != nil || step.SessionFrom(ctx).DryRun {
-		return err
-	}
-	fi, err := os.Stat(res.Binary)
-	if err != nil {
-		return err
-	}
-	ver, err := step.Output(ctx, res.Binary, "--version")
-	if err != nil {
-		return fmt.Errorf("the built %s does not run: %w", res.Binary, err)
-	}
-	state := "up to date"
-	if res.Ran {
-		state = "built in " + time.Since(start).Round(time.Second).String()
-	}
-	first, _, _ := strings.Cut(ver, "\n")
-	step.Summaryf(ctx, "nspawn: %s (%s, %.1f MB, static) %s: %s; features: %s",
-		res.Binary, first, float64(fi.Size())/1e6, state, "systemd "+res.SystemdVersion+" / util-linux "+res.UtilLinuxVersion+" from "+res.Release,
-		static.FeatureString(ver))
-	return nil
+	})
 }
 
 // Install installs the static systemd-nspawn built by nspawn:build.
@@ -76,30 +60,19 @@ func (Nspawn) Build(ctx context.Context) error {
 // /usr/bin/systemd-nspawn is replaced only when named with -dest. Builds
 // first when needed.
 func (Nspawn) Install(ctx context.Context, dest *string) error {
-	ctx, c, err := load(ctx)
-	if err != nil {
-		return err
-	}
-	step.Deps(ctx, Nspawn.Build)
-	d, explicit := static.DefaultInstallDir, false
-	if dest != nil && *dest != "" {
-		d, explicit = *dest, true
-	}
-	if step.SessionFrom(ctx).DryRun {
-		step.Printf(ctx, "would install %s to %s\n", static.FromConfig(c, nspawnPatchDir).Binary(), d)
-		return nil
-	}
-	res, err := static.Install(ctx, static.FromConfig(c, nspawnPatchDir).Binary(), d, explicit, nil)
-	if err != nil {
-		return err
-	}
-	switch {
-	case !res.Changed:
-		step.Summaryf(ctx, "nspawn: %s is already this build", res.Dest)
-	case res.Backup != "":
-		step.Summaryf(ctx, "nspawn: installed %s (previous file kept as %s)", res.Dest, res.Backup)
-	default:
-		step.Summaryf(ctx, "nspawn: installed %s", res.Dest)
-	}
-	return nil
+	return run(ctx, "nspawn:install", func(ctx context.Context, c *config.Config) error {
+		step.Deps(ctx, Nspawn.Build)
+		d, explicit := static.DefaultInstallDir, false
+		if dest != nil && *dest != "" {
+			d, explicit = *dest, true
+		}
+		bin := nspawnOptions(c).Binary()
+		return step.Perform(ctx, step.Effect{What: "install " + bin + " to " + d, Run: func(ctx context.Context) error {
+			res, err := static.Install(ctx, bin, d, explicit, nil)
+			if err == nil {
+				step.Summaryf(ctx, "%s", res.Summary())
+			}
+			return err
+		}})
+	})
 }

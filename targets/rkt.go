@@ -2,9 +2,9 @@ package targets
 
 import (
 	"context"
-	"path/filepath"
 	"time"
 
+	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/host"
 
 	"github.com/magefile/mage/mg"
@@ -38,22 +38,12 @@ type Rkt mg.Namespace
 // rkt.Sandbox (all of --dir and the config directories in one temporary
 // directory, fly in a private mount namespace).
 func (Rkt) Tools(ctx context.Context) error {
-	ctx, c, err := load(ctx)
-	if err != nil {
+	return run(ctx, "rkt:tools", func(ctx context.Context, c *config.Config) error {
+		start := time.Now()
+		t, err := rkt.Build(ctx, rktOptions(c))
+		if err == nil {
+			step.Donef(ctx, "%s", t.Summary(time.Since(start)))
+		}
 		return err
-	}
-	if err := host.Need(ctx, rktTools...); err != nil {
-		return err
-	}
-	start := time.Now()
-	t, err := rkt.Build(ctx, rkt.Options{WorkDir: filepath.Join(c.BuildDir, "rkt")})
-	if err != nil || step.SessionFrom(ctx).DryRun {
-		return err
-	}
-	state := "up to date"
-	if t.Ran {
-		state = "built in " + time.Since(start).Round(time.Second).String()
-	}
-	step.Summaryf(ctx, "rkt: %s and %s %s", t.Rkt, t.Stage1Fly, state)
-	return nil
+	})
 }

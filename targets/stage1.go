@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
-	"time"
 
 	"github.com/rktbuild/rktbuild/host"
 
@@ -36,50 +34,53 @@ var ccacheTool = host.Tool{Command: "ccache", Package: "ccache", VersionArgs: []
 
 var qemuTool = host.Tool{Command: "qemu-system-x86_64", Package: "qemu-system-x86", VersionArgs: []string{"--version"}}
 
-// kernelOptions maps the configuration to kernel.Options.
-func kernelOptions(c *config.Config) (kernel.Options, error) {
-	o := kernel.Options{
-		Version:         c.KernelVersion,
-		Source:          c.KernelSource,
-		BaseURL:         c.KernelURL,
-		DistroPackage:   c.KernelDistroPackage,
-		Local:           c.KernelLocal,
-		Suffix:          c.KernelVersionSuffix,
-		ExtraPatchFiles: c.ExtraKernelPatchFiles,
-		ExtraPatchURLs:  c.ExtraKernelPatchURLs,
-		WorkDir:         filepath.Join(c.BuildDir, "kernel"),
-		CacheDir:        filepath.Join(c.CacheDir, "kernel"),
-		Jobs:            c.Jobs,
-	}
-	ccRemote, store, err := kernel.RemoteSplit(c.RemoteCache)
-	if err != nil {
-		return o, err
-	}
-	if _, err := kernel.ParseCCacheMode(c.CCache); err != nil {
-		return o, err
-	}
-	o.CCache = kernel.CCache{Mode: c.CCache, Remote: ccRemote}
-	o.StepStore = store
-	epoch, has, err := c.Epoch()
-	if err != nil {
-		return o, err
-	}
-	if has {
-		o.BuildTimestamp = time.Unix(epoch, 0).UTC().Format(time.RFC1123)
-	}
-	return o, nil
-}
-
 // buildKernel builds the configured kernel (a no-op when up to date).
 func buildKernel(ctx context.Context, c *config.Config) (*kernel.Result, error) {
-	if err := host.Need(ctx, kernelTools...); err != nil {
-		return nil, err
-	}
 	o, err := kernelOptions(c)
 	if err != nil {
 		return nil, err
 	}
 	return kernel.Build(ctx, o)
+}
+
+// ensureKey creates SIGNING_KEY before the pack step hashes it, so that
+// generating it on first use does not re-sign on the next run. Only
+// existence is checked: reading the key verifies its self-signature,
+// which a no-op run need not pay for.
+func ensureKey(ctx context.Context, c *config.Config) error {
+	if sign.KeyPairExists(c.SigningKey) {
+		return nil
+	}
+	return step.Perform(ctx, step.Effect{What: "generate the signing key " + c.SigningKey, Have: true,
+		Run: func(ctx context.Context) error { _, _, err := sign.EnsureKey(ctx, c); return err }})
+}
+
+// buildStage1 builds the kernel, the from-source upstream stage1 when
+// S1B_UPSTREAM_STAGE1_KVM_ACI=build, and the signed stage1 image.
+func buildStage1(ctx context.Context, c *config.Config) (*stage1.Built, error) {
+	if _, err := stage1.ParseRktVersion(c.UpstreamStage1Version); err != nil {
+		return nil, fmt.Errorf("S1B_UPSTREAM_STAGE1_KVM_VERSION: %w", err)
+	}
+	k, err := buildKernel(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if err := ensureKey(ctx, c); err != nil {
+		return nil, err
+	}
+	upstreamACI := c.UpstreamStage1ACI
+	if upstreamACI == UpstreamBuild {
+		u, err := buildUpstream(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		upstreamACI = u.File
+	}
+	o, err := stage1Options(c, k, upstreamACI)
+	if err != nil {
+		return nil, err
+	}
+	return stage1.Build(ctx, o)
 }
 
 // BuildStage1 builds a verified kernel into a signed stage1-kvm image.
@@ -106,84 +107,15 @@ func buildKernel(ctx context.Context, c *config.Config) (*kernel.Result, error) 
 // with SIGNING_KEY (.asc beside it). A rebuild with unchanged inputs does
 // nothing.
 func BuildStage1(ctx context.Context) error {
-	ctx, c, err := load(ctx)
-	if err != nil {
-		return err
-	}
-	b, err := buildStage1(ctx, c)
-	if err != nil || b == nil {
-		return err
-	}
-	if step.SessionFrom(ctx).DryRun {
-		step.Printf(ctx, "dry run: %s was not rebuilt\n", b.File)
-		return nil
-	}
-	step.Printf(ctx, "built %s with id %s\n", b.File, b.ID)
-	ociSkipStage1(ctx, b.File)
-	return nil
-}
-
-func buildStage1(ctx context.Context, c *config.Config) (*stage1.Built, error) {
-	rkt, err := stage1.ParseRktVersion(c.UpstreamStage1Version)
-	if err != nil {
-		return nil, fmt.Errorf("S1B_UPSTREAM_STAGE1_KVM_VERSION: %w", err)
-	}
-	k, err := buildKernel(ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	if step.SessionFrom(ctx).DryRun && k.Release == "" {
-		return nil, nil
-	}
-	epoch, has, err := c.Epoch()
-	if err != nil {
-		return nil, err
-	}
-	if !has && k.Epoch.Unix != 0 {
-		// No SOURCE_DATE_EPOCH: the one the kernel build derived from its
-		// source (printed there) also clamps the image's mtimes.
-		epoch, has = k.Epoch.Unix, true
-	}
-	if !step.SessionFrom(ctx).DryRun {
-		// Create the signing key before the pack step hashes its inputs,
-		// so generating it on first use does not re-sign on the next run.
-		// (Only existence matters here: reading the key verifies its
-		// self-signature, which a no-op run need not pay for.)
-		if !keyPairExists(c.SigningKey) {
-			if _, _, err := sign.EnsureKey(ctx, c); err != nil {
-				return nil, err
-			}
-		}
-	}
-	upstreamACI := c.UpstreamStage1ACI
-	if upstreamACI == UpstreamBuild {
-		u, err := buildUpstream(ctx, c)
+	return run(ctx, "buildStage1", func(ctx context.Context, c *config.Config) error {
+		b, err := buildStage1(ctx, c)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if u == nil { // dry run
-			return nil, nil
-		}
-		upstreamACI = u.File
-	}
-	return stage1.Build(ctx, stage1.Options{
-		Kernel:      k,
-		Rkt:         rkt,
-		Name:        c.Stage1Name,
-		OutDir:      c.OutDir,
-		WorkDir:     filepath.Join(c.BuildDir, "stage1"),
-		UpstreamACI: upstreamACI,
-		Pack:        aci.PackOptions{Epoch: epoch, HasEpoch: has, ForceRoot: true},
-		Sign: func(ctx context.Context, file string) error {
-			return sign.SignArtifact(ctx, c, file)
-		},
-		SignInputs: signInputs(c),
+		step.Donef(ctx, "built %s with id %s", b.File, b.ID)
+		ociSkipStage1(ctx, b.File)
+		return nil
 	})
-}
-
-// signInputs are the files whose change must re-sign: the key pair.
-func signInputs(c *config.Config) []string {
-	return sign.KeyFiles(c.SigningKey)
 }
 
 // Build builds the configured kernel and headers, without packing.
@@ -192,16 +124,13 @@ func signInputs(c *config.Config) []string {
 // stage1 image (see buildStage1 for the configuration keys it reads), and
 // prints the kernel release and image path.
 func (Kernel) Build(ctx context.Context) error {
-	ctx, c, err := load(ctx)
-	if err != nil {
+	return run(ctx, "kernel:build", func(ctx context.Context, c *config.Config) error {
+		k, err := buildKernel(ctx, c)
+		if err == nil {
+			step.Donef(ctx, "kernel %s: %s (headers in %s)", k.Release, k.Image, k.Headers)
+		}
 		return err
-	}
-	k, err := buildKernel(ctx, c)
-	if err != nil || step.SessionFrom(ctx).DryRun {
-		return err
-	}
-	step.Printf(ctx, "kernel %s: %s (headers in %s)\n", k.Release, k.Image, k.Headers)
-	return nil
+	})
 }
 
 // Smoke boots the stage1 kernel under qemu as rkt does, with a test init.
@@ -214,29 +143,23 @@ func (Kernel) Build(ctx context.Context) error {
 // buildStage1 first (a no-op when up to date) and boots the kernel inside
 // the image's rootfs. Reads S1B_QEMU_ACCEL: tcg (works everywhere) or kvm.
 func (Stage1) Smoke(ctx context.Context) error {
-	ctx, c, err := load(ctx)
-	if err != nil {
-		return err
-	}
-	if err := host.Need(ctx, qemuTool); err != nil {
-		return err
-	}
-	b, err := buildStage1(ctx, c)
-	if err != nil || b == nil || step.SessionFrom(ctx).DryRun {
-		return err
-	}
-	rkt, _ := stage1.ParseRktVersion(c.UpstreamStage1Version)
-	res, err := stage1.Smoke(ctx, stage1.SmokeOptions{
-		Kernel:  filepath.Join(b.Rootfs, stage1.KernelPath(rkt)),
-		WorkDir: filepath.Join(c.BuildDir, "stage1", "smoke"),
-		Accel:   c.QemuAccel,
+	return run(ctx, "stage1:smoke", func(ctx context.Context, c *config.Config) error {
+		b, err := buildStage1(ctx, c)
+		if err != nil {
+			return err
+		}
+		o, err := smokeOptions(c, b)
+		if err != nil {
+			return err
+		}
+		return step.Perform(ctx, step.Effect{What: "boot the stage1 kernel under qemu", Run: func(ctx context.Context) error {
+			res, err := stage1.Smoke(ctx, o)
+			if err == nil {
+				step.Summaryf(ctx, "%s", res.Summary(c.QemuAccel))
+			}
+			return err
+		}})
 	})
-	if err != nil {
-		return err
-	}
-	step.Printf(ctx, "smoke: kernel %s booted with rkt's 9p device model (accel %s): boot time (qemu start to the init's marker) %s, powered off after %s; console log %s\n",
-		res.Release, c.QemuAccel, res.Boot.Round(time.Millisecond), res.Elapsed.Round(time.Millisecond), res.Console)
-	return nil
 }
 
 // Manifest prints the stage1 manifest buildStage1 writes for RELEASE.
@@ -266,14 +189,4 @@ func (Stage1) Manifest(ctx context.Context, release string) error {
 	}
 	_, err = os.Stdout.Write(append(b, '\n'))
 	return err
-}
-
-// keyPairExists reports whether both halves of the signing key base exist.
-func keyPairExists(base string) bool {
-	for _, suffix := range []string{sign.PrivateKeySuffix, sign.PublicKeySuffix} {
-		if _, err := os.Stat(base + suffix); err != nil {
-			return false
-		}
-	}
-	return true
 }

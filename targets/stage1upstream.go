@@ -2,16 +2,11 @@ package targets
 
 import (
 	"context"
-	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/rktbuild/rktbuild/host"
 
 	"github.com/rktbuild/rktbuild/config"
-	"github.com/rktbuild/rktbuild/format/aci"
-	"github.com/rktbuild/rktbuild/sign"
-	"github.com/rktbuild/rktbuild/stage1"
 	"github.com/rktbuild/rktbuild/stage1/upstream"
 	"github.com/rktbuild/rktbuild/step"
 )
@@ -50,49 +45,29 @@ var stage1SrcE2ETools = []host.Tool{
 // S1B_STAGE1_QEMU_ACCEL sets its /qemu's accelerator (auto, kvm, tcg).
 // buildStage1 flattens onto it when S1B_UPSTREAM_STAGE1_KVM_ACI=build.
 func (Stage1) Upstream(ctx context.Context) error {
-	ctx, c, err := load(ctx)
-	if err != nil {
+	return run(ctx, "stage1:upstream", func(ctx context.Context, c *config.Config) error {
+		start := time.Now()
+		b, err := buildUpstream(ctx, c)
+		if err == nil {
+			step.Donef(ctx, "built %s with id %s in %s", b.File, b.ID, time.Since(start).Round(time.Second))
+		}
 		return err
-	}
-	start := time.Now()
-	b, err := buildUpstream(ctx, c)
-	if err != nil || b == nil || step.SessionFrom(ctx).DryRun {
-		return err
-	}
-	step.Printf(ctx, "built %s with id %s in %s\n", b.File, b.ID, time.Since(start).Round(time.Second))
-	return nil
+	})
 }
 
+// buildUpstream builds the from-source stage1-kvm (its host tools are
+// checked here too: buildStage1 needs it only when
+// S1B_UPSTREAM_STAGE1_KVM_ACI=build).
 func buildUpstream(ctx context.Context, c *config.Config) (*upstream.Built, error) {
-	rkt, err := stage1.ParseRktVersion(c.UpstreamStage1Version)
+	o, err := upstreamOptions(c)
 	if err != nil {
-		return nil, fmt.Errorf("S1B_UPSTREAM_STAGE1_KVM_VERSION: %w", err)
-	}
-	if err := upstream.CheckAccel(c.Stage1QemuAccel); err != nil {
 		return nil, err
 	}
 	if err := host.Need(ctx, upstreamTools...); err != nil {
 		return nil, err
 	}
-	epoch, has, err := c.Epoch()
-	if err != nil {
+	if err := ensureKey(ctx, c); err != nil {
 		return nil, err
 	}
-	if !step.SessionFrom(ctx).DryRun && !keyPairExists(c.SigningKey) {
-		if _, _, err := sign.EnsureKey(ctx, c); err != nil {
-			return nil, err
-		}
-	}
-	return upstream.Build(ctx, upstream.Options{
-		Rkt:        rkt,
-		WorkDir:    filepath.Join(c.BuildDir, "stage1-upstream"),
-		RktWorkDir: filepath.Join(c.BuildDir, "rkt"),
-		OutDir:     c.OutDir,
-		Accel:      c.Stage1QemuAccel,
-		Pack:       aci.PackOptions{Epoch: epoch, HasEpoch: has, ForceRoot: true},
-		Sign: func(ctx context.Context, file string) error {
-			return sign.SignArtifact(ctx, c, file)
-		},
-		SignInputs: signInputs(c),
-	})
+	return upstream.Build(ctx, o)
 }

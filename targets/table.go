@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/rktbuild/rktbuild/host"
+	"github.com/rktbuild/rktbuild/step"
 
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/nspawn/static"
@@ -20,6 +21,9 @@ type row struct {
 	name string
 	// tools are the host programs the target runs.
 	tools []host.Tool
+	// extra are tools the target uses when present (ccache): doctor lists
+	// and setup installs them, run does not require them.
+	extra []host.Tool
 	// plan is the target as `mage plan` calls it; nil: not plannable.
 	plan func(context.Context) error
 }
@@ -32,8 +36,8 @@ var table []row
 func init() {
 	table = []row{
 		{name: "all", plan: All},
-		{name: "buildStage1", tools: tools(kernelTools, ccacheTool, upstreamTools), plan: BuildStage1},
-		{name: "kernel:build", tools: tools(kernelTools, ccacheTool), plan: Kernel{}.Build},
+		{name: "buildStage1", tools: kernelTools, extra: tools(ccacheTool, upstreamTools), plan: BuildStage1},
+		{name: "kernel:build", tools: kernelTools, extra: tools(ccacheTool), plan: Kernel{}.Build},
 		{name: "stage1:smoke", tools: tools(kernelTools, qemuTool), plan: Stage1{}.Smoke},
 		{name: "stage1:upstream", tools: upstreamTools, plan: Stage1{}.Upstream},
 		{name: "nspawn:build", tools: static.Tools, plan: Nspawn{}.Build},
@@ -108,9 +112,11 @@ func planNames() []string {
 	return names
 }
 
-// run is the body of a thin target: it loads the configuration, checks
-// (and as root installs) the host tools the target's row names, then
-// calls fn.
+// run is the body of a thin target: it loads the configuration and puts
+// the build session in ctx, checks (and as root installs) the host tools
+// the target's row names, then calls fn. In a planning session (`mage
+// plan`, DRY_RUN=1) a plan that ends early (step.ErrPlanned: later steps
+// need outputs that do not exist yet) is a success.
 func run(ctx context.Context, name string, fn func(ctx context.Context, c *config.Config) error) error {
 	ctx, c, err := load(ctx)
 	if err != nil {
@@ -121,5 +127,15 @@ func run(ctx context.Context, name string, fn func(ctx context.Context, c *confi
 			return err
 		}
 	}
-	return fn(ctx, c)
+	return planEnd(ctx, fn(ctx, c))
+}
+
+// planEnd returns err, except that the early end of a plan
+// (step.ErrPlanned) in a planning session is no error.
+func planEnd(ctx context.Context, err error) error {
+	if err != nil && step.SessionFrom(ctx).DryRun && step.Planned(err) {
+		step.Summaryf(ctx, "%v", err)
+		return nil
+	}
+	return err
 }

@@ -29,15 +29,15 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
-	"github.com/rktbuild/rktbuild/host"
-	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
-	"github.com/rktbuild/rktbuild/config"
+	"github.com/rktbuild/rktbuild/host"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
+
 	"github.com/rktbuild/rktbuild/nspawn"
 	"github.com/rktbuild/rktbuild/patch"
 	"github.com/rktbuild/rktbuild/rootfs"
@@ -75,33 +75,6 @@ type Options struct {
 	// cache) of the build root used when BuildIn is "rootfs"; suite,
 	// packages and directory are set by Build.
 	Rootfs rootfs.Options
-}
-
-// FromConfig returns the options the configuration describes:
-// NSPAWN_RELEASE (empty: ROOTFS_SUITE), NSPAWN_BUILD_IN, S1B_BUILD_DIR,
-// S1B_JOBS. patchDir is the repository's nspawn/patches.
-func FromConfig(c *config.Config, patchDir string) Options {
-	rel := c.NspawnRelease
-	if rel == "" {
-		rel = c.RootfsSuite
-	}
-	ro := rootfs.Options{
-		Arch:     c.RootfsArch,
-		CacheDir: filepath.Join(c.CacheDir, "debs", "nspawn-"+rel+"-"+c.RootfsArch),
-	}
-	if rel == c.RootfsSuite {
-		// A mirror or keyring configured for another suite may not carry
-		// this release.
-		ro.Mirror, ro.Keyring = c.RootfsMirror, c.RootfsKeyring
-	}
-	return Options{
-		Release:  rel,
-		BuildIn:  c.NspawnBuildIn,
-		Dir:      filepath.Join(c.BuildDir, "nspawn"),
-		PatchDir: patchDir,
-		Jobs:     c.Jobs,
-		Rootfs:   ro,
-	}
 }
 
 // Binary is the output path.
