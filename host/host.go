@@ -100,8 +100,15 @@ func packages(tools []Tool) []string {
 // what it does); otherwise it returns an error naming the missing tools and
 // the command that installs them.
 func Need(ctx context.Context, tools ...Tool) error {
+	if step.SessionFrom(ctx).DryRun {
+		// A plan installs nothing and goes on: it says what is missing.
+		if miss := Missing(ctx, tools...); len(miss) > 0 {
+			step.Printf(ctx, "would need missing host tools (%s)\n", InstallCommand(miss))
+		}
+		return nil
+	}
 	canInstall := false
-	if os.Geteuid() == 0 && !step.SessionFrom(ctx).DryRun {
+	if os.Geteuid() == 0 {
 		_, err := exec.LookPath("apt-get")
 		canInstall = err == nil
 	}

@@ -90,18 +90,16 @@ func Rootfs(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if !step.SessionFrom(ctx).DryRun {
-		if err := host.Need(ctx, debootstrapTool); err != nil {
-			return err
-		}
+	if err := host.Need(ctx, debootstrapTool); err != nil {
+		return err
 	}
 	o := rootfs.FromConfig(c)
 	res, err := rootfs.Build(ctx, o)
 	if err != nil {
-		return err
+		return planEnd(ctx, err)
 	}
-	if !res.Ran && !step.SessionFrom(ctx).DryRun {
-		step.Summaryf(ctx, "rootfs %s: %s", o.Dir, res.Reason)
+	if !res.Ran {
+		step.Donef(ctx, "rootfs %s: %s", o.Dir, res.Reason)
 	}
 	return nil
 }
@@ -139,10 +137,8 @@ func buildImageSet(ctx context.Context, names []string) error {
 	if err != nil {
 		return err
 	}
-	if !step.SessionFrom(ctx).DryRun {
-		if err := host.Need(ctx, debootstrapTool, nspawnTool, goTool); err != nil {
-			return err
-		}
+	if err := host.Need(ctx, debootstrapTool, nspawnTool, goTool); err != nil {
+		return err
 	}
 	sts, err := images.BuildSet(ctx, c, names)
 	if len(sts) > 0 {
@@ -150,7 +146,7 @@ func buildImageSet(ctx context.Context, names []string) error {
 		images.WriteStatus(&b, sts)
 		step.Printf(ctx, "%s", b.String())
 	}
-	return err
+	return planEnd(ctx, err)
 }
 
 // Run runs an image's app with systemd-nspawn, as `rkt run` did.
@@ -257,10 +253,8 @@ func BuildRepos(ctx context.Context, file *string, offline *bool) error {
 	if file != nil && *file != "" {
 		list = *file
 	}
-	if !step.SessionFrom(ctx).DryRun {
-		if err := host.Need(ctx, debootstrapTool, nspawnTool, goTool); err != nil {
-			return err
-		}
+	if err := host.Need(ctx, debootstrapTool, nspawnTool, goTool); err != nil {
+		return err
 	}
 	sts, _, err := images.BuildRepos(ctx, c, list, offline != nil && *offline)
 	if err != nil && len(sts) > 0 && sts[len(sts)-1].Err != nil {
@@ -268,7 +262,7 @@ func BuildRepos(ctx context.Context, file *string, offline *bool) error {
 		images.WriteStatus(&b, sts)
 		step.Printf(ctx, "%s", b.String())
 	}
-	return err
+	return planEnd(ctx, err)
 }
 
 func deref(s *string) string {
