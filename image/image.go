@@ -19,13 +19,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 
 	"github.com/appc/spec/schema"
 	"github.com/appc/spec/schema/types"
@@ -43,7 +44,7 @@ type Builder struct {
 	manifest *schema.ImageManifest
 	err      error
 	// Env runs commands inside the rootfs (runner, .deb cache, binds).
-	Env rootfs.Env
+	Env nspawn.Env
 }
 
 // Rootfs returns the builder's rootfs directory.
@@ -263,7 +264,7 @@ func (b *Builder) AptInstall(ctx context.Context, pkgs ...string) error {
 }
 
 // CleanApt removes apt's package lists and downloaded packages.
-func (b *Builder) CleanApt() { b.fail(rootfs.CleanApt(b.Rootfs())) }
+func (b *Builder) CleanApt() { b.fail(nspawn.CleanApt(b.Rootfs())) }
 
 func (b *Builder) app() *types.App {
 	if b.manifest.App == nil {
@@ -403,10 +404,10 @@ func (b *Builder) WriteSigned(ctx context.Context, c *config.Config, out string,
 
 // NewEnv returns the rootfs environment for image builds: the nspawn
 // runner (static build preferred) and the .deb cache from config.
-func NewEnv(c *config.Config) (rootfs.Env, error) {
+func NewEnv(c *config.Config) (nspawn.Env, error) {
 	r, err := nspawn.Find(c.BuildDir)
 	if err != nil {
-		return rootfs.Env{}, err
+		return nspawn.Env{}, err
 	}
-	return rootfs.Env{Runner: r, CacheDir: rootfs.DebCache(c)}, nil
+	return nspawn.Env{Runner: r, CacheDir: rootfs.DebCache(c)}, nil
 }

@@ -22,13 +22,15 @@ package images
 import (
 	"context"
 	"fmt"
-	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rktbuild/rktbuild/internal/fsutil"
+	"github.com/rktbuild/rktbuild/nspawn"
 
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/deb"
@@ -174,7 +176,7 @@ func orderOf(n string) int {
 // environment and where the base rootfs lives.
 type Env struct {
 	Config *config.Config
-	Rootfs rootfs.Env
+	Rootfs nspawn.Env
 	// RootfsDir is the debootstrapped base rootfs.
 	RootfsDir string
 	// work is the recipe's scratch directory.

@@ -1,5 +1,5 @@
 // Package rootfs builds Debian/Ubuntu root file systems with debootstrap and
-// runs steps (apt-get, arbitrary commands) inside them with systemd-nspawn.
+// leaves running commands inside them to package nspawn (the layer above).
 //
 // Downloaded .deb files are kept in a cache directory that the next
 // debootstrap reuses (--cache-dir) and that apt inside a rootfs sees as
@@ -13,15 +13,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 
+	"github.com/rktbuild/rktbuild/internal/fsutil"
+
 	"github.com/rktbuild/rktbuild/config"
-	"github.com/rktbuild/rktbuild/nspawn"
 	"github.com/rktbuild/rktbuild/step"
 )
 
@@ -319,12 +319,16 @@ func Build(ctx context.Context, o Options) (step.Result, error) {
 		Inputs:  o.Inputs(),
 		Outputs: []string{o.Dir},
 		Run: func(ctx context.Context) error {
-			return debootstrap(ctx, o)
+			return Bootstrap(ctx, o)
 		},
 	})
 }
 
-func debootstrap(ctx context.Context, o Options) error {
+// Bootstrap builds the tree o describes into o.Dir with debootstrap or
+// mmdebstrap, replacing it atomically, with the .deb cache in o.CacheDir
+// (created; it must be absolute). It is Build's work without the
+// up-to-date check, for callers with their own step.
+func Bootstrap(ctx context.Context, o Options) error {
 	bin, err := o.binary()
 	if err != nil {
 		return err
@@ -385,78 +389,4 @@ func explain(err error, o Options) error {
 		return fmt.Errorf("debootstrap could not verify %s: check ROOTFS_KEYRING (Ubuntu suites need ubuntu-keyring): %w", o.Suite, err)
 	}
 	return err
-}
-
-// Env is how steps run inside a rootfs: the nspawn runner and the .deb
-// cache bound at /var/cache/apt/archives.
-type Env struct {
-	Runner   *nspawn.Runner
-	CacheDir string
-	// Binds are added to every command.
-	Binds []nspawn.Bind
-	// Env holds extra KEY=VALUE entries for every command.
-	Env []string
-}
-
-// Exec runs args inside root with the .deb cache bound.
-func (e Env) Exec(ctx context.Context, root string, args ...string) error {
-	if e.Runner == nil {
-		return errors.New("rootfs: no nspawn runner")
-	}
-	binds := append([]nspawn.Bind(nil), e.Binds...)
-	if e.CacheDir != "" {
-		if err := os.MkdirAll(filepath.Join(e.CacheDir, "partial"), 0o755); err != nil {
-			return err
-		}
-		binds = append(binds, nspawn.Bind{Source: e.CacheDir, Target: AptArchives})
-	}
-	env := append([]string{
-		"DEBIAN_FRONTEND=noninteractive",
-		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-	}, e.Env...)
-	return e.Runner.Run(ctx, nspawn.Options{Root: root, Args: args, Binds: binds, Env: env})
-}
-
-// aptOpts keep apt's downloads in the bound cache (run as root so the
-// cache needs no special owner) and never prompt.
-var aptOpts = []string{"-o", "APT::Sandbox::User=root", "-o", "Dpkg::Use-Pty=0", "-o", "APT::Keep-Downloaded-Packages=true"}
-
-// AptInstall runs apt-get update and installs pkgs (no recommends) inside
-// root; the package lists are removed afterwards.
-func (e Env) AptInstall(ctx context.Context, root string, pkgs ...string) error {
-	for _, p := range pkgs {
-		if !nameRe.MatchString(p) {
-			return fmt.Errorf("apt install: %q is not a package name", p)
-		}
-	}
-	update := append([]string{"apt-get"}, aptOpts...)
-	update = append(update, "update")
-	if err := e.Exec(ctx, root, update...); err != nil {
-		return fmt.Errorf("apt-get update in %s: %w", root, err)
-	}
-	install := append([]string{"apt-get"}, aptOpts...)
-	install = append(install, "install", "-y", "--no-install-recommends")
-	install = append(install, pkgs...)
-	if err := e.Exec(ctx, root, install...); err != nil {
-		return fmt.Errorf("apt-get install %s in %s: %w", strings.Join(pkgs, " "), root, err)
-	}
-	return CleanApt(root)
-}
-
-// CleanApt removes apt's package lists and any downloaded .debs from root
-// (what `apt-get clean` and `rm -rf /var/lib/apt/lists/*` did in the
-// original scripts, without emptying the shared cache).
-func CleanApt(root string) error {
-	for _, pat := range []string{"var/lib/apt/lists/*", "var/cache/apt/archives/*.deb", "var/cache/apt/*.bin"} {
-		m, _ := filepath.Glob(filepath.Join(root, pat))
-		for _, p := range m {
-			if filepath.Base(p) == "lock" || filepath.Base(p) == "partial" || filepath.Base(p) == "auxfiles" {
-				continue
-			}
-			if err := os.RemoveAll(p); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }

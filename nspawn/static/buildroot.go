@@ -3,11 +3,10 @@ package static
 import (
 	"context"
 	"fmt"
-	"github.com/rktbuild/rktbuild/internal/fsutil"
-	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/rktbuild/rktbuild/rootfs"
 	"github.com/rktbuild/rktbuild/step"
 )
 
@@ -61,8 +60,9 @@ func BuildRootPackages() []string {
 	return out
 }
 
-// buildRoot debootstraps the build root for o.Release (cached: rebuilt only
-// when its options change) and returns its directory.
+// buildRoot makes the build root for o.Release with package rootfs
+// (cached: rebuilt only when its options change) and returns its
+// directory.
 func (o Options) buildRoot(ctx context.Context) (string, error) {
 	ro := o.Rootfs
 	ro.Suite = o.Release
@@ -73,6 +73,9 @@ func (o Options) buildRoot(ctx context.Context) (string, error) {
 		ro.Components = []string{"main"}
 	}
 	ro.Packages = BuildRootPackages()
+	if ro.Builder == "" {
+		ro.Builder = "debootstrap" // the recipe's tool: mmdebstrap's output differs
+	}
 	ro.Dir = o.work("rootfs", "buildroot")
 	if ro.CacheDir == "" {
 		ro.CacheDir = o.work("debs")
@@ -99,13 +102,8 @@ func (o Options) buildRoot(ctx context.Context) (string, error) {
 		Inputs:  in,
 		Outputs: []string{filepath.Join(ro.Dir, "etc", "os-release")},
 		Run: func(ctx context.Context) error {
-			if err := os.MkdirAll(ro.CacheDir, 0o755); err != nil {
-				return err
-			}
-			step.Summaryf(ctx, "nspawn: debootstrap %s build root with %s into %s", ro.Suite, strings.Join(ro.Packages, " "), ro.Dir)
-			return fsutil.ReplaceDir(ro.Dir, func(tmp string) error {
-				return step.Cmd{Env: []string{"DEBIAN_FRONTEND=noninteractive"}}.Run(ctx, "debootstrap", ro.Args(tmp)...)
-			})
+			step.Summaryf(ctx, "nspawn: build root for %s with %s", ro.Suite, strings.Join(ro.Packages, " "))
+			return rootfs.Bootstrap(ctx, ro)
 		},
 	})
 	if err != nil {
