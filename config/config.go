@@ -124,16 +124,6 @@ func Get() (*Config, error) {
 	return loaded, loadErr
 }
 
-// MustGet is Get for targets: it panics with the load error, which mage
-// reports as the target's failure.
-func MustGet() *Config {
-	c, err := Get()
-	if err != nil {
-		panic(err)
-	}
-	return c
-}
-
 // Keys returns every known key in the order builder-config documents them.
 func Keys() []string {
 	entries, err := parse(builderConfig, DefaultsFile, nil)

@@ -33,7 +33,6 @@ import (
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/nspawn"
-	"github.com/rktbuild/rktbuild/rootfs"
 	"github.com/rktbuild/rktbuild/sign"
 	"github.com/rktbuild/rktbuild/step"
 )
@@ -409,5 +408,5 @@ func NewEnv(c *config.Config) (nspawn.Env, error) {
 	if err != nil {
 		return nspawn.Env{}, err
 	}
-	return nspawn.Env{Runner: r, CacheDir: rootfs.DebCache(c)}, nil
+	return nspawn.Env{Runner: r, CacheDir: DebCache(c)}, nil
 }

@@ -36,7 +36,6 @@ import (
 	"github.com/rktbuild/rktbuild/deb"
 	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/image"
-	"github.com/rktbuild/rktbuild/rootfs"
 	"github.com/rktbuild/rktbuild/sign"
 	"github.com/rktbuild/rktbuild/step"
 )
@@ -189,7 +188,7 @@ func NewEnv(c *config.Config) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Env{Config: c, Rootfs: re, RootfsDir: rootfs.FromConfig(c).Dir}, nil
+	return &Env{Config: c, Rootfs: re, RootfsDir: image.RootfsOptions(c).Dir}, nil
 }
 
 // FromRootfs begins an image from a copy of the base rootfs.
@@ -286,7 +285,7 @@ func InputsOf(c *config.Config, r Recipe) step.Inputs {
 	in.Files = append(in.Files, sign.KeyFiles(c.SigningKey)...)
 	if r.NeedsRootfs {
 		// The rootfs tree itself (hashed by content, cached by stat).
-		in.Files = append(in.Files, rootfs.FromConfig(c).Dir)
+		in.Files = append(in.Files, image.RootfsOptions(c).Dir)
 	}
 	return in
 }

@@ -13,7 +13,7 @@ import (
 
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/format/aci"
-	"github.com/rktbuild/rktbuild/rootfs"
+	"github.com/rktbuild/rktbuild/image"
 	"github.com/rktbuild/rktbuild/sign"
 	"github.com/rktbuild/rktbuild/step"
 )
@@ -260,7 +260,7 @@ func TestBaseRecipe(t *testing.T) {
 	if _, err := sign.GenKey(c.SigningKey, sign.Identity{Name: "test", Comment: "images test", Email: "test@example.test"}, 2048, nil); err != nil {
 		t.Fatal(err)
 	}
-	root := rootfs.FromConfig(c).Dir
+	root := image.RootfsOptions(c).Dir
 	for f, data := range map[string]string{
 		"etc/os-release":                   "VERSION_ID=\"12\"\n",
 		"var/lib/apt/lists/x_InRelease":    "lists",
@@ -381,7 +381,7 @@ func TestGoBuilderManifest(t *testing.T) {
 	if _, err := sign.GenKey(c.SigningKey, sign.Identity{Name: "test", Comment: "images test", Email: "test@example.test"}, 2048, nil); err != nil {
 		t.Fatal(err)
 	}
-	root := rootfs.FromConfig(c).Dir
+	root := image.RootfsOptions(c).Dir
 	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
 	os.WriteFile(filepath.Join(root, "etc/os-release"), []byte("VERSION_ID=\"12\"\n"), 0o644)
 	e := &Env{Config: c, RootfsDir: root}

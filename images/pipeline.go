@@ -34,7 +34,7 @@ func BuildSet(ctx context.Context, c *config.Config, names []string) ([]Status, 
 		if !r.NeedsRootfs {
 			continue
 		}
-		o := rootfs.FromConfig(c)
+		o := image.RootfsOptions(c)
 		start := time.Now()
 		res, err := rootfs.Build(ctx, o)
 		st := Status{Recipe: Recipe{Name: "rootfs", Order: -1}, File: o.Dir, Reason: res.Reason, Duration: time.Since(start)}

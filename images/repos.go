@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"text/tabwriter"
 	"time"
+
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 
 	"github.com/rktbuild/rktbuild/image"
 	"github.com/rktbuild/rktbuild/nspawn"

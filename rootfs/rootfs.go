@@ -21,7 +21,6 @@ import (
 
 	"github.com/rktbuild/rktbuild/internal/fsutil"
 
-	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/step"
 )
 
@@ -58,29 +57,6 @@ type Options struct {
 	// ScriptsDir is where debootstrap's suite scripts live; empty means
 	// $DEBOOTSTRAP_DIR/scripts or /usr/share/debootstrap/scripts.
 	ScriptsDir string
-}
-
-// FromConfig returns the options the ROOTFS_* keys describe, building into
-// <S1B_BUILD_DIR>/rootfs/<suite>-<arch> with the cache under CACHE_DIR.
-func FromConfig(c *config.Config) Options {
-	return Options{
-		Suite:      c.RootfsSuite,
-		Mirror:     c.RootfsMirror,
-		Keyring:    c.RootfsKeyring,
-		Variant:    c.RootfsVariant,
-		Components: c.RootfsComponents,
-		Packages:   c.RootfsPackages,
-		Overlay:    c.RootfsOverlay,
-		Arch:       c.RootfsArch,
-		Builder:    c.RootfsBuilder,
-		Dir:        filepath.Join(c.BuildDir, "rootfs", c.RootfsSuite+"-"+c.RootfsArch),
-		CacheDir:   DebCache(c),
-	}
-}
-
-// DebCache is the .deb cache directory under CACHE_DIR.
-func DebCache(c *config.Config) string {
-	return filepath.Join(c.CacheDir, "debs", c.RootfsSuite+"-"+c.RootfsArch)
 }
 
 var nameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9.+_-]*$`)

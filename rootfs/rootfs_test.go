@@ -13,7 +13,6 @@ import (
 
 	"github.com/rktbuild/rktbuild/internal/testenv"
 
-	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/step"
 )
 
@@ -42,18 +41,6 @@ func TestArgs(t *testing.T) {
 				t.Errorf("Args =\n  %q\nwant\n  %q", got, tt.want)
 			}
 		})
-	}
-}
-
-func TestFromConfig(t *testing.T) {
-	env := map[string]string{"ROOTFS_SUITE": "bookworm", "S1B_BUILD_DIR": "/b", "CACHE_DIR": "/c"}
-	c, err := config.Load(config.Options{Dir: t.TempDir(), LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := FromConfig(c)
-	if o.Dir != "/b/rootfs/bookworm-amd64" || o.CacheDir != "/c/debs/bookworm-amd64" || o.Mirror != "" || o.Variant != "minbase" {
-		t.Errorf("FromConfig = %+v", o)
 	}
 }
 

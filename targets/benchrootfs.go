@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rktbuild/rktbuild/host"
+	"github.com/rktbuild/rktbuild/image"
 	"github.com/rktbuild/rktbuild/internal/fsutil"
 
 	"github.com/rktbuild/rktbuild/rootfs"
@@ -54,7 +55,7 @@ func (Bench) Rootfs(ctx context.Context) error {
 	ctx = step.WithStampDir(ctx, filepath.Join(base, "stamps"))
 	runs := benchRuns(1)
 	build := func(builder string, i int) (time.Duration, error) {
-		o := rootfs.FromConfig(c)
+		o := image.RootfsOptions(c)
 		o.Builder = builder
 		o.Dir = filepath.Join(base, fmt.Sprintf("%s-%d", builder, i))
 		if err := fsutil.RemoveAll(o.Dir); err != nil {

@@ -93,7 +93,7 @@ func Rootfs(ctx context.Context) error {
 	if err := host.Need(ctx, debootstrapTool); err != nil {
 		return err
 	}
-	o := rootfs.FromConfig(c)
+	o := image.RootfsOptions(c)
 	res, err := rootfs.Build(ctx, o)
 	if err != nil {
 		return planEnd(ctx, err)
