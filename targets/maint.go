@@ -23,30 +23,7 @@ import (
 // (with its version), and the exact command that installs the missing ones.
 // It changes nothing; `mage setup` installs them.
 func Doctor(ctx context.Context) error {
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TARGET\tTOOL\tSTATUS\tVERSION / INSTALL")
-	var missing []host.Tool
-	seen := map[string]bool{}
-	for _, r := range table {
-		for i, t := range append(append([]host.Tool(nil), r.tools...), r.extra...) {
-			name := r.name
-			if i > 0 {
-				name = ""
-			}
-			ok, version := t.Present(ctx)
-			status := "ok"
-			if !ok {
-				status = "MISSING"
-				version = "apt-get install " + t.Package
-				if !seen[t.Name()] {
-					seen[t.Name()] = true
-					missing = append(missing, t)
-				}
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, t.Name(), status, version)
-		}
-	}
-	tw.Flush()
+	missing := host.Report(ctx, os.Stdout, toolGroups())
 	if len(missing) == 0 {
 		fmt.Println("\nall host tools are installed")
 		return nil
@@ -55,14 +32,24 @@ func Doctor(ctx context.Context) error {
 	return nil
 }
 
+// toolGroups lists every target's tools, required and optional, in table
+// order.
+func toolGroups() []host.Group {
+	var gs []host.Group
+	for _, r := range table {
+		gs = append(gs, host.Group{Name: r.name, Tools: append(append([]host.Tool(nil), r.tools...), r.extra...)})
+	}
+	return gs
+}
+
 // Setup installs every missing host tool (root, Debian/Ubuntu).
 //
 // It installs, as root on Debian/Ubuntu, every host tool any target needs
 // (see `mage doctor`). It runs apt-get update first.
 func Setup(ctx context.Context) error {
 	var all []host.Tool
-	for _, r := range table {
-		all = append(append(all, r.tools...), r.extra...)
+	for _, g := range toolGroups() {
+		all = append(all, g.Tools...)
 	}
 	miss := host.Missing(ctx, all...)
 	if len(miss) == 0 {
