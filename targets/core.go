@@ -116,6 +116,10 @@ type Bench mg.Namespace
 // (buildStage1 and images as fail-fast dependencies sharing the S1B_JOBS
 // budget; a failure in one cancels the other).
 func All(ctx context.Context) error {
-	step.Deps(ctx, BuildStage1, BuildImages)
-	return nil
+	// The session made here is the one both dependencies use: one job
+	// budget and hash cache for the whole build.
+	return run(ctx, "all", func(ctx context.Context, _ *config.Config) error {
+		step.Deps(ctx, BuildStage1, BuildImages)
+		return nil
+	})
 }
