@@ -18,7 +18,7 @@ func WriteFile(path string, perm os.FileMode, fill func(w io.Writer) error) (err
 		return err
 	}
 	sweepFor(path)
-	f, err := CreateTempLocked(dir, TempPattern(filepath.Base(path)))
+	f, err := CreateTempLocked(dir, tempPattern(filepath.Base(path)))
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func ReplaceDir(final string, fill func(tmp string) error) (err error) {
 		return err
 	}
 	sweepFor(final)
-	lt, err := MkdirTempLocked(parent, TempPattern(filepath.Base(final)))
+	lt, err := MkdirTempLocked(parent, tempPattern(filepath.Base(final)))
 	if err != nil {
 		return err
 	}

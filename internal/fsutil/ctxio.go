@@ -27,23 +27,3 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 	}
 	return c.r.Read(p)
 }
-
-// CtxWriter is CtxReader for the writing side of a copy.
-func CtxWriter(ctx context.Context, w io.Writer) io.Writer {
-	if ctx.Done() == nil {
-		return w
-	}
-	return &ctxWriter{ctx: ctx, w: w}
-}
-
-type ctxWriter struct {
-	ctx context.Context
-	w   io.Writer
-}
-
-func (c *ctxWriter) Write(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, context.Cause(c.ctx)
-	}
-	return c.w.Write(p)
-}

@@ -22,13 +22,13 @@ func TestHelperHoldTemp(t *testing.T) {
 	}
 	var name string
 	if os.Getenv("RKTBUILD_HOLD_TEMP_KIND") == "dir" {
-		lt, err := MkdirTempLocked(dir, TempPattern("tree"))
+		lt, err := MkdirTempLocked(dir, tempPattern("tree"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		name = lt.Path
 	} else {
-		f, err := CreateTempLocked(dir, TempPattern("out.aci"))
+		f, err := CreateTempLocked(dir, tempPattern("out.aci"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,14 +81,14 @@ func TestSweepStale(t *testing.T) {
 			// A temporary of this process, still being written.
 			var mine string
 			if kind == "dir" {
-				lt, err := MkdirTempLocked(dir, TempPattern(base))
+				lt, err := MkdirTempLocked(dir, tempPattern(base))
 				if err != nil {
 					t.Fatal(err)
 				}
 				defer lt.Release()
 				mine = lt.Path
 			} else {
-				f, err := CreateTempLocked(dir, TempPattern(base))
+				f, err := CreateTempLocked(dir, tempPattern(base))
 				if err != nil {
 					t.Fatal(err)
 				}

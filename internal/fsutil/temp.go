@@ -16,8 +16,8 @@ import (
 // run that is gone (killed, crashed, timed out) and is removed by the next
 // run that writes the same output (SweepStale), whatever its PID says.
 
-// TempPattern returns the os.CreateTemp pattern for temporaries of base.
-func TempPattern(base string) string {
+// tempPattern returns the os.CreateTemp pattern for temporaries of base.
+func tempPattern(base string) string {
 	return "." + base + ".tmp-" + strconv.Itoa(os.Getpid()) + "-*"
 }
 
