@@ -201,3 +201,19 @@ func NewManifest(o ManifestOptions) (*schema.ImageManifest, error) {
 	}
 	return m, nil
 }
+
+// ConfiguredManifest returns the JSON manifest of the stage1 image named
+// name for the upstream rkt version rktVersion (as S1B_UPSTREAM_STAGE1_KVM_VERSION
+// spells it) and kernel release, flattened or depending on the upstream
+// stage1.
+func ConfiguredManifest(name, rktVersion, release string, flattened bool) ([]byte, error) {
+	rkt, err := ParseRktVersion(rktVersion)
+	if err != nil {
+		return nil, fmt.Errorf("S1B_UPSTREAM_STAGE1_KVM_VERSION: %w", err)
+	}
+	m, err := NewManifest(ManifestOptions{Name: name, Rkt: rkt, KernelRelease: release, Flattened: flattened})
+	if err != nil {
+		return nil, err
+	}
+	return aci.MarshalManifest(m)
+}

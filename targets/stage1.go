@@ -10,7 +10,6 @@ import (
 	"github.com/magefile/mage/mg"
 
 	"github.com/rktbuild/rktbuild/config"
-	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/kernel"
 	"github.com/rktbuild/rktbuild/sign"
 	"github.com/rktbuild/rktbuild/stage1"
@@ -171,22 +170,12 @@ func (Stage1) Smoke(ctx context.Context) error {
 // labels and the stage1 annotations of S1B_UPSTREAM_STAGE1_KVM_VERSION
 // without building; reads S1B_STAGE1_NAME and S1B_UPSTREAM_STAGE1_KVM_ACI.
 func (Stage1) Manifest(ctx context.Context, release string) error {
-	ctx, c, err := load(ctx)
-	if err != nil {
+	return run(ctx, "stage1:manifest", func(ctx context.Context, c *config.Config) error {
+		m, err := stage1.ConfiguredManifest(c.Stage1Name, c.UpstreamStage1Version, release, c.UpstreamStage1ACI != "")
+		if err != nil {
+			return err
+		}
+		_, err = os.Stdout.Write(append(m, '\n'))
 		return err
-	}
-	rkt, err := stage1.ParseRktVersion(c.UpstreamStage1Version)
-	if err != nil {
-		return fmt.Errorf("S1B_UPSTREAM_STAGE1_KVM_VERSION: %w", err)
-	}
-	m, err := stage1.NewManifest(stage1.ManifestOptions{Name: c.Stage1Name, Rkt: rkt, KernelRelease: release, Flattened: c.UpstreamStage1ACI != ""})
-	if err != nil {
-		return err
-	}
-	b, err := aci.MarshalManifest(m)
-	if err != nil {
-		return err
-	}
-	_, err = os.Stdout.Write(append(b, '\n'))
-	return err
+	})
 }
