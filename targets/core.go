@@ -84,7 +84,7 @@ func init() { step.TerminateLikeInterrupt() }
 // It prints every effective configuration value and where it came from
 // (environment, .config or config/builder-config).
 func Config(ctx context.Context) error {
-	ctx, c, err := load(ctx)
+	_, c, err := load(ctx)
 	if err != nil {
 		return err
 	}

@@ -461,7 +461,7 @@ func trustKeys(ctx context.Context, c *config.Config, opts fetch.TrustOptions, f
 type Images mg.Namespace
 
 func regStore(ctx context.Context) (*store.Store, error) {
-	ctx, c, err := load(ctx)
+	_, c, err := load(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -472,7 +472,7 @@ func regStore(ctx context.Context) (*store.Store, error) {
 //
 // Usage: mage images:list
 func (Images) List(ctx context.Context) error {
-	ctx, c, err := load(ctx)
+	_, c, err := load(ctx)
 	if err != nil {
 		return err
 	}
