@@ -50,25 +50,17 @@ func (l Locator) store() *store.Store {
 	return &store.Store{Dir: l.StoreDir}
 }
 
-// find returns the first .aci file in Dirs whose manifest has name and
-// every label.
-func (l Locator) find(name string, labels map[string]string) string {
+// find returns the first .aci file in Dirs whose manifest matches r.
+func (l Locator) find(r aci.Ref) string {
 	for _, d := range l.Dirs {
 		files, _ := filepath.Glob(filepath.Join(d, "*.aci"))
 		sort.Strings(files)
 		for _, f := range files {
 			m, err := aci.ReadManifest(f)
-			if err != nil || m.Name.String() != name {
+			if err != nil {
 				continue
 			}
-			ok := true
-			for k, v := range labels {
-				if got, has := m.Labels.Get(k); !has || got != v {
-					ok = false
-					break
-				}
-			}
-			if ok {
+			if r.Matches(m.Name.String(), aci.LabelMap(m.Labels)) {
 				return f
 			}
 		}
@@ -81,11 +73,11 @@ func (l Locator) find(name string, labels map[string]string) string {
 // recipe outputs first, then the newest matching stored image.
 func (l Locator) Image(ref string) (string, error) {
 	if !strings.HasPrefix(ref, "sha512-") {
-		name, labels, err := store.ParseRef(ref)
+		r, err := aci.ParseRef(ref)
 		if err != nil {
 			return "", err
 		}
-		if f := l.find(name, labels); f != "" {
+		if f := l.find(r); f != "" {
 			return f, nil
 		}
 	}
@@ -109,11 +101,9 @@ func (l Locator) Image(ref string) (string, error) {
 // image in the store.
 func (l Locator) Finder() image.Finder {
 	return func(dep types.Dependency) (string, error) {
-		labels := map[string]string{}
-		for _, lb := range dep.Labels {
-			labels[lb.Name.String()] = lb.Value
-		}
-		if f := l.find(dep.ImageName.String(), labels); f != "" {
+		r := aci.Ref{Name: dep.ImageName.String(), Labels: aci.LabelMap(dep.Labels)}
+		labels := r.Labels
+		if f := l.find(r); f != "" {
 			return f, nil
 		}
 		if s := l.store(); s != nil {

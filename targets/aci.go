@@ -224,7 +224,7 @@ func (Aci) Patch(ctx context.Context, file, out string, name, labels *string) er
 		p.Name = *name
 	}
 	if labels != nil {
-		if p.Labels, err = parseLabels(*labels); err != nil {
+		if p.Labels, err = aci.ParseLabelEdits("-labels", *labels); err != nil {
 			return err
 		}
 	}
@@ -250,23 +250,6 @@ func (Aci) Patch(ctx context.Context, file, out string, name, labels *string) er
 	}
 	fmt.Println(id)
 	return nil
-}
-
-// parseLabels parses "k=v,k2=v2".
-func parseLabels(s string) (map[string]string, error) {
-	out := map[string]string{}
-	for _, kv := range strings.Split(s, ",") {
-		kv = strings.TrimSpace(kv)
-		if kv == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("-labels: %q is not KEY=VALUE (KEY= removes the label)", kv)
-		}
-		out[k] = v
-	}
-	return out, nil
 }
 
 func init() { registerBench("aci") }

@@ -145,15 +145,9 @@ func Repackage(ctx context.Context, src, name string, labels *string) error {
 	if err != nil {
 		return err
 	}
-	p := aci.PatchOptions{Name: name, Labels: map[string]string{}}
-	if labels != nil && *labels != "" {
-		for _, kv := range strings.Split(*labels, ",") {
-			k, v, ok := strings.Cut(kv, "=")
-			if !ok || k == "" {
-				return fmt.Errorf("repackage: label %q is not key=value", kv)
-			}
-			p.Labels[k] = v
-		}
+	p := aci.PatchOptions{Name: name}
+	if p.Labels, err = aci.ParseLabelEdits("repackage: -labels", deref(labels)); err != nil {
+		return err
 	}
 	in := src
 	if _, err := os.Stat(src); err != nil {
@@ -185,10 +179,7 @@ func Repackage(ctx context.Context, src, name string, labels *string) error {
 	if err != nil {
 		return fmt.Errorf("repackage: %w", err)
 	}
-	l := map[string]string{}
-	for _, x := range nm.Labels {
-		l[x.Name.String()] = x.Value
-	}
+	l := aci.LabelMap(nm.Labels)
 	base := name[strings.LastIndex(name, "/")+1:]
 	for _, k := range []string{"version", "os", "arch"} {
 		if l[k] != "" {

@@ -248,10 +248,7 @@ func buildImage(m *schema.ImageManifest, id string, l *fileLayer, opts Options) 
 // manifest annotations.
 func ConfigFor(m *schema.ImageManifest, id string, opts Options) (*v1.ConfigFile, map[string]string) {
 	cfg := &v1.ConfigFile{OS: "linux", Architecture: "amd64", RootFS: v1.RootFS{Type: "layers"}}
-	labels := map[string]string{}
-	for _, l := range m.Labels {
-		labels[l.Name.String()] = l.Value
-	}
+	labels := aci.LabelMap(m.Labels)
 	if v := labels["os"]; v != "" {
 		cfg.OS = v
 	}

@@ -57,17 +57,14 @@ func (r Request) String() string {
 	return s
 }
 
-// ParseRequest parses NAME[:VERSION][,label=value...] with the appc
-// discovery parser rkt used and adds the host's os and arch labels.
+// ParseRequest parses NAME[:VERSION][,label=value...] with aci.ParseRef
+// (rkt's syntax) and adds the host's os and arch labels.
 func ParseRequest(ref string) (Request, error) {
-	app, err := discovery.NewAppFromString(ref)
+	parsed, err := aci.ParseRef(ref)
 	if err != nil {
-		return Request{}, fmt.Errorf("image %q: %v (use NAME[:VERSION][,label=value...], e.g. example.com/app:1.0.0,arch=amd64)", ref, err)
+		return Request{}, err
 	}
-	r := Request{Name: app.Name.String(), Labels: map[string]string{}}
-	for k, v := range app.Labels {
-		r.Labels[k.String()] = v
-	}
+	r := Request{Name: parsed.Name, Labels: parsed.Labels}
 	if r.Labels["version"] == "" || r.Labels["version"] == "latest" {
 		delete(r.Labels, "version")
 		r.Latest = true
@@ -264,10 +261,7 @@ func fetchEndpoint(ctx context.Context, client *http.Client, req Request, ep dis
 		return Result{}, refuse("%w (nothing stored)", err)
 	}
 	// 3. The manifest must be what was asked for.
-	labels := map[string]string{}
-	for _, l := range m.Labels {
-		labels[l.Name.String()] = l.Value
-	}
+	labels := aci.LabelMap(m.Labels)
 	if m.Name.String() != req.Name {
 		return Result{}, refuse("%s: the image is named %s, not %s as requested (nothing stored)", ep.ACI, m.Name, req.Name)
 	}

@@ -377,10 +377,7 @@ func check(src string, keys []string) (*image, error) {
 	if signer == "" {
 		return nil, fmt.Errorf("its signature does not verify with the publishing key(s): %s", strings.Join(errs, "; "))
 	}
-	labels := map[string]string{}
-	for _, l := range m.Labels {
-		labels[l.Name.String()] = l.Value
-	}
+	labels := aci.LabelMap(m.Labels)
 	return &image{src: src, sig: sig, name: m.Name.String(), labels: labels, id: id, size: fi.Size(), signer: signer}, nil
 }
 

@@ -29,6 +29,7 @@ import (
 
 	appcaci "github.com/appc/spec/aci"
 	"github.com/coreos/go-semver/semver"
+	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/step"
 	"golang.org/x/sys/unix"
 )
@@ -305,14 +306,14 @@ func (s *Store) Resolve(ref string) (Image, error) {
 		}
 		return Image{}, fmt.Errorf("image ID %s is ambiguous (%d images): give more digits", ref, len(hits))
 	}
-	name, labels, err := ParseRef(ref)
+	r, err := aci.ParseRef(ref)
 	if err != nil {
 		return Image{}, err
 	}
 	var best Image
 	found := false
 	for _, im := range ims {
-		if Matches(im, name, labels) && (!found || Newer(im, best)) {
+		if r.Matches(im.Name, im.Labels) && (!found || Newer(im, best)) {
 			best, found = im, true
 		}
 	}
@@ -320,38 +321,6 @@ func (s *Store) Resolve(ref string) (Image, error) {
 		return Image{}, fmt.Errorf("no stored image matches %s: see `mage images:list` or `mage fetch %s`", ref, ref)
 	}
 	return best, nil
-}
-
-// ParseRef splits NAME[:VERSION][,label=value...] into a name and labels
-// (version becomes the "version" label).
-func ParseRef(ref string) (string, map[string]string, error) {
-	labels := map[string]string{}
-	parts := strings.Split(ref, ",")
-	name := parts[0]
-	if n, v, ok := strings.Cut(name, ":"); ok {
-		if v == "" {
-			return "", nil, fmt.Errorf("image %q: empty version after ':'", ref)
-		}
-		name = n
-		labels["version"] = v
-	}
-	if name == "" {
-		return "", nil, fmt.Errorf("image %q: no name: use NAME[:VERSION][,label=value...]", ref)
-	}
-	for _, p := range parts[1:] {
-		k, v, ok := strings.Cut(p, "=")
-		if !ok || k == "" || v == "" {
-			return "", nil, fmt.Errorf("image %q: label %q is not label=value", ref, p)
-		}
-		if strings.Contains(v, ":") {
-			return "", nil, fmt.Errorf("image %q: a colon may only follow the name", ref)
-		}
-		if old, dup := labels[k]; dup && old != v {
-			return "", nil, fmt.Errorf("image %q: label %s given twice", ref, k)
-		}
-		labels[k] = v
-	}
-	return name, labels, nil
 }
 
 // Open opens the stored ACI with the given ID.
@@ -456,12 +425,12 @@ func (s *Store) Rm(ref string) ([]Image, error) {
 			}
 		}
 	} else {
-		name, labels, err := ParseRef(ref)
+		r, err := aci.ParseRef(ref)
 		if err != nil {
 			return nil, err
 		}
 		for _, x := range ix.Images {
-			if Matches(x, name, labels) {
+			if r.Matches(x.Name, x.Labels) {
 				drop = append(drop, x)
 			} else {
 				keep = append(keep, x)

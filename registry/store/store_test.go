@@ -3,42 +3,10 @@ package store
 import (
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
 )
-
-func TestParseRef(t *testing.T) {
-	cases := []struct {
-		ref    string
-		name   string
-		labels map[string]string
-		err    string
-	}{
-		{"example.com/app", "example.com/app", map[string]string{}, ""},
-		{"example.com/app:1.0.0", "example.com/app", map[string]string{"version": "1.0.0"}, ""},
-		{"example.com/app:1.0.0,os=linux,arch=amd64", "example.com/app", map[string]string{"version": "1.0.0", "os": "linux", "arch": "amd64"}, ""},
-		{"example.com/app,version=2", "example.com/app", map[string]string{"version": "2"}, ""},
-		{"example.com/app:", "", nil, "empty version"},
-		{":1.0", "", nil, "no name"},
-		{"example.com/app,os", "", nil, "not label=value"},
-		{"example.com/app,os=linux:1", "", nil, "colon"},
-		{"example.com/app:1,version=2", "", nil, "twice"},
-	}
-	for _, tc := range cases {
-		name, labels, err := ParseRef(tc.ref)
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("ParseRef(%q): %v, want error %q", tc.ref, err, tc.err)
-			}
-			continue
-		}
-		if err != nil || name != tc.name || !reflect.DeepEqual(labels, tc.labels) {
-			t.Errorf("ParseRef(%q) = %q %v %v", tc.ref, name, labels, err)
-		}
-	}
-}
 
 func id(c byte) string { return "sha512-" + strings.Repeat(string(c), 128) }
 
