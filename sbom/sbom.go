@@ -570,7 +570,7 @@ func Marshal(doc *v2_3.Document) ([]byte, error) {
 // ForACI scans the ACI file and returns its SPDX document (JSON) and the
 // number of packages it lists (the image itself not counted).
 func ForACI(ctx context.Context, file string, epoch int64, hasEpoch bool) ([]byte, int, error) {
-	r, err := aci.Open(file)
+	r, err := aci.OpenTar(file)
 	if err != nil {
 		return nil, 0, err
 	}

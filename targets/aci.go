@@ -134,15 +134,11 @@ func warnSpecial(what string, special []aci.SpecialFile) {
 //
 // Usage: mage aci:manifest FILE
 func (Aci) Manifest(ctx context.Context, file string) error {
-	res, err := checkACIFile(file)
+	im, err := aci.Open(file)
 	if err != nil {
 		return err
 	}
-	m, err := aci.ParseManifest(file+": manifest", res.Manifest)
-	if err != nil {
-		return err
-	}
-	b, err := aci.MarshalManifest(m)
+	b, err := aci.MarshalManifest(im.Manifest)
 	if err != nil {
 		return err
 	}
@@ -157,29 +153,12 @@ func (Aci) Manifest(ctx context.Context, file string) error {
 //
 // Usage: mage aci:id FILE
 func (Aci) ID(ctx context.Context, file string) error {
-	res, err := checkACIFile(file)
+	im, err := aci.Open(file)
 	if err != nil {
 		return err
 	}
-	fmt.Println(res.ID)
+	fmt.Println(im.ID)
 	return nil
-}
-
-// checkACIFile checks the whole file with the archive rules (exactly one
-// manifest, rootfs/, no duplicates or escapes) before anything is printed
-// from it: an image ID or a manifest of a file that is not an ACI would
-// mislead.
-func checkACIFile(file string) (aci.CheckResult, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return aci.CheckResult{}, err
-	}
-	defer f.Close()
-	res, err := aci.Check(f)
-	if err != nil {
-		return res, fmt.Errorf("%s is not a valid ACI: %w (see `mage aci:validate %s`)", file, err, file)
-	}
-	return res, nil
 }
 
 // Extract unpacks an ACI file into DIR (DIR/manifest and DIR/rootfs).

@@ -103,7 +103,7 @@ func IsStage1(m *schema.ImageManifest) bool {
 // FromACI converts the ACI file: it streams the ACI once, writing the
 // gzip layer to a temporary file while hashing it.
 func FromACI(ctx context.Context, file string, opts Options) (*Image, error) {
-	r, err := aci.Open(file)
+	r, err := aci.OpenTar(file)
 	if err != nil {
 		return nil, err
 	}

@@ -54,12 +54,7 @@ type Image struct {
 
 // ShortID is the short form of an image ID shown by images:list
 // ("sha512-" + 32 hex digits, as rkt shows it).
-func (im Image) ShortID() string {
-	if len(im.ID) > 7+32 {
-		return im.ID[:7+32]
-	}
-	return im.ID
-}
+func (im Image) ShortID() string { return aci.ShortID(im.ID) }
 
 // Store is a content-addressed image store rooted at Dir.
 type Store struct{ Dir string }
