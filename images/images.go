@@ -173,6 +173,8 @@ func orderOf(n string) int {
 // environment and where the base rootfs lives.
 type Env struct {
 	Config *config.Config
+	// Signer signs every image written.
+	Signer *sign.Signer
 	Rootfs rootfs.Env
 	// RootfsDir is the debootstrapped base rootfs.
 	RootfsDir string
@@ -180,13 +182,14 @@ type Env struct {
 	work string
 }
 
-// NewEnv prepares the build environment from the configuration.
-func NewEnv(c *config.Config) (*Env, error) {
-	re, err := image.NewEnv(c)
+// NewEnv prepares the build environment from the configuration; signer
+// signs the images.
+func NewEnv(c *config.Config, signer *sign.Signer) (*Env, error) {
+	re, err := image.NewEnv(c.BuildDir, rootfs.DebCache(c))
 	if err != nil {
 		return nil, err
 	}
-	return &Env{Config: c, Rootfs: re, RootfsDir: rootfs.FromConfig(c).Dir}, nil
+	return &Env{Config: c, Signer: signer, Rootfs: re, RootfsDir: rootfs.FromConfig(c).Dir}, nil
 }
 
 // FromRootfs begins an image from a copy of the base rootfs.
@@ -223,7 +226,7 @@ func (e *Env) Write(ctx context.Context, b *image.Builder, out string) error {
 	if !has {
 		epoch, has = DeriveEpoch(ctx, b.Rootfs(), out)
 	}
-	id, err := b.WriteSigned(ctx, e.Config, out, aci.PackOptions{Epoch: epoch, HasEpoch: has})
+	id, err := b.WriteSigned(ctx, e.Signer, out, aci.PackOptions{Epoch: epoch, HasEpoch: has})
 	if err != nil {
 		return err
 	}
@@ -297,7 +300,7 @@ func Build(ctx context.Context, e *Env, list []Recipe) ([]Status, error) {
 	if !step.IsDryRun() && len(list) > 0 {
 		// Create the signing key before the steps hash it, so that
 		// generating it on first use does not rebuild on the next run.
-		if _, _, err := sign.EnsureKey(e.Config); err != nil {
+		if _, _, err := e.Signer.Ensure(ctx); err != nil {
 			return nil, err
 		}
 	}

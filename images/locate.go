@@ -2,6 +2,7 @@ package images
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -50,19 +51,49 @@ func (l Locator) store() *store.Store {
 	return &store.Store{Dir: l.StoreDir}
 }
 
+// Files lists the .aci files under Dirs, directory by directory, each
+// directory's files sorted by path; hidden files and directories (a
+// leading ".", e.g. temporary files of an atomic write) are skipped, and a
+// directory that does not exist holds no images. Publish takes these as
+// its images; find searches them in this order.
+func (l Locator) Files() ([]string, error) {
+	var out []string
+	for _, d := range l.Dirs {
+		var files []string
+		err := filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
+			if err != nil {
+				if os.IsNotExist(err) && p == d {
+					return filepath.SkipDir
+				}
+				return err
+			}
+			if p != d && strings.HasPrefix(e.Name(), ".") {
+				if e.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if !e.IsDir() && strings.HasSuffix(e.Name(), ".aci") {
+				files = append(files, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("looking for images in %s: %w", d, err)
+		}
+		sort.Strings(files)
+		out = append(out, files...)
+	}
+	return out, nil
+}
+
 // find returns the first .aci file in Dirs whose manifest matches r.
 func (l Locator) find(r aci.Ref) string {
-	for _, d := range l.Dirs {
-		files, _ := filepath.Glob(filepath.Join(d, "*.aci"))
-		sort.Strings(files)
-		for _, f := range files {
-			m, err := aci.ReadManifest(f)
-			if err != nil {
-				continue
-			}
-			if r.Matches(m.Name.String(), aci.LabelMap(m.Labels)) {
-				return f
-			}
+	files, _ := l.Files() // an unreadable directory holds nothing found
+	for _, f := range files {
+		m, err := aci.ReadManifest(f) // the manifest alone: no full pass per candidate
+		if err == nil && r.Matches(m.Name.String(), aci.LabelMap(m.Labels)) {
+			return f
 		}
 	}
 	return ""

@@ -2,7 +2,6 @@ package images
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -24,7 +23,7 @@ import (
 // recipes and what they depend on, in order (all recipes when names is
 // empty). The statuses include a "rootfs" row first when the rootfs was
 // considered.
-func BuildSet(ctx context.Context, c *config.Config, names []string) ([]Status, error) {
+func BuildSet(ctx context.Context, c *config.Config, signer *sign.Signer, names []string) ([]Status, error) {
 	list, err := Resolve(names)
 	if err != nil {
 		return nil, err
@@ -56,7 +55,7 @@ func BuildSet(ctx context.Context, c *config.Config, names []string) ([]Status, 
 		out = append(out, st)
 		break
 	}
-	e, err := NewEnv(c)
+	e, err := NewEnv(c, signer)
 	if err != nil {
 		return out, err
 	}
@@ -76,44 +75,6 @@ func WriteStatus(w io.Writer, sts []Status) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", label, s.Result, s.Duration.Round(100*time.Millisecond), s.File, s.Reason)
 	}
 	tw.Flush()
-}
-
-// Verify checks file's signature (file.asc): against the trust store
-// (TRUST_DIR, rkt layout) for the image's name, or else against this
-// machine's own signing key (SIGNING_KEY.pub.asc), which signed the images
-// rktbuild built here. It returns the signer.
-func Verify(c *config.Config, file string) (string, error) {
-	m, err := aci.ReadManifest(file)
-	if err != nil {
-		return "", err
-	}
-	sigFile := file + sign.SignatureSuffix
-	sig, err := os.Open(sigFile)
-	if err != nil {
-		return "", fmt.Errorf("image %s is not signed: %s: %v (sign it with `mage sign:file %s`, or run with -insecure)", file, sigFile, err, file)
-	}
-	defer sig.Close()
-	f, err := os.Open(file)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	signer, terr := sign.TrustStore{Dir: c.TrustDir}.Verify(m.Name.String(), f, sig)
-	if terr == nil {
-		return signer, nil
-	}
-	if !errors.Is(terr, sign.ErrUnknownKey) {
-		return "", terr
-	}
-	own := c.SigningKey + sign.PublicKeySuffix
-	if _, err := os.Stat(own); err != nil {
-		return "", terr
-	}
-	signer, err = sign.VerifyFile(file, sigFile, own)
-	if err != nil {
-		return "", fmt.Errorf("%v; and not by this machine's signing key %s: %w", terr, own, err)
-	}
-	return signer, nil
 }
 
 // RenderDir is where images are rendered for running, keyed by image ID.
@@ -147,9 +108,9 @@ func FindImage(c *config.Config, ref string) (string, error) {
 	return f, nil
 }
 
-// Prepare verifies (unless insecure) and renders the image file for
-// running, returning the runner to use.
-func Prepare(ctx context.Context, c *config.Config, file string, insecure bool) (*image.Rendered, *nspawn.Runner, error) {
+// Prepare verifies the image file with v (unless insecure) and renders it
+// for running, returning the runner to use.
+func Prepare(ctx context.Context, c *config.Config, v sign.Verifier, file string, insecure bool) (*image.Rendered, *nspawn.Runner, error) {
 	runner, err := nspawn.Find(c.BuildDir)
 	if err != nil {
 		return nil, nil, err
@@ -157,9 +118,13 @@ func Prepare(ctx context.Context, c *config.Config, file string, insecure bool) 
 	if insecure {
 		step.Summaryf("WARNING: not verifying the signature of %s (insecure)", file)
 	} else {
-		signer, err := Verify(c, file)
+		m, err := aci.ReadManifest(file)
 		if err != nil {
 			return nil, nil, err
+		}
+		signer, err := v.VerifyFile(ctx, m.Name.String(), file)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w (or run with -insecure)", err)
 		}
 		step.Logf(ctx, "%s: good signature from %s", file, signer)
 	}
@@ -177,12 +142,12 @@ func Prepare(ctx context.Context, c *config.Config, file string, insecure bool) 
 //
 // offline builds with no network from the module cache only (see
 // RepoBuild.Offline).
-func BuildRepos(ctx context.Context, c *config.Config, listFile string, offline bool) ([]Status, []RepoResult, error) {
+func BuildRepos(ctx context.Context, c *config.Config, signer *sign.Signer, v sign.Verifier, listFile string, offline bool) ([]Status, []RepoResult, error) {
 	entries, err := ReadRepoList(listFile)
 	if err != nil {
 		return nil, nil, err
 	}
-	sts, err := BuildSet(ctx, c, []string{"go-builder"})
+	sts, err := BuildSet(ctx, c, signer, []string{"go-builder"})
 	if err != nil {
 		return sts, nil, err
 	}
@@ -192,7 +157,7 @@ func BuildRepos(ctx context.Context, c *config.Config, listFile string, offline 
 		}
 		return sts, nil, nil
 	}
-	r, runner, err := Prepare(ctx, c, GoBuilderFile(c), false)
+	r, runner, err := Prepare(ctx, c, v, GoBuilderFile(c), false)
 	if err != nil {
 		return sts, nil, err
 	}

@@ -16,7 +16,6 @@ import (
 
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/format/aci"
-	"github.com/rktbuild/rktbuild/sign"
 	"github.com/rktbuild/rktbuild/step"
 )
 
@@ -220,7 +219,7 @@ func (Aci) Patch(ctx context.Context, file, out string, name, labels *string) er
 	}
 	step.Summaryf("wrote %s", out)
 	if c.SigningKey != "" {
-		if err := sign.SignArtifact(c, out); err != nil {
+		if err := signerFor(c).SignFile(ctx, out); err != nil {
 			return fmt.Errorf("aci:patch: signing %s: %w", out, err)
 		}
 		step.Summaryf("wrote %s.asc", out)

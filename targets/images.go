@@ -49,7 +49,7 @@ func (Bench) Run(ctx context.Context) error {
 	if err := prep.Run(); err != nil {
 		return fmt.Errorf("bench:run needs the base image: %w", err)
 	}
-	r, runner, err := images.Prepare(ctx, c, images.BaseFile(c), false)
+	r, runner, err := images.Prepare(ctx, c, verifierFor(c), images.BaseFile(c), false)
 	if err != nil {
 		return err
 	}
@@ -142,7 +142,7 @@ func buildImageSet(ctx context.Context, names []string) error {
 			return err
 		}
 	}
-	sts, err := images.BuildSet(ctx, c, names)
+	sts, err := images.BuildSet(ctx, c, signerFor(c), names)
 	if len(sts) > 0 {
 		var b strings.Builder
 		images.WriteStatus(&b, sts)
@@ -205,7 +205,7 @@ func Run(ctx context.Context, imageRef string, args, exec, env, volume, mount *s
 	// messages (verification, rendering) go to standard error.
 	defer func(w io.Writer) { step.Out = w }(step.Out)
 	step.Out = os.Stderr
-	r, runner, err := images.Prepare(ctx, c, file, insecure != nil && *insecure)
+	r, runner, err := images.Prepare(ctx, c, verifierFor(c), file, insecure != nil && *insecure)
 	if err != nil {
 		return err
 	}
@@ -261,7 +261,7 @@ func BuildRepos(ctx context.Context, file *string, offline *bool) error {
 			return err
 		}
 	}
-	sts, _, err := images.BuildRepos(ctx, c, list, offline != nil && *offline)
+	sts, _, err := images.BuildRepos(ctx, c, signerFor(c), verifierFor(c), list, offline != nil && *offline)
 	if err != nil && len(sts) > 0 && sts[len(sts)-1].Err != nil {
 		var b strings.Builder
 		images.WriteStatus(&b, sts)

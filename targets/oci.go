@@ -17,7 +17,6 @@ import (
 	"github.com/rktbuild/rktbuild/images"
 	"github.com/rktbuild/rktbuild/registry/publish"
 	"github.com/rktbuild/rktbuild/sbom"
-	"github.com/rktbuild/rktbuild/sign"
 	"github.com/rktbuild/rktbuild/step"
 )
 
@@ -188,11 +187,7 @@ func publishOCISigner(c *config.Config, imgs []string) (*openpgp.Entity, error) 
 	if !found || step.IsDryRun() {
 		return nil, nil
 	}
-	pass, err := sign.Passphrase(c)
-	if err != nil {
-		return nil, err
-	}
-	signer, err := sign.LoadSigner(sign.KeyFile(c.SigningKey, sign.PrivateKeySuffix), pass)
+	signer, err := signerFor(c).Entity()
 	if err != nil {
 		return nil, fmt.Errorf("publish: signing the OCI images: %w", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/url"
 	"os"
@@ -20,6 +19,7 @@ import (
 	"github.com/magefile/mage/mg"
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/format/aci"
+	"github.com/rktbuild/rktbuild/images"
 	"github.com/rktbuild/rktbuild/registry/bench"
 	"github.com/rktbuild/rktbuild/registry/certs"
 	"github.com/rktbuild/rktbuild/registry/fetch"
@@ -65,21 +65,21 @@ func Publish(ctx context.Context, dir *string) error {
 	if dir != nil && *dir != "" {
 		out = *dir
 	}
-	images, err := regFindImages(c.ACIDir, c.OutDir)
+	files, err := images.NewLocator(c).Files()
 	if err != nil {
-		return err
+		return fmt.Errorf("publish: %w", err)
 	}
 	pub := sign.KeyFile(c.SigningKey, sign.PublicKeySuffix)
 	if step.IsDryRun() {
-		step.Summaryf("publish: would publish %d images from %s and %s into %s", len(images), c.ACIDir, c.OutDir, out)
+		step.Summaryf("publish: would publish %d images from %s and %s into %s", len(files), c.ACIDir, c.OutDir, out)
 		return nil
 	}
-	ociSigner, err := publishOCISigner(c, images)
+	ociSigner, err := publishOCISigner(c, files)
 	if err != nil {
 		return err
 	}
 	res, err := publish.Publish(ctx, publish.Options{
-		Dir: out, Images: images, PubKeys: []string{pub}, BaseURL: c.PublishBaseURL, Template: c.PublishURLTemplate,
+		Dir: out, Images: files, PubKeys: []string{pub}, BaseURL: c.PublishBaseURL, Template: c.PublishURLTemplate,
 		OCISigner: ociSigner,
 	})
 	if err != nil {
@@ -92,40 +92,10 @@ func Publish(ctx context.Context, dir *string) error {
 	if !res.Changed {
 		state = "up to date"
 	}
-	step.Summaryf("publish: %s %d images (%d paths with the latest copies) in %s -> %s; discovery prefixes: %s", state, len(images), len(res.Entries),
+	step.Summaryf("publish: %s %d images (%d paths with the latest copies) in %s -> %s; discovery prefixes: %s", state, len(files), len(res.Entries),
 		res.Root, filepath.Base(res.Tree), strings.Join(res.Prefixes, ", "))
 	publishOCISummary(res)
 	return nil
-}
-
-// regFindImages lists the .aci files under the given directories.
-func regFindImages(dirs ...string) ([]string, error) {
-	var out []string
-	for _, d := range dirs {
-		if d == "" {
-			continue
-		}
-		err := filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
-			if err != nil {
-				if os.IsNotExist(err) && p == d {
-					return filepath.SkipDir
-				}
-				return err
-			}
-			if e.IsDir() && p != d && strings.HasPrefix(e.Name(), ".") {
-				return filepath.SkipDir
-			}
-			if !e.IsDir() && strings.HasSuffix(e.Name(), ".aci") && !strings.HasPrefix(e.Name(), ".") {
-				out = append(out, p)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("publish: looking for images in %s: %w", d, err)
-		}
-	}
-	sort.Strings(out)
-	return out, nil
 }
 
 // Repackage re-publishes an image under a new name, signed.
@@ -198,7 +168,7 @@ func Repackage(ctx context.Context, src, name string, labels *string) error {
 	if err != nil {
 		return fmt.Errorf("repackage: %w", err)
 	}
-	if err := sign.SignArtifact(c, out); err != nil {
+	if err := signerFor(c).SignFile(ctx, out); err != nil {
 		os.Remove(out)
 		return fmt.Errorf("repackage: %w", err)
 	}

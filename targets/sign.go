@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/magefile/mage/mg"
-	"github.com/rktbuild/rktbuild/registry/fetch"
+	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/sign"
 	"github.com/rktbuild/rktbuild/step"
 )
@@ -34,37 +34,20 @@ type Sign mg.Namespace
 // generated on first use by sign:file and by every target that signs, so
 // this is only needed for extra keys.
 func (Sign) GenKey(ctx context.Context, base string) error {
-	c, err := load()
-	if err != nil {
-		return err
-	}
-	id, err := sign.IdentityFromConfig(c)
-	if err != nil {
-		return err
-	}
-	pass, err := sign.Passphrase(c)
-	if err != nil {
-		return err
-	}
-	if step.IsDryRun() {
-		step.Summaryf("sign:genKey: would generate %s%s for %s", base, sign.PrivateKeySuffix, id)
+	return run(ctx, "sign:genKey", func(ctx context.Context, c *config.Config) error {
+		o := signerOptions(c)
+		o.Base, o.Bits = base, sign.DefaultBits
+		if step.IsDryRun() {
+			step.Summaryf("sign:genKey: would generate %s%s for %s", base, sign.PrivateKeySuffix, o.Identity)
+			return nil
+		}
+		fpr, err := sign.NewSigner(o).Generate(ctx)
+		if err != nil {
+			return fmt.Errorf("sign:genKey: %w", err)
+		}
+		step.Summaryf("wrote %s%s and %s%s, fingerprint %s", base, sign.PrivateKeySuffix, base, sign.PublicKeySuffix, fpr)
 		return nil
-	}
-	step.Summaryf("generating %d-bit RSA key for %s (this takes a few seconds)", sign.DefaultBits, id)
-	fpr, err := sign.GenKey(base, id, sign.DefaultBits, pass)
-	if err != nil {
-		return err
-	}
-	// Key generation cannot be interrupted midway; a Ctrl-C or SIGTERM
-	// during it means the user does not want the key: remove what this
-	// call wrote (GenKey never replaces an existing key) and fail.
-	if ctx.Err() != nil {
-		os.Remove(base + sign.PrivateKeySuffix)
-		os.Remove(base + sign.PublicKeySuffix)
-		return fmt.Errorf("sign:genKey: interrupted; %s%s was not kept: %w", base, sign.PrivateKeySuffix, context.Cause(ctx))
-	}
-	step.Summaryf("wrote %s%s and %s%s, fingerprint %s", base, sign.PrivateKeySuffix, base, sign.PublicKeySuffix, fpr)
-	return nil
+	})
 }
 
 // File writes FILE.asc, a detached signature of FILE that rkt verifies.
@@ -80,29 +63,17 @@ func (Sign) GenKey(ctx context.Context, base string) error {
 // comes from SIGNING_PASSPHRASE_FILE or $KEY_PASSPHRASE, never from the
 // command line. The signature is written atomically.
 func (Sign) File(ctx context.Context, file string, key *string) error {
-	c, err := load()
-	if err != nil {
-		return err
-	}
-	if step.IsDryRun() {
-		step.Summaryf("sign:file: would write %s%s", file, sign.SignatureSuffix)
+	return run(ctx, "sign:file", func(ctx context.Context, c *config.Config) error {
+		if step.IsDryRun() {
+			step.Summaryf("sign:file: would write %s%s", file, sign.SignatureSuffix)
+			return nil
+		}
+		if err := signerFor(c).SignFileWith(ctx, file, deref(key)); err != nil {
+			return err
+		}
+		step.Summaryf("wrote %s%s", file, sign.SignatureSuffix)
 		return nil
-	}
-	if key == nil || *key == "" {
-		if err := sign.SignArtifact(c, file); err != nil {
-			return err
-		}
-	} else {
-		pass, err := sign.Passphrase(c)
-		if err != nil {
-			return err
-		}
-		if err := sign.SignFile(file, *key, pass); err != nil {
-			return err
-		}
-	}
-	step.Summaryf("wrote %s%s", file, sign.SignatureSuffix)
-	return nil
+	})
 }
 
 // Verify checks FILE.asc, the detached signature of FILE.
@@ -114,72 +85,38 @@ func (Sign) File(ctx context.Context, file string, key *string) error {
 // IMAGE in the trust store TRUST_DIR must have made it, as rkt checks
 // (see sign:trust). With neither, the configured SIGNING_KEY's public key
 // is used. Prints `Good signature from "…"`; fails on a changed file, a
-// wrong key or a damaged signature.
+// wrong key, a key rkt cannot read or a damaged signature.
 func (Sign) Verify(ctx context.Context, file string, pubkey, name *string) error {
-	c, err := load()
-	if err != nil {
-		return err
-	}
-	var signer string
-	switch {
-	case pubkey != nil && *pubkey != "" && name != nil && *name != "":
-		return fmt.Errorf("sign:verify: give -pubkey or -name, not both")
-	case name != nil && *name != "":
-		data, err := os.Open(file)
+	return run(ctx, "sign:verify", func(ctx context.Context, c *config.Config) error {
+		v, image, err := verifierForFlags(c, deref(pubkey), deref(name))
 		if err != nil {
 			return err
 		}
-		defer data.Close()
-		sig, err := os.Open(file + sign.SignatureSuffix)
+		signer, err := v.VerifyFile(ctx, image, file)
 		if err != nil {
 			return err
 		}
-		defer sig.Close()
-		signer, err = sign.TrustStore{Dir: c.TrustDir}.Verify(*name, data, sig)
-		if err != nil {
-			return fmt.Errorf("%s: %w", file, err)
-		}
-	default:
-		pub := c.SigningKey + sign.PublicKeySuffix
-		if pubkey != nil && *pubkey != "" {
-			pub = *pubkey
-		} else if err := c.Require("SIGNING_KEY"); err != nil {
-			return err
-		}
-		signer, err = sign.VerifyFile(file, "", pub)
-		if err != nil {
-			return err
-		}
-	}
-	step.Summaryf("Good signature from %q", signer)
-	return nil
+		step.Summaryf("Good signature from %q", signer)
+		return nil
+	})
 }
 
-// Trust adds the public key PUBKEY to the trust store for names under PREFIX.
+// Trust adds PUBKEY to the trust store for names under PREFIX.
 //
 // Usage: mage sign:trust PREFIX PUBKEY [-fingerprint=FPR]
 //
-// The key lands in TRUST_DIR/prefix.d/PREFIX/<fingerprint>, the layout of
-// rkt's /etc/rkt/trustedkeys (PREFIX "root" stores it in root.d, trusted for
-// every name). As with `mage trust`, nothing is trusted silently: the key's
-// fingerprint must be confirmed on a terminal or given with -fingerprint.
-// sign:verify -name and image fetches then accept signatures by that key
-// for those names.
+// An alias of `mage trust PUBKEY -prefix=PREFIX`: the key lands in
+// TRUST_DIR/prefix.d/PREFIX/<fingerprint>, the layout of rkt's
+// /etc/rkt/trustedkeys (PREFIX "root" stores it in root.d, trusted for
+// every name). Nothing is trusted silently: the key's fingerprint must be
+// confirmed on a terminal or given with -fingerprint. sign:verify -name
+// and image fetches then accept signatures by that key for those names.
 func (Sign) Trust(ctx context.Context, prefix, pubkey string, fingerprint *string) error {
-	c, err := load()
-	if err != nil {
-		return err
+	root := prefix == "root"
+	if root {
+		prefix = ""
 	}
-	opts := fetch.TrustOptions{Store: sign.TrustStore{Dir: c.TrustDir}, KeyFile: sign.KeyFile(pubkey, sign.PublicKeySuffix)}
-	if prefix == "root" {
-		opts.Root = true
-	} else {
-		opts.Prefix = prefix
-	}
-	if fingerprint != nil {
-		opts.Fingerprint = *fingerprint
-	}
-	return trustKeys(ctx, c, opts, pubkey)
+	return Trust(ctx, pubkey, &prefix, fingerprint, &root, nil, nil, nil)
 }
 
 func init() {

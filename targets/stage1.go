@@ -174,7 +174,7 @@ func buildStage1(ctx context.Context, c *config.Config) (*stage1.Built, error) {
 		// (Only existence matters here: reading the key verifies its
 		// self-signature, which a no-op run need not pay for.)
 		if !keyPairExists(c.SigningKey) {
-			if _, _, err := sign.EnsureKey(c); err != nil {
+			if _, _, err := signerFor(c).Ensure(ctx); err != nil {
 				return nil, err
 			}
 		}
@@ -199,7 +199,7 @@ func buildStage1(ctx context.Context, c *config.Config) (*stage1.Built, error) {
 		UpstreamACI: upstreamACI,
 		Pack:        aci.PackOptions{Epoch: epoch, HasEpoch: has, ForceRoot: true},
 		Sign: func(ctx context.Context, file string) error {
-			return sign.SignArtifact(c, file)
+			return signerFor(c).SignFile(ctx, file)
 		},
 		SignInputs: signInputs(c),
 	})
@@ -207,7 +207,7 @@ func buildStage1(ctx context.Context, c *config.Config) (*stage1.Built, error) {
 
 // signInputs are the files whose change must re-sign: the key pair.
 func signInputs(c *config.Config) []string {
-	return sign.KeyFiles(c.SigningKey)
+	return signerFor(c).Inputs()
 }
 
 // Build builds the configured kernel and headers, without packing.

@@ -8,7 +8,6 @@ import (
 
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/format/aci"
-	"github.com/rktbuild/rktbuild/sign"
 	"github.com/rktbuild/rktbuild/stage1"
 	"github.com/rktbuild/rktbuild/stage1/upstream"
 	"github.com/rktbuild/rktbuild/step"
@@ -77,7 +76,7 @@ func buildUpstream(ctx context.Context, c *config.Config) (*upstream.Built, erro
 		return nil, err
 	}
 	if !step.IsDryRun() && !keyPairExists(c.SigningKey) {
-		if _, _, err := sign.EnsureKey(c); err != nil {
+		if _, _, err := signerFor(c).Ensure(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -89,7 +88,7 @@ func buildUpstream(ctx context.Context, c *config.Config) (*upstream.Built, erro
 		Accel:      c.Stage1QemuAccel,
 		Pack:       aci.PackOptions{Epoch: epoch, HasEpoch: has, ForceRoot: true},
 		Sign: func(ctx context.Context, file string) error {
-			return sign.SignArtifact(c, file)
+			return signerFor(c).SignFile(ctx, file)
 		},
 		SignInputs: signInputs(c),
 	})

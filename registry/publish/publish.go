@@ -137,7 +137,7 @@ func Publish(ctx context.Context, opts Options) (Result, error) {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		im, err := check(src, keys)
+		im, err := check(ctx, src, keys)
 		if err != nil {
 			return res, fmt.Errorf("publish: refusing %s: %w", src, err)
 		}
@@ -342,7 +342,7 @@ func defaultPrefixes(imgs []*image) []string {
 }
 
 // check validates src and its signature.
-func check(src string, keys []string) (*image, error) {
+func check(ctx context.Context, src string, keys []string) (*image, error) {
 	fi, err := os.Stat(src)
 	if err != nil {
 		return nil, err
@@ -361,18 +361,9 @@ func check(src string, keys []string) (*image, error) {
 	if err != nil {
 		return nil, err
 	}
-	var signer string
-	var errs []string
-	for _, k := range keys {
-		s, err := sign.VerifyFile(src, sig, k)
-		if err == nil {
-			signer = s
-			break
-		}
-		errs = append(errs, err.Error())
-	}
-	if signer == "" {
-		return nil, fmt.Errorf("its signature does not verify with the publishing key(s): %s", strings.Join(errs, "; "))
+	signer, err := sign.Verifier{Keys: keys}.VerifyFile(ctx, "", src)
+	if err != nil {
+		return nil, fmt.Errorf("its signature does not verify with the publishing key(s): %w", err)
 	}
 	return &image{Image: ai, sig: sig, labels: ai.Labels(), signer: signer}, nil
 }

@@ -1,0 +1,65 @@
+package targets
+
+import (
+	"fmt"
+
+	"github.com/rktbuild/rktbuild/config"
+	"github.com/rktbuild/rktbuild/images"
+	"github.com/rktbuild/rktbuild/sign"
+)
+
+// This file maps the configuration to the typed options of the domain
+// packages, one block per area, so that those packages never import
+// config.
+
+// --- model (signing, verification, image location) ---
+
+// signerFor is the one signer of the configured key: SIGNING_KEY, its
+// passphrase (SIGNING_PASSPHRASE_FILE or $KEY_PASSPHRASE) and the
+// KEY_USE_* identity a generated key gets.
+func signerFor(c *config.Config) *sign.Signer { return sign.NewSigner(signerOptions(c)) }
+
+// signerOptions are signerFor's settings, for targets that change one
+// (sign:genKey BASE).
+func signerOptions(c *config.Config) sign.SignerOptions {
+	return sign.SignerOptions{
+		Base:           c.SigningKey,
+		PassphraseFile: c.SigningPassphraseFile,
+		Identity:       sign.Identity{Name: c.KeyUseName, Comment: c.KeyUseComment, Email: c.KeyUseEmail},
+	}
+}
+
+// verifierForFlags is the policy sign:verify applies: -pubkey's key, or
+// the keys TRUST_DIR trusts for -name, or else SIGNING_KEY's public key.
+// It returns the image name to verify for ("" unless -name).
+func verifierForFlags(c *config.Config, pubkey, name string) (sign.Verifier, string, error) {
+	switch {
+	case pubkey != "" && name != "":
+		return sign.Verifier{}, "", fmt.Errorf("sign:verify: give -pubkey or -name, not both")
+	case name != "":
+		return sign.Verifier{Trust: sign.TrustStore{Dir: c.TrustDir}}, name, nil
+	case pubkey != "":
+		return sign.Verifier{Keys: []string{pubkey}}, "", nil
+	}
+	if err := c.Require("SIGNING_KEY"); err != nil {
+		return sign.Verifier{}, "", err
+	}
+	return sign.Verifier{Keys: []string{c.SigningKey + sign.PublicKeySuffix}}, "", nil
+}
+
+// verifierFor is the verification policy of run and sign:verify -name:
+// keys trusted for the image's name in TRUST_DIR, or this machine's own
+// SIGNING_KEY.
+func verifierFor(c *config.Config) sign.Verifier {
+	v := sign.Verifier{Trust: sign.TrustStore{Dir: c.TrustDir}}
+	if c.SigningKey != "" {
+		v.Keys = []string{c.SigningKey + sign.PublicKeySuffix}
+	}
+	return v
+}
+
+// locatorFor finds images among recipe and stage1 outputs (S1B_ACI_DIR,
+// S1B_OUT_DIR) and the store (STORE_DIR).
+func locatorFor(c *config.Config) images.Locator {
+	return images.NewLocator(c)
+}
