@@ -17,6 +17,7 @@ import (
 	"github.com/rktbuild/rktbuild/rootfs"
 	"github.com/rktbuild/rktbuild/sign"
 	"github.com/rktbuild/rktbuild/step"
+	"golang.org/x/term"
 )
 
 // BuildSet builds the base rootfs when a recipe needs it, then the named
@@ -178,4 +179,40 @@ func BuildRepos(ctx context.Context, c *config.Config, signer *sign.Signer, v si
 	err = WriteTable(&b, res)
 	step.Printf("%s", b.String())
 	return sts, res, err
+}
+
+// RunImage runs the app of the image ref names (see FindImage), as `rkt
+// run` did: verified with v unless insecure, rendered with its
+// dependencies, run with the process's standard streams (a console when
+// both ends are terminals). Standard output belongs to the app: rktbuild's
+// own messages go to standard error. The app's failure is returned as is
+// (nspawn.ExitCode gives its status).
+func RunImage(ctx context.Context, c *config.Config, v sign.Verifier, ref string, a image.App, insecure bool) error {
+	file, err := FindImage(c, ref)
+	if err != nil {
+		return err
+	}
+	if step.IsDryRun() {
+		step.Summaryf("would run %s", file)
+		return nil
+	}
+	defer func(w io.Writer) { step.Out = w }(step.Out)
+	step.Out = os.Stderr
+	r, runner, err := Prepare(ctx, c, v, file, insecure)
+	if err != nil {
+		return err
+	}
+	o, err := image.RunOptions(r, a)
+	if err != nil {
+		return err
+	}
+	if app := r.Manifest.App; app != nil && app.Group != "" && app.Group != "0" && app.Group != "root" {
+		step.Summaryf("note: %s asks for group %s; systemd-nspawn runs the app with its user's primary group", r.Manifest.Name, app.Group)
+	}
+	o.Stdin, o.Stdout, o.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd())) {
+		o.Console = "interactive"
+	}
+	step.Logf(ctx, "running %s (%s) with %s", r.Manifest.Name, r.ID, runner)
+	return runner.Run(ctx, o)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -16,7 +15,6 @@ import (
 	"github.com/rktbuild/rktbuild/nspawn"
 	"github.com/rktbuild/rktbuild/rootfs"
 	"github.com/rktbuild/rktbuild/step"
-	"golang.org/x/term"
 )
 
 var (
@@ -172,62 +170,17 @@ func buildImageSet(ctx context.Context, names []string) error {
 // or mounts are separated by spaces. -dns is systemd-nspawn's
 // --resolv-conf mode (default replace-host).
 func Run(ctx context.Context, imageRef string, args, exec, env, volume, mount *string, insecure *bool, dns *string) error {
-	c, err := load()
-	if err != nil {
-		return err
-	}
-	a := image.App{}
-	if a.Args, err = splitWords(deref(args)); err != nil {
-		return fmt.Errorf("-args: %w", err)
-	}
-	if a.Exec, err = splitWords(deref(exec)); err != nil {
-		return fmt.Errorf("-exec: %w", err)
-	}
-	if a.Env, err = splitWords(deref(env)); err != nil {
-		return fmt.Errorf("-env: %w", err)
-	}
-	if a.Volumes, err = image.ParseVolumes(deref(volume)); err != nil {
-		return err
-	}
-	if a.Mounts, err = image.ParseMounts(deref(mount)); err != nil {
-		return err
-	}
-	a.ResolvConf = deref(dns)
-	file, err := images.FindImage(c, imageRef)
-	if err != nil {
-		return err
-	}
-	if step.IsDryRun() {
-		step.Summaryf("would run %s", file)
-		return nil
-	}
-	// Standard output belongs to the app, as with rkt: rktbuild's own
-	// messages (verification, rendering) go to standard error.
-	defer func(w io.Writer) { step.Out = w }(step.Out)
-	step.Out = os.Stderr
-	r, runner, err := images.Prepare(ctx, c, verifierFor(c), file, insecure != nil && *insecure)
-	if err != nil {
-		return err
-	}
-	o, err := image.RunOptions(r, a)
-	if err != nil {
-		return err
-	}
-	if app := r.Manifest.App; app != nil && app.Group != "" && app.Group != "0" && app.Group != "root" {
-		step.Summaryf("note: %s asks for group %s; systemd-nspawn runs the app with its user's primary group", r.Manifest.Name, app.Group)
-	}
-	o.Stdin, o.Stdout, o.Stderr = os.Stdin, os.Stdout, os.Stderr
-	if term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd())) {
-		o.Console = "interactive"
-	}
-	step.Logf(ctx, "running %s (%s) with %s", r.Manifest.Name, r.ID, runner)
-	if err := runner.Run(ctx, o); err != nil {
-		if code := nspawn.ExitCode(err); code > 0 {
-			return mg.Fatalf(code, "%s exited with status %d", r.Manifest.Name, code)
+	return run(ctx, "run", func(ctx context.Context, c *config.Config) error {
+		a, err := image.ParseApp(image.AppFlags{Args: deref(args), Exec: deref(exec), Env: deref(env), Volumes: deref(volume), Mounts: deref(mount), DNS: deref(dns)})
+		if err != nil {
+			return err
+		}
+		err = images.RunImage(ctx, c, verifierFor(c), imageRef, a, insecure != nil && *insecure)
+		if code := nspawn.ExitCode(err); err != nil && code > 0 {
+			return mg.Fatalf(code, "%s exited with status %d", imageRef, code)
 		}
 		return err
-	}
-	return nil
+	})
 }
 
 // BuildRepos builds every program of a repo list with the Go builder.
@@ -277,50 +230,3 @@ func deref(s *string) string {
 	return *s
 }
 
-// splitWords splits s like a shell would split plain words: whitespace
-// separates, '...' and "..." group, backslash escapes outside '...'.
-func splitWords(s string) ([]string, error) {
-	var out []string
-	var cur strings.Builder
-	inWord := false
-	var quote rune
-	esc := false
-	for _, r := range s {
-		switch {
-		case esc:
-			cur.WriteRune(r)
-			esc = false
-		case quote != 0:
-			if r == quote {
-				quote = 0
-			} else if r == '\\' && quote == '"' {
-				esc = true
-			} else {
-				cur.WriteRune(r)
-			}
-		case r == '\\':
-			esc, inWord = true, true
-		case r == '\'' || r == '"':
-			quote, inWord = r, true
-		case r == ' ' || r == '\t' || r == '\n':
-			if inWord {
-				out = append(out, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		default:
-			cur.WriteRune(r)
-			inWord = true
-		}
-	}
-	if quote != 0 {
-		return nil, fmt.Errorf("unterminated %c quote in %q", quote, s)
-	}
-	if esc {
-		return nil, fmt.Errorf("trailing backslash in %q", s)
-	}
-	if inWord {
-		out = append(out, cur.String())
-	}
-	return out, nil
-}

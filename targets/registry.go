@@ -111,69 +111,23 @@ func Publish(ctx context.Context, dir *string) error {
 // (+ .asc), ready for `mage publish`. -labels sets labels (an empty value
 // removes one). The signing key is generated on first use (KEY_USE_*).
 func Repackage(ctx context.Context, src, name string, labels *string) error {
-	c, err := load()
-	if err != nil {
-		return err
-	}
-	p := aci.PatchOptions{Name: name}
-	if p.Labels, err = aci.ParseLabelEdits("repackage: -labels", deref(labels)); err != nil {
-		return err
-	}
-	in := src
-	if _, err := os.Stat(src); err != nil {
-		st, err := store.Open(c.StoreDir)
+	return run(ctx, "repackage", func(ctx context.Context, c *config.Config) error {
+		l, err := aci.ParseLabelEdits("repackage: -labels", deref(labels))
 		if err != nil {
 			return err
 		}
-		im, err := st.Resolve(src)
-		if err != nil {
-			return fmt.Errorf("repackage: %s is neither a file nor a stored image: %w", src, err)
-		}
-		// Export first: the store's blobs are named by ID, not *.aci.
-		tmp, err := os.MkdirTemp(c.BuildDir, "repackage-")
+		out, id, err := images.Repackage(ctx, images.RepackageOptions{Src: src, Name: name, Labels: l,
+			Locator: locatorFor(c), OutDir: c.ACIDir, TempDir: c.BuildDir, Signer: signerFor(c)})
 		if err != nil {
 			return err
 		}
-		defer step.RemoveAll(tmp)
-		in = filepath.Join(tmp, "exported.aci")
-		if _, err := st.Export(im.ID, in); err != nil {
-			return fmt.Errorf("repackage: %w", err)
+		if step.IsDryRun() {
+			step.Summaryf("repackage: would write %s named %s and sign it", out, name)
+			return nil
 		}
-		step.Logf(ctx, "repackaging stored %s (%s)", im.Name, im.ShortID())
-	}
-	m, err := aci.ReadManifest(in)
-	if err != nil {
-		return fmt.Errorf("repackage: %w", err)
-	}
-	nm, err := aci.ApplyPatch(m, p)
-	if err != nil {
-		return fmt.Errorf("repackage: %w", err)
-	}
-	l := aci.LabelMap(nm.Labels)
-	base := name[strings.LastIndex(name, "/")+1:]
-	for _, k := range []string{"version", "os", "arch"} {
-		if l[k] != "" {
-			base += "-" + l[k]
-		}
-	}
-	out := filepath.Join(c.ACIDir, base+".aci")
-	if step.IsDryRun() {
-		step.Summaryf("repackage: would write %s named %s and sign it", out, name)
+		step.Summaryf("repackage: wrote %s (+ .asc) named %s, %s; run `mage publish` to serve it", out, name, id)
 		return nil
-	}
-	if err := os.MkdirAll(c.ACIDir, 0o755); err != nil {
-		return err
-	}
-	id, err := aci.Patch(ctx, in, out, p)
-	if err != nil {
-		return fmt.Errorf("repackage: %w", err)
-	}
-	if err := signerFor(c).SignFile(ctx, out); err != nil {
-		os.Remove(out)
-		return fmt.Errorf("repackage: %w", err)
-	}
-	step.Summaryf("repackage: wrote %s (+ .asc) named %s, %s; run `mage publish` to serve it", out, name, id)
-	return nil
+	})
 }
 
 // Certs makes the registry's CA and server certificate in CERT_DIR.
