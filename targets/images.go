@@ -229,4 +229,3 @@ func deref(s *string) string {
 	}
 	return *s
 }
-
