@@ -223,9 +223,11 @@ func BuildRepos(ctx context.Context, file *string, offline *bool) error {
 	return err
 }
 
-func deref(s *string) string {
-	if s == nil {
-		return ""
+// deref is the value of an optional mage flag (its zero value when unset).
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
 	}
-	return *s
+	return *p
 }

@@ -2,9 +2,13 @@ package targets
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/images"
+	"github.com/rktbuild/rktbuild/registry/certs"
+	"github.com/rktbuild/rktbuild/registry/fetch"
 	"github.com/rktbuild/rktbuild/sign"
 )
 
@@ -62,4 +66,29 @@ func verifierFor(c *config.Config) sign.Verifier {
 // S1B_OUT_DIR) and the store (STORE_DIR).
 func locatorFor(c *config.Config) images.Locator {
 	return images.NewLocator(c)
+}
+
+// fetchNet is the network of fetch and trust: the system CAs plus
+// CERT_DIR/ca.crt when it exists, IDLE_TIMEOUT, the insecure flags, and
+// the discovery port (-port, or PUBLISH_BASE_URL's port for its host).
+func fetchNet(c *config.Config, name string, port *int, insecure, plainHTTP *bool) (fetch.Net, error) {
+	n := fetch.Net{InsecureTLS: deref(insecure), InsecureHTTP: deref(plainHTTP)}
+	n.IdleTimeout, _ = c.IdleTimeout() // validated when the configuration was loaded
+	if ca, err := os.ReadFile(filepath.Join(c.CertDir, certs.CACertFile)); err == nil {
+		n.ExtraCAs = ca
+	}
+	p, err := fetch.DiscoveryPort(name, c.PublishBaseURL, port)
+	n.Port = p
+	return n, err
+}
+
+// trustOptions are the settings of `mage trust` (and sign:trust): the
+// key file, or discovery from the prefix when key is "discover"; TRUST_DIR.
+func trustOptions(c *config.Config, key, prefix, fingerprint string, root bool, port *int, insecure, plainHTTP *bool) (fetch.TrustOptions, error) {
+	n, err := fetchNet(c, prefix, port, insecure, plainHTTP)
+	opts := fetch.TrustOptions{Net: n, Store: sign.TrustStore{Dir: c.TrustDir}, Prefix: prefix, Root: root, Fingerprint: fingerprint}
+	if key != "discover" {
+		opts.KeyFile = sign.KeyFile(key, sign.PublicKeySuffix)
+	}
+	return opts, err
 }

@@ -1,19 +1,15 @@
 package targets
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/magefile/mage/mg"
@@ -224,31 +220,6 @@ func Serve(ctx context.Context, plain *bool) error {
 	return nil
 }
 
-// regNet returns the network options for fetch and trust: the system CAs
-// plus CERT_DIR/ca.crt when it exists, and the discovery port (-port, or
-// the port of PUBLISH_BASE_URL when the name's host is that URL's host).
-func regNet(c *config.Config, name string, port *int, insecure, plainHTTP *bool) (fetch.Net, error) {
-	n := fetch.Net{InsecureTLS: insecure != nil && *insecure, InsecureHTTP: plainHTTP != nil && *plainHTTP}
-	n.IdleTimeout, _ = c.IdleTimeout() // validated when the configuration was loaded
-	if ca, err := os.ReadFile(filepath.Join(c.CertDir, certs.CACertFile)); err == nil {
-		n.ExtraCAs = ca
-	}
-	switch {
-	case port != nil:
-		if *port < 0 || *port > 65535 {
-			return n, fmt.Errorf("-port=%d is not a TCP port", *port)
-		}
-		n.Port = uint(*port)
-	default:
-		host, _, _ := strings.Cut(name, "/")
-		if u, err := url.Parse(c.PublishBaseURL); err == nil && u.Hostname() == host && u.Port() != "" {
-			p, _ := strconv.Atoi(u.Port())
-			n.Port = uint(p)
-		}
-	}
-	return n, nil
-}
-
 // Fetch fetches an image by name into the store, as `rkt fetch` did.
 //
 // It fetches an image by name into the image store (STORE_DIR), as `rkt
@@ -267,36 +238,28 @@ func regNet(c *config.Config, name string, port *int, insecure, plainHTTP *bool)
 // always downloads. -insecure skips TLS verification and -http allows plain
 // HTTP: both only for testing. CAs: the system's plus CERT_DIR/ca.crt.
 func Fetch(ctx context.Context, name string, port *int, pull, insecure, http *bool) error {
-	c, err := load()
-	if err != nil {
-		return err
-	}
-	n, err := regNet(c, name, port, insecure, http)
-	if err != nil {
-		return err
-	}
-	if step.IsDryRun() { // before opening (creating) the store: a dry run writes nothing
-		step.Summaryf("fetch: would fetch %s into %s", name, c.StoreDir)
+	return run(ctx, "fetch", func(ctx context.Context, c *config.Config) error {
+		n, err := fetchNet(c, name, port, insecure, http)
+		if err != nil {
+			return err
+		}
+		if step.IsDryRun() { // a dry run opens (creates) no store
+			step.Summaryf("fetch: would fetch %s into %s", name, c.StoreDir)
+			return nil
+		}
+		st, err := store.Open(c.StoreDir)
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		res, err := fetch.Fetch(ctx, name, fetch.Options{Net: n, Store: st, Trust: sign.TrustStore{Dir: c.TrustDir}, NoStore: deref(pull)})
+		if err != nil {
+			return err
+		}
+		step.Summaryf("fetch: %s", res.Describe(time.Since(start)))
+		fmt.Println(res.Image.ID)
 		return nil
-	}
-	st, err := store.Open(c.StoreDir)
-	if err != nil {
-		return err
-	}
-	start := time.Now()
-	res, err := fetch.Fetch(ctx, name, fetch.Options{Net: n, Store: st, Trust: sign.TrustStore{Dir: c.TrustDir}, NoStore: pull != nil && *pull})
-	if err != nil {
-		return err
-	}
-	if !res.Downloaded {
-		step.Summaryf("fetch: %s %s is stored (nothing downloaded)", res.Image.Name, res.Image.ShortID())
-	} else {
-		el := time.Since(start).Seconds()
-		step.Summaryf("fetch: stored %s %s (%s in %.2fs, %.1f MB/s), signed by %s", res.Image.Name, res.Image.ShortID(),
-			regSize(res.Bytes), el, float64(res.Bytes)/1e6/max(el, 1e-3), res.Image.Signer)
-	}
-	fmt.Println(res.Image.ID)
-	return nil
+	})
 }
 
 // Trust adds an image-name prefix's public keys to the trust store.
@@ -312,60 +275,31 @@ func Fetch(ctx context.Context, name string, port *int, pull, insecure, http *bo
 // scripts). Nothing is trusted silently. -root trusts a KEY for every name
 // (root.d). -port, -insecure and -http are as for `mage fetch`.
 func Trust(ctx context.Context, key string, prefix, fingerprint *string, root *bool, port *int, insecure, http *bool) error {
-	c, err := load()
-	if err != nil {
-		return err
-	}
-	p := ""
-	if prefix != nil {
-		p = *prefix
-	}
-	n, err := regNet(c, p, port, insecure, http)
-	if err != nil {
-		return err
-	}
-	opts := fetch.TrustOptions{Net: n, Store: sign.TrustStore{Dir: c.TrustDir}, Prefix: p, Root: root != nil && *root}
-	if key != "discover" {
-		opts.KeyFile = sign.KeyFile(key, sign.PublicKeySuffix)
-	}
-	if fingerprint != nil {
-		opts.Fingerprint = *fingerprint
-	}
-	return trustKeys(ctx, c, opts, key)
+	return run(ctx, "trust", func(ctx context.Context, c *config.Config) error {
+		opts, err := trustOptions(c, key, deref(prefix), deref(fingerprint), deref(root), port, insecure, http)
+		if err != nil {
+			return err
+		}
+		if step.IsDryRun() {
+			step.Summaryf("trust: would trust keys from %s for %q in %s", key, opts.Prefix, c.TrustDir)
+			return nil
+		}
+		return trustKeys(ctx, c, opts)
+	})
 }
 
-// trustKeys is the one way keys enter the trust store: every key's
-// fingerprint must match opts.Fingerprint or be confirmed on a terminal.
-func trustKeys(ctx context.Context, c *config.Config, opts fetch.TrustOptions, from string) error {
-	p := opts.Prefix
+// trustKeys is the one way keys enter the trust store (trust, and
+// sign:trust, its alias): every key's fingerprint must match
+// opts.Fingerprint or be confirmed on a terminal.
+func trustKeys(ctx context.Context, c *config.Config, opts fetch.TrustOptions) error {
 	if opts.Fingerprint == "" && term.IsTerminal(int(os.Stdin.Fd())) {
-		in := bufio.NewReader(os.Stdin)
-		opts.Confirm = func(fpr, uid, src string) (bool, error) {
-			where := "every image name"
-			if p != "" {
-				where = "images under " + p
-			}
-			fmt.Printf("Key from %s\n  fingerprint: %s\n  user:        %s\nTrust it for %s? [y/N] ", src, fpr, uid, where)
-			line, err := in.ReadString('\n')
-			if err != nil {
-				return false, fmt.Errorf("trust: reading the answer: %w", err)
-			}
-			a := strings.ToLower(strings.TrimSpace(line))
-			return a == "y" || a == "yes", nil
-		}
-	}
-	if step.IsDryRun() {
-		step.Summaryf("trust: would trust keys from %s for %q in %s", from, p, c.TrustDir)
-		return nil
+		opts.Confirm = fetch.PromptConfirm(os.Stdin, os.Stdout, opts.Prefix)
 	}
 	keys, err := fetch.Trust(ctx, opts)
-	if err != nil {
-		return err
-	}
 	for _, k := range keys {
-		step.Summaryf("trust: trusted %s (%s) from %s for %q in %s", k.Fingerprint, k.UserID, k.Source, p, c.TrustDir)
+		step.Summaryf("trust: trusted %s (%s) from %s for %q in %s", k.Fingerprint, k.UserID, k.Source, opts.Prefix, c.TrustDir)
 	}
-	return nil
+	return err
 }
 
 // Images groups the image store targets (STORE_DIR): list, export,
@@ -384,34 +318,13 @@ func regStore() (*store.Store, error) {
 //
 // Usage: mage images:list
 func (Images) List(ctx context.Context) error {
-	c, err := load()
-	if err != nil {
-		return err
-	}
-	var ims []store.Image
-	// Listing is read-only: a store that does not exist yet is empty, and
-	// is not created.
-	if _, err := os.Stat(c.StoreDir); err == nil {
-		st, err := store.Open(c.StoreDir)
+	return run(ctx, "images:list", func(ctx context.Context, c *config.Config) error {
+		ims, err := store.List(c.StoreDir) // read-only: creates no store
 		if err != nil {
 			return err
 		}
-		if ims, err = st.List(); err != nil {
-			return err
-		}
-	}
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tNAME\tLABELS\tSIZE\tIMPORTED")
-	for _, im := range ims {
-		var ls []string
-		for k, v := range im.Labels {
-			ls = append(ls, k+"="+v)
-		}
-		sort.Strings(ls)
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", im.ShortID(), im.Name, strings.Join(ls, ","), regSize(im.Size),
-			im.Imported.Local().Format("2006-01-02 15:04:05"))
-	}
-	return w.Flush()
+		return store.WriteTable(os.Stdout, ims)
+	})
 }
 
 // Export writes a stored image and its signature to OUT.
@@ -537,17 +450,4 @@ func (Bench) Fetch(ctx context.Context) error {
 		res.Ours.Seconds(), res.Ours.Seconds()/res.Pipe.Seconds(), res.Pipe.Seconds(), res.Ours.Seconds()/res.Peer.Seconds(), res.Peer.Seconds())
 	printBench("fetch", res.Ours, res.Pipe, "curl | gunzip | sha512sum")
 	return nil
-}
-
-// regSize formats a byte count for people.
-func regSize(n int64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.1f GB", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
-	}
-	return fmt.Sprintf("%d B", n)
 }

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/appc/spec/discovery"
@@ -100,6 +101,17 @@ type Result struct {
 	Downloaded bool
 	// Bytes is the number of ACI bytes downloaded.
 	Bytes int64
+}
+
+// Describe says what the fetch did, for people: the image, and for a
+// download its size, time, rate and signer.
+func (r Result) Describe(elapsed time.Duration) string {
+	if !r.Downloaded {
+		return fmt.Sprintf("%s %s is stored (nothing downloaded)", r.Image.Name, r.Image.ShortID())
+	}
+	el := max(elapsed.Seconds(), 1e-3)
+	return fmt.Sprintf("stored %s %s (%s in %.2fs, %.1f MB/s), signed by %s", r.Image.Name, r.Image.ShortID(),
+		store.FormatSize(r.Bytes), elapsed.Seconds(), float64(r.Bytes)/1e6/el, r.Image.Signer)
 }
 
 // Fetch returns the stored image matching ref, discovering, downloading,

@@ -25,6 +25,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	appcaci "github.com/appc/spec/aci"
@@ -506,4 +507,51 @@ func (s *Store) sweepTmp() ([]string, error) {
 		return removed, fmt.Errorf("store %s: cleaning tmp/: %w", s.Dir, err)
 	}
 	return removed, nil
+}
+
+// FormatSize formats a byte count for people (B, kB, MB, GB; powers of
+// ten, as rkt printed them).
+func FormatSize(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.1f GB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// WriteTable prints images as images:list shows them: short ID, name,
+// sorted labels, size and import time (local), one per line, aligned.
+func WriteTable(w io.Writer, ims []Image) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tLABELS\tSIZE\tIMPORTED")
+	for _, im := range ims {
+		var ls []string
+		for k, v := range im.Labels {
+			ls = append(ls, k+"="+v)
+		}
+		sort.Strings(ls)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", im.ShortID(), im.Name, strings.Join(ls, ","), FormatSize(im.Size),
+			im.Imported.Local().Format("2006-01-02 15:04:05"))
+	}
+	return tw.Flush()
+}
+
+// List returns the images of the store at dir without creating it: a
+// store that does not exist yet is empty.
+func List(dir string) ([]Image, error) {
+	if _, err := os.Stat(dir); err != nil {
+		if os.IsNotExist(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	s, err := Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	return s.List()
 }

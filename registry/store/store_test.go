@@ -84,3 +84,50 @@ func TestIndexResolveRmGc(t *testing.T) {
 		t.Errorf("gc removed %v (%v), want the stale download", removed, err)
 	}
 }
+
+func TestFormatSize(t *testing.T) {
+	for _, tc := range []struct {
+		n    int64
+		want string
+	}{
+		{0, "0 B"}, {999, "999 B"}, {1000, "1.0 kB"}, {1500, "1.5 kB"}, {999999, "1000.0 kB"},
+		{1e6, "1.0 MB"}, {96e6, "96.0 MB"}, {1e9, "1.0 GB"}, {12345678901, "12.3 GB"},
+	} {
+		if got := FormatSize(tc.n); got != tc.want {
+			t.Errorf("FormatSize(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+}
+
+// TestWriteTableAndList: images:list's table (golden file) and that
+// listing a store that does not exist is empty and creates nothing.
+func TestWriteTableAndList(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.Local)
+	ims := []Image{
+		{ID: id('a'), Name: "example.com/app", Labels: map[string]string{"version": "1.0.0", "os": "linux", "arch": "amd64"}, Size: 96e6, Imported: at},
+		{ID: id('b'), Name: "example.com/tiny", Size: 512, Imported: at},
+	}
+	var b strings.Builder
+	if err := WriteTable(&b, ims); err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "list.golden")
+	if os.Getenv("UPDATE_GOLDEN") != "" {
+		os.MkdirAll("testdata", 0o755)
+		os.WriteFile(golden, []byte(b.String()), 0o644)
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != string(want) {
+		t.Errorf("table differs from %s (UPDATE_GOLDEN=1 rewrites it):\n%s", golden, b.String())
+	}
+	missing := filepath.Join(t.TempDir(), "none")
+	if got, err := List(missing); err != nil || len(got) != 0 {
+		t.Errorf("List(missing) = %v, %v", got, err)
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("List created %s", missing)
+	}
+}
