@@ -1,10 +1,15 @@
 package aci
 
 import (
+	"archive/tar"
+	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/appc/spec/schema"
 )
 
 // TestOpen checks that one pass over an ACI yields the same ID as
@@ -44,6 +49,43 @@ func TestOpen(t *testing.T) {
 		_, err := Open(tc.file)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), tc.file) {
 			t.Errorf("Open(%s) = %v, want an error naming the file and %q", filepath.Base(tc.file), err, tc.want)
+		}
+	}
+}
+
+// TestWalk: one pass gives Pack's ID, the manifest (before any entry) and
+// every rootfs entry relative to rootfs/; a file with an entry outside
+// rootfs/ or without a manifest is refused.
+func TestWalk(t *testing.T) {
+	_, out, id := packFixture(t, PackOptions{Epoch: testEpoch, HasEpoch: true})
+	var names []string
+	sawManifest := false
+	im, err := Walk(context.Background(), out, Walker{
+		Manifest: func(m *schema.ImageManifest) error { sawManifest = len(names) == 0; return nil },
+		Entry: func(name string, hdr *tar.Header, body io.Reader) error {
+			if strings.HasPrefix(name, "rootfs") || strings.HasPrefix(name, "/") {
+				t.Errorf("entry name %q is not relative to rootfs/", name)
+			}
+			names = append(names, name)
+			return nil
+		},
+	})
+	must(t, err)
+	if im.ID != id || !sawManifest || im.Name() != "example.com/fixture" {
+		t.Errorf("Walk = %s (manifest first: %v, name %s); want %s", im.ID, sawManifest, im.Name(), id)
+	}
+	want := readEntries(t, out)
+	if len(names) != len(want)-2 { // manifest and rootfs itself are not entries
+		t.Errorf("Walk saw %d entries, the archive has %d besides manifest and rootfs", len(names), len(want)-2)
+	}
+	dir := t.TempDir()
+	outside := filepath.Join(dir, "outside.aci")
+	writeTarGz(t, outside, []hostile{{name: "manifest", body: okManifest}, {name: "rootfs", typ: '5'}, {name: "etc/passwd", body: "x"}})
+	noManifest := filepath.Join(dir, "nomanifest.aci")
+	writeTarGz(t, noManifest, []hostile{{name: "rootfs", typ: '5'}})
+	for _, tc := range []struct{ file, want string }{{outside, "outside rootfs/"}, {noManifest, "no manifest"}} {
+		if _, err := Walk(context.Background(), tc.file, Walker{}); err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), tc.file) {
+			t.Errorf("Walk(%s) = %v, want an error naming the file and %q", filepath.Base(tc.file), err, tc.want)
 		}
 	}
 }
