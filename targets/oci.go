@@ -2,12 +2,10 @@ package targets
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/magefile/mage/mg"
@@ -46,55 +44,21 @@ type Oci mg.Namespace
 // label (see README, "OCI images"). The same ACI and SOURCE_DATE_EPOCH give
 // the same digests. A rkt stage1 image is refused: it is rkt-only.
 func (Oci) Export(ctx context.Context, image, out string, format *string) error {
-	c, err := load()
-	if err != nil {
+	return run(ctx, "oci:export", func(ctx context.Context, c *config.Config) error {
+		file, err := images.FindImage(c, image)
+		if err != nil {
+			return err
+		}
+		epoch, has, err := c.Epoch()
+		if err != nil {
+			return err
+		}
+		msg, err := images.ExportOCI(ctx, file, out, deref(format), epoch, has)
+		if err == nil {
+			step.Summaryf("%s", msg)
+		}
 		return err
-	}
-	file, err := images.FindImage(c, image)
-	if err != nil {
-		return err
-	}
-	f := "layout"
-	if format != nil && *format != "" {
-		f = *format
-	}
-	if f != "layout" && f != oci.FormatOCIArchive && f != oci.FormatDockerArchive {
-		return fmt.Errorf("oci:export: -format=%q: use layout, %s or %s", f, oci.FormatOCIArchive, oci.FormatDockerArchive)
-	}
-	if out == "" {
-		return errors.New("oci:export: name the output (a directory for a layout, a .tar file for an archive)")
-	}
-	if step.IsDryRun() {
-		step.Summaryf("would export %s as %s to %s", file, f, out)
-		return nil
-	}
-	epoch, has, err := c.Epoch()
-	if err != nil {
-		return err
-	}
-	start := time.Now()
-	doc, n, err := sbom.ForACI(ctx, file, epoch, has)
-	if err != nil {
-		return err
-	}
-	opts := oci.LayoutOptions{Options: oci.Options{Epoch: epoch, HasEpoch: has}, SBOM: doc}
-	var res oci.Result
-	if f == "layout" {
-		res, err = oci.WriteLayout(ctx, file, out, opts)
-	} else {
-		res, err = oci.WriteArchive(ctx, file, out, f, opts)
-	}
-	if err != nil {
-		return err
-	}
-	fi, _ := os.Stat(file)
-	var aciSize int64
-	if fi != nil {
-		aciSize = fi.Size()
-	}
-	step.Summaryf("exported %s to %s (%s) as %s:%s, manifest %s, layer %d bytes (ACI %d bytes), SBOM %d packages, in %s",
-		file, out, f, res.Repository, res.Tag, res.Digest, res.LayerSize, aciSize, n, time.Since(start).Round(time.Millisecond))
-	return nil
+	})
 }
 
 // Sbom writes IMAGE's SPDX JSON SBOM beside it as X.aci.spdx.json.
@@ -106,24 +70,21 @@ func (Oci) Export(ctx context.Context, image, out string, format *string) error 
 // declares), the Go toolchain and the Go binaries with their modules.
 // `mage images` writes it for every image; this target (re)writes one.
 func (Oci) Sbom(ctx context.Context, image string) error {
-	c, err := load()
-	if err != nil {
+	return run(ctx, "oci:sbom", func(ctx context.Context, c *config.Config) error {
+		file, err := images.FindImage(c, image)
+		if err != nil {
+			return err
+		}
+		epoch, has, err := c.Epoch()
+		if err != nil {
+			return err
+		}
+		n, err := sbom.WriteFile(ctx, file, images.SBOMFile(file), epoch, has)
+		if err == nil {
+			step.Summaryf("wrote %s (%d packages)", images.SBOMFile(file), n)
+		}
 		return err
-	}
-	file, err := images.FindImage(c, image)
-	if err != nil {
-		return err
-	}
-	epoch, has, err := c.Epoch()
-	if err != nil {
-		return err
-	}
-	n, err := sbom.WriteFile(ctx, file, images.SBOMFile(file), epoch, has)
-	if err != nil {
-		return err
-	}
-	step.Summaryf("wrote %s (%d packages)", images.SBOMFile(file), n)
-	return nil
+	})
 }
 
 // Validate checks an OCI layout with skopeo and umoci, the peer tools.
@@ -134,32 +95,13 @@ func (Oci) Sbom(ctx context.Context, image string) error {
 // defaults to its only image. skopeo inspect reads it as a registry client
 // would, umoci stat walks its config and layer; either failing fails.
 func (Oci) Validate(ctx context.Context, dir string, tag *string) error {
-	if _, err := load(); err != nil {
-		return err
-	}
-	if err := step.Need(ctx, skopeoTool, umociTool); err != nil {
-		return err
-	}
-	t := ""
-	if tag != nil {
-		t = *tag
-	}
-	_, desc, err := oci.ReadLayout(dir, t)
-	if err != nil {
-		return err
-	}
-	t = desc.Annotations[oci.AnnotationRefName]
-	for _, args := range [][]string{
-		{"skopeo", "inspect", "--raw", "oci:" + dir + ":" + t},
-		{"umoci", "stat", "--image", dir + ":" + t},
-	} {
-		out, err := step.Command(ctx, args[0], args[1:]...).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("oci:validate: %s: %w\n%s", strings.Join(args, " "), err, out)
+	return run(ctx, "oci:validate", func(ctx context.Context, c *config.Config) error {
+		msg, err := images.ValidateOCI(ctx, dir, deref(tag))
+		if err == nil {
+			step.Summaryf("%s", msg)
 		}
-	}
-	step.Summaryf("%s:%s (%s) is valid for skopeo and umoci", dir, t, desc.Digest)
-	return nil
+		return err
+	})
 }
 
 // ociSkipStage1 says that the stage1 image has no OCI form, when
