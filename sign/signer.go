@@ -230,6 +230,19 @@ func (s *Signer) Generate(ctx context.Context) (string, error) {
 	return fpr, err
 }
 
+// SignIfConfigured signs file (see SignFile) when the signer has a key
+// base; without one it removes a stale file+".asc", which would not match
+// the new file, and reports false.
+func (s *Signer) SignIfConfigured(ctx context.Context, file string) (bool, error) {
+	if s.opts.Base == "" {
+		if err := os.Remove(file + SignatureSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return false, err
+		}
+		return false, nil
+	}
+	return true, s.SignFile(ctx, file)
+}
+
 // SignFile makes sure the key exists (see Ensure) and writes file+".asc",
 // an armored detached signature of file, atomically.
 func (s *Signer) SignFile(ctx context.Context, file string) error {

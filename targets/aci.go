@@ -23,13 +23,10 @@ import (
 // extract and patch .aci files (appc spec v0.8.11).
 type Aci mg.Namespace
 
-// packOptions reads the packing configuration.
-func packOptions(c *config.Config, root *bool) (aci.PackOptions, error) {
+// packOptions reads the packing configuration and flags.
+func packOptions(c *config.Config, root *bool, level *int) (aci.PackOptions, error) {
 	epoch, has, err := c.Epoch()
-	if err != nil {
-		return aci.PackOptions{}, err
-	}
-	return aci.PackOptions{Epoch: epoch, HasEpoch: has, ForceRoot: root != nil && *root}, nil
+	return aci.PackOptions{Epoch: epoch, HasEpoch: has, ForceRoot: deref(root), Level: deref(level)}, err
 }
 
 // Build packs DIR (manifest and rootfs/) into OUT.aci; prints its ID.
@@ -51,36 +48,34 @@ func packOptions(c *config.Config, root *bool) (aci.PackOptions, error) {
 // about 5% of actool's size; 1 is fastest and about 12% larger; the level
 // is part of the output bytes).
 func (Aci) Build(ctx context.Context, dir, out string, root *bool, level *int) error {
-	c, err := load()
-	if err != nil {
-		return err
-	}
-	opts, err := packOptions(c, root)
-	if err != nil {
-		return err
-	}
-	if level != nil {
-		opts.Level = *level
-	}
-	if step.IsDryRun() {
-		step.Summaryf("aci:build: would pack %s into %s", dir, out)
-		return nil
-	}
-	special, err := aci.SpecialFilesInTree(filepath.Join(dir, "rootfs"))
-	if err != nil {
-		return err
-	}
-	warnSpecial(dir, special)
+	return run(ctx, "aci:build", func(ctx context.Context, c *config.Config) error {
+		opts, err := packOptions(c, root, level)
+		if err != nil {
+			return err
+		}
+		if step.IsDryRun() {
+			step.Summaryf("aci:build: would pack %s into %s", dir, out)
+			return nil
+		}
+		if err := warnSpecialTree(dir); err != nil {
+			return err
+		}
+		return packWithProgress(ctx, dir, out, opts)
+	})
+}
+
+// packWithProgress packs dir into out showing a progress bar, then prints
+// the image ID.
+func packWithProgress(ctx context.Context, dir, out string, opts aci.PackOptions) error {
 	prog := step.NewProgress(ctx, "packing "+filepath.Base(out), -1)
 	opts.Progress = prog
 	id, err := aci.Pack(ctx, dir, out, opts)
 	prog.Done()
-	if err != nil {
-		return err
+	if err == nil {
+		step.Summaryf("wrote %s", out)
+		fmt.Println(id)
 	}
-	step.Summaryf("wrote %s", out)
-	fmt.Println(id)
-	return nil
+	return err
 }
 
 // Validate checks an ACI with appc's rules plus rktbuild's (-rkt: strict).
@@ -116,6 +111,14 @@ func (Aci) Validate(ctx context.Context, file string, rkt *bool) error {
 	warnSpecial(file, special)
 	step.Summaryf("%s: valid ACI", file)
 	return nil
+}
+
+// warnSpecialTree warns about each device node, FIFO or socket in
+// DIR/rootfs (see warnSpecial).
+func warnSpecialTree(dir string) error {
+	special, err := aci.SpecialFilesInTree(filepath.Join(dir, "rootfs"))
+	warnSpecial(dir, special)
+	return err
 }
 
 // warnSpecial prints one warning per device node, FIFO or socket in an
@@ -193,41 +196,34 @@ func (Aci) Extract(ctx context.Context, file, dir string) error {
 // from SIGNING_PASSPHRASE_FILE or $KEY_PASSPHRASE; set SIGNING_KEY= (empty)
 // to skip signing.
 func (Aci) Patch(ctx context.Context, file, out string, name, labels *string) error {
-	c, err := load()
-	if err != nil {
-		return err
-	}
-	p := aci.PatchOptions{}
-	if name != nil {
-		p.Name = *name
-	}
-	if labels != nil {
-		if p.Labels, err = aci.ParseLabelEdits("-labels", *labels); err != nil {
+	return run(ctx, "aci:patch", func(ctx context.Context, c *config.Config) error {
+		p, err := patchOptions(deref(name), deref(labels))
+		if err != nil {
 			return err
 		}
-	}
-	if p.Name == "" && len(p.Labels) == 0 {
-		return fmt.Errorf("aci:patch: nothing to change: give -name=NAME and/or -labels=k=v,...")
-	}
-	if step.IsDryRun() {
-		step.Summaryf("aci:patch: would write %s from %s", out, file)
-		return nil
-	}
-	id, err := aci.Patch(ctx, file, out, p)
-	if err != nil {
-		return err
-	}
-	step.Summaryf("wrote %s", out)
-	if c.SigningKey != "" {
-		if err := signerFor(c).SignFile(ctx, out); err != nil {
-			return fmt.Errorf("aci:patch: signing %s: %w", out, err)
+		if step.IsDryRun() {
+			step.Summaryf("aci:patch: would write %s from %s", out, file)
+			return nil
 		}
-		step.Summaryf("wrote %s.asc", out)
-	} else {
-		_ = os.Remove(out + ".asc") // a stale signature would not match
+		id, err := aci.Patch(ctx, file, out, p)
+		if err == nil {
+			_, err = signerFor(c).SignIfConfigured(ctx, out) // or removes a stale .asc
+		}
+		if err == nil {
+			fmt.Println(id)
+		}
+		return err
+	})
+}
+
+// patchOptions reads aci:patch's -name and -labels; one must change
+// something.
+func patchOptions(name, labels string) (aci.PatchOptions, error) {
+	l, err := aci.ParseLabelEdits("-labels", labels)
+	if err == nil && name == "" && len(l) == 0 {
+		err = fmt.Errorf("aci:patch: nothing to change: give -name=NAME and/or -labels=k=v,...")
 	}
-	fmt.Println(id)
-	return nil
+	return aci.PatchOptions{Name: name, Labels: l}, err
 }
 
 func init() { registerBench("aci") }
