@@ -131,22 +131,13 @@ func Image(ctx context.Context, names string) error {
 }
 
 func buildImageSet(ctx context.Context, names []string) error {
-	c, err := load()
-	if err != nil {
-		return err
-	}
-	if !step.IsDryRun() {
-		if err := step.Need(ctx, debootstrapTool, nspawnTool, goTool); err != nil {
-			return err
+	return run(ctx, "buildImages", func(ctx context.Context, c *config.Config) error {
+		sts, err := images.BuildSet(ctx, c, signerFor(c), names)
+		if len(sts) > 0 {
+			printStatus(sts)
 		}
-	}
-	sts, err := images.BuildSet(ctx, c, signerFor(c), names)
-	if len(sts) > 0 {
-		var b strings.Builder
-		images.WriteStatus(&b, sts)
-		step.Printf("%s", b.String())
-	}
-	return err
+		return err
+	})
 }
 
 // Run runs an image's app with systemd-nspawn, as `rkt run` did.
@@ -201,26 +192,24 @@ func Run(ctx context.Context, imageRef string, args, exec, env, volume, mount *s
 // entry failed. $GOPROXY, $GOFLAGS, $GOPRIVATE, $GONOSUMDB, $GOSUMDB,
 // $GOTOOLCHAIN pass through. Module and build caches live in CACHE_DIR.
 func BuildRepos(ctx context.Context, file *string, offline *bool) error {
-	c, err := load()
-	if err != nil {
-		return err
-	}
-	list := c.RepoList
-	if file != nil && *file != "" {
-		list = *file
-	}
-	if !step.IsDryRun() {
-		if err := step.Need(ctx, debootstrapTool, nspawnTool, goTool); err != nil {
-			return err
+	return run(ctx, "buildRepos", func(ctx context.Context, c *config.Config) error {
+		list := c.RepoList
+		if deref(file) != "" {
+			list = *file
 		}
-	}
-	sts, _, err := images.BuildRepos(ctx, c, signerFor(c), verifierFor(c), list, offline != nil && *offline)
-	if err != nil && len(sts) > 0 && sts[len(sts)-1].Err != nil {
-		var b strings.Builder
-		images.WriteStatus(&b, sts)
-		step.Printf("%s", b.String())
-	}
-	return err
+		sts, _, err := images.BuildRepos(ctx, c, signerFor(c), verifierFor(c), list, deref(offline))
+		if err != nil && len(sts) > 0 && sts[len(sts)-1].Err != nil {
+			printStatus(sts)
+		}
+		return err
+	})
+}
+
+// printStatus prints the status table of image builds.
+func printStatus(sts []images.Status) {
+	var b strings.Builder
+	images.WriteStatus(&b, sts)
+	step.Printf("%s", b.String())
 }
 
 // deref is the value of an optional mage flag (its zero value when unset).

@@ -2,18 +2,12 @@ package targets
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 
-	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/magefile/mage/mg"
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/format/oci"
 	"github.com/rktbuild/rktbuild/images"
-	"github.com/rktbuild/rktbuild/registry/publish"
 	"github.com/rktbuild/rktbuild/sbom"
 	"github.com/rktbuild/rktbuild/step"
 )
@@ -116,34 +110,3 @@ func ociSkipStage1(file string) {
 	}
 }
 
-// publishOCISigner loads the signing key for OCI simple signatures when
-// any image to publish has an OCI layout beside it (nil otherwise).
-func publishOCISigner(c *config.Config, imgs []string) (*openpgp.Entity, error) {
-	found := false
-	for _, f := range imgs {
-		if _, err := os.Stat(filepath.Join(oci.LayoutDir(f), "oci-layout")); err == nil {
-			found = true
-			break
-		}
-	}
-	if !found || step.IsDryRun() {
-		return nil, nil
-	}
-	signer, err := signerFor(c).Entity()
-	if err != nil {
-		return nil, fmt.Errorf("publish: signing the OCI images: %w", err)
-	}
-	return signer, nil
-}
-
-// publishOCISummary reports the OCI repositories a publish laid out.
-func publishOCISummary(res publish.Result) {
-	if len(res.OCI) == 0 {
-		return
-	}
-	var refs []string
-	for _, e := range res.OCI {
-		refs = append(refs, strings.TrimPrefix(strings.Replace(e.Path, "/manifests/", ":", 1), "v2/"))
-	}
-	step.Summaryf("publish: OCI %s (signatures under sigstore/)", strings.Join(refs, ", "))
-}

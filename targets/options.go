@@ -4,12 +4,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/rktbuild/rktbuild/config"
+	"github.com/rktbuild/rktbuild/format/oci"
 	"github.com/rktbuild/rktbuild/images"
 	"github.com/rktbuild/rktbuild/registry/certs"
 	"github.com/rktbuild/rktbuild/registry/fetch"
+	"github.com/rktbuild/rktbuild/registry/publish"
 	"github.com/rktbuild/rktbuild/sign"
+	"github.com/rktbuild/rktbuild/step"
 )
 
 // This file maps the configuration to the typed options of the domain
@@ -91,4 +95,34 @@ func trustOptions(c *config.Config, key, prefix, fingerprint string, root bool, 
 		opts.KeyFile = sign.KeyFile(key, sign.PublicKeySuffix)
 	}
 	return opts, err
+}
+
+// publishOptions are publish's settings: every ACI the locator lists
+// (S1B_ACI_DIR, S1B_OUT_DIR), SIGNING_KEY's public key as the publishing
+// key, PUBLISH_BASE_URL, PUBLISH_URL_TEMPLATE, and dir (default
+// PUBLISH_DIR). When an image has an OCI layout beside it (and this is no
+// dry run), the signing key is loaded for OCI simple signatures.
+func publishOptions(c *config.Config, dir string) (publish.Options, error) {
+	if err := c.Require("PUBLISH_BASE_URL", "SIGNING_KEY"); err != nil {
+		return publish.Options{}, err
+	}
+	if dir == "" {
+		dir = c.PublishDir
+	}
+	files, err := locatorFor(c).Files()
+	if err != nil {
+		return publish.Options{}, fmt.Errorf("publish: %w", err)
+	}
+	opts := publish.Options{Dir: dir, Images: files, PubKeys: []string{sign.KeyFile(c.SigningKey, sign.PublicKeySuffix)},
+		BaseURL: c.PublishBaseURL, Template: c.PublishURLTemplate}
+	if step.IsDryRun() || !slices.ContainsFunc(files, func(f string) bool {
+		_, err := os.Stat(filepath.Join(oci.LayoutDir(f), "oci-layout"))
+		return err == nil
+	}) {
+		return opts, nil
+	}
+	if opts.OCISigner, err = signerFor(c).Entity(); err != nil {
+		return opts, fmt.Errorf("publish: signing the OCI images: %w", err)
+	}
+	return opts, nil
 }

@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -50,48 +49,23 @@ import (
 // = version label and latest) and simple-signing signatures by SIGNING_KEY
 // under sigstore/, bound to the host of PUBLISH_BASE_URL.
 func Publish(ctx context.Context, dir *string) error {
-	c, err := load()
-	if err != nil {
-		return err
-	}
-	if err := c.Require("PUBLISH_BASE_URL", "SIGNING_KEY"); err != nil {
-		return err
-	}
-	out := c.PublishDir
-	if dir != nil && *dir != "" {
-		out = *dir
-	}
-	files, err := images.NewLocator(c).Files()
-	if err != nil {
-		return fmt.Errorf("publish: %w", err)
-	}
-	pub := sign.KeyFile(c.SigningKey, sign.PublicKeySuffix)
-	if step.IsDryRun() {
-		step.Summaryf("publish: would publish %d images from %s and %s into %s", len(files), c.ACIDir, c.OutDir, out)
+	return run(ctx, "publish", func(ctx context.Context, c *config.Config) error {
+		opts, err := publishOptions(c, deref(dir))
+		if err != nil || step.IsDryRun() {
+			return dryRunSays(err, "publish: would publish %d images from %s and %s into %s", len(opts.Images), c.ACIDir, c.OutDir, opts.Dir)
+		}
+		res, err := publish.Publish(ctx, opts)
+		if err != nil {
+			return err
+		}
+		for _, e := range res.Entries {
+			step.Logf(ctx, "%s -> %s", e.Source, e.Path)
+		}
+		for _, line := range res.Describe(len(opts.Images)) {
+			step.Summaryf("publish: %s", line)
+		}
 		return nil
-	}
-	ociSigner, err := publishOCISigner(c, files)
-	if err != nil {
-		return err
-	}
-	res, err := publish.Publish(ctx, publish.Options{
-		Dir: out, Images: files, PubKeys: []string{pub}, BaseURL: c.PublishBaseURL, Template: c.PublishURLTemplate,
-		OCISigner: ociSigner,
 	})
-	if err != nil {
-		return err
-	}
-	for _, e := range res.Entries {
-		step.Logf(ctx, "%s -> %s", e.Source, e.Path)
-	}
-	state := "published"
-	if !res.Changed {
-		state = "up to date"
-	}
-	step.Summaryf("publish: %s %d images (%d paths with the latest copies) in %s -> %s; discovery prefixes: %s", state, len(files), len(res.Entries),
-		res.Root, filepath.Base(res.Tree), strings.Join(res.Prefixes, ", "))
-	publishOCISummary(res)
-	return nil
 }
 
 // Repackage re-publishes an image under a new name, signed.
@@ -138,33 +112,23 @@ func Repackage(ctx context.Context, src, name string, labels *string) error {
 // To use your own certificate, put server.crt and server.key in CERT_DIR
 // (without ca.key). Prints how to make clients trust the CA.
 func Certs(ctx context.Context) error {
-	c, err := load()
-	if err != nil {
-		return err
-	}
-	if err := c.Require("CERT_DIR", "CERT_HOSTS"); err != nil {
-		return err
-	}
-	if step.IsDryRun() {
-		step.Summaryf("certs: would make sure %s holds a CA and a server certificate for %s", c.CertDir, strings.Join(c.CertHosts, ", "))
+	return run(ctx, "certs", func(ctx context.Context, c *config.Config) error {
+		if err := c.Require("CERT_DIR", "CERT_HOSTS"); err != nil {
+			return err
+		}
+		if step.IsDryRun() {
+			step.Summaryf("certs: would make sure %s holds a CA and a server certificate for %s", c.CertDir, strings.Join(c.CertHosts, ", "))
+			return nil
+		}
+		res, err := certs.Ensure(c.CertDir, c.CertHosts)
+		if err != nil {
+			return err
+		}
+		if step.Summaryf("certs: %s", res.Describe(c.CertHosts)); res.CACert != "" {
+			step.Printf("%s\n", certs.TrustHint(res.CACert))
+		}
 		return nil
-	}
-	res, err := certs.Ensure(c.CertDir, c.CertHosts)
-	if err != nil {
-		return err
-	}
-	switch {
-	case res.UserProvided:
-		step.Summaryf("certs: using the provided %s", res.ServerCert)
-	case len(res.Generated) == 0:
-		step.Summaryf("certs: %s and %s are valid for %s; reused", res.CACert, res.ServerCert, strings.Join(c.CertHosts, ", "))
-	default:
-		step.Summaryf("certs: wrote %s", strings.Join(res.Generated, ", "))
-	}
-	if res.CACert != "" {
-		step.Printf("%s\n", certs.TrustHint(res.CACert))
-	}
-	return nil
+	})
 }
 
 // Serve serves the published tree over HTTPS until Ctrl-C.
@@ -240,12 +204,8 @@ func Serve(ctx context.Context, plain *bool) error {
 func Fetch(ctx context.Context, name string, port *int, pull, insecure, http *bool) error {
 	return run(ctx, "fetch", func(ctx context.Context, c *config.Config) error {
 		n, err := fetchNet(c, name, port, insecure, http)
-		if err != nil {
-			return err
-		}
-		if step.IsDryRun() { // a dry run opens (creates) no store
-			step.Summaryf("fetch: would fetch %s into %s", name, c.StoreDir)
-			return nil
+		if err != nil || step.IsDryRun() { // a dry run opens (creates) no store
+			return dryRunSays(err, "fetch: would fetch %s into %s", name, c.StoreDir)
 		}
 		st, err := store.Open(c.StoreDir)
 		if err != nil {
@@ -253,12 +213,11 @@ func Fetch(ctx context.Context, name string, port *int, pull, insecure, http *bo
 		}
 		start := time.Now()
 		res, err := fetch.Fetch(ctx, name, fetch.Options{Net: n, Store: st, Trust: sign.TrustStore{Dir: c.TrustDir}, NoStore: deref(pull)})
-		if err != nil {
-			return err
+		if err == nil {
+			step.Summaryf("fetch: %s", res.Describe(time.Since(start)))
+			fmt.Println(res.Image.ID)
 		}
-		step.Summaryf("fetch: %s", res.Describe(time.Since(start)))
-		fmt.Println(res.Image.ID)
-		return nil
+		return err
 	})
 }
 
@@ -286,6 +245,15 @@ func Trust(ctx context.Context, key string, prefix, fingerprint *string, root *b
 		}
 		return trustKeys(ctx, c, opts)
 	})
+}
+
+// dryRunSays returns err, or in a dry run without error prints what the
+// target would do.
+func dryRunSays(err error, format string, a ...any) error {
+	if err == nil && step.IsDryRun() {
+		step.Summaryf(format, a...)
+	}
+	return err
 }
 
 // trustKeys is the one way keys enter the trust store (trust, and

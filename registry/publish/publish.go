@@ -84,6 +84,25 @@ type Result struct {
 	OCI []Entry
 }
 
+// Describe says what a publish of images ACI files did, for people: one
+// line, plus one for the OCI repositories when there are any.
+func (r Result) Describe(images int) []string {
+	state := "published"
+	if !r.Changed {
+		state = "up to date"
+	}
+	out := []string{fmt.Sprintf("%s %d images (%d paths with the latest copies) in %s -> %s; discovery prefixes: %s", state, images, len(r.Entries),
+		r.Root, filepath.Base(r.Tree), strings.Join(r.Prefixes, ", "))}
+	if len(r.OCI) > 0 {
+		var refs []string
+		for _, e := range r.OCI {
+			refs = append(refs, strings.TrimPrefix(strings.Replace(e.Path, "/manifests/", ":", 1), "v2/"))
+		}
+		out = append(out, fmt.Sprintf("OCI %s (signatures under sigstore/)", strings.Join(refs, ", ")))
+	}
+	return out
+}
+
 // WebRoot returns the directory a server should serve for publish
 // directory dir: dir/current when it exists (a published tree), else dir.
 func WebRoot(dir string) string {
