@@ -109,4 +109,3 @@ func ociSkipStage1(file string) {
 		step.Summaryf("IMAGE_FORMATS includes oci, but %s is a rkt stage1 image (rkt-only): no OCI output for it", file)
 	}
 }
-
