@@ -2,9 +2,11 @@ package targets
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/format/oci"
@@ -12,6 +14,7 @@ import (
 	"github.com/rktbuild/rktbuild/registry/certs"
 	"github.com/rktbuild/rktbuild/registry/fetch"
 	"github.com/rktbuild/rktbuild/registry/publish"
+	"github.com/rktbuild/rktbuild/registry/serve"
 	"github.com/rktbuild/rktbuild/sign"
 	"github.com/rktbuild/rktbuild/step"
 )
@@ -123,6 +126,32 @@ func publishOptions(c *config.Config, dir string) (publish.Options, error) {
 	}
 	if opts.OCISigner, err = signerFor(c).Entity(); err != nil {
 		return opts, fmt.Errorf("publish: signing the OCI images: %w", err)
+	}
+	return opts, nil
+}
+
+// serveOptions are serve's settings: PUBLISH_DIR itself (the server
+// follows its `current` symlink per request, so a publish after start is
+// picked up), an access log on stdout, and unless plain the TLS material
+// in CERT_DIR, generated for CERT_HOSTS when absent.
+func serveOptions(c *config.Config, plain bool) (serve.Options, error) {
+	opts := serve.Options{Root: c.PublishDir, Log: os.Stdout, Plain: plain}
+	if err := c.Require("PUBLISH_DIR", "SERVE_ADDR"); err != nil {
+		return opts, err
+	}
+	scheme := "http"
+	if !plain {
+		res, err := certs.Ensure(c.CertDir, c.CertHosts)
+		if err != nil {
+			return opts, err
+		}
+		if len(res.Generated) > 0 {
+			step.Summaryf("serve: generated %s", strings.Join(res.Generated, ", "))
+		}
+		opts.CertFile, opts.KeyFile, scheme = res.ServerCert, res.ServerKey, "https"
+	}
+	opts.Ready = func(addr net.Addr) {
+		step.Summaryf("serve: %s on %s://%s (discovery tags point at %s); Ctrl-C stops", opts.Root, scheme, addr, c.PublishBaseURL)
 	}
 	return opts, nil
 }

@@ -3,7 +3,6 @@ package targets
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
 	"strconv"
@@ -144,44 +143,19 @@ func Certs(ctx context.Context) error {
 // stdout. -plain serves plain HTTP instead (only for testing behind a TLS
 // proxy; rkt and `mage fetch` then need their insecure options).
 func Serve(ctx context.Context, plain *bool) error {
-	c, err := load()
-	if err != nil {
-		return err
-	}
-	if err := c.Require("PUBLISH_DIR", "SERVE_ADDR"); err != nil {
-		return err
-	}
-	// The publish directory itself: the server follows its `current`
-	// symlink per request, so a publish after start is picked up.
-	opts := serve.Options{Root: c.PublishDir, Log: os.Stdout, Plain: plain != nil && *plain}
-	if !opts.Plain {
-		res, err := certs.Ensure(c.CertDir, c.CertHosts)
-		if err != nil {
+	return run(ctx, "serve", func(ctx context.Context, c *config.Config) error {
+		opts, err := serveOptions(c, deref(plain))
+		if err != nil || step.IsDryRun() {
+			return dryRunSays(err, "serve: would serve %s on %s", opts.Root, c.ServeAddr)
+		}
+		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := serve.ListenAndServe(ctx, c.ServeAddr, opts); err != nil {
 			return err
 		}
-		if len(res.Generated) > 0 {
-			step.Summaryf("serve: generated %s", strings.Join(res.Generated, ", "))
-		}
-		opts.CertFile, opts.KeyFile = res.ServerCert, res.ServerKey
-	}
-	if step.IsDryRun() {
-		step.Summaryf("serve: would serve %s on %s", opts.Root, c.ServeAddr)
+		step.Summaryf("serve: stopped")
 		return nil
-	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	scheme := "https"
-	if opts.Plain {
-		scheme = "http"
-	}
-	opts.Ready = func(addr net.Addr) {
-		step.Summaryf("serve: %s on %s://%s (discovery tags point at %s); Ctrl-C stops", opts.Root, scheme, addr, c.PublishBaseURL)
-	}
-	if err := serve.ListenAndServe(ctx, c.ServeAddr, opts); err != nil {
-		return err
-	}
-	step.Summaryf("serve: stopped")
-	return nil
+	})
 }
 
 // Fetch fetches an image by name into the store, as `rkt fetch` did.
