@@ -244,9 +244,10 @@ func trustKeys(ctx context.Context, c *config.Config, opts fetch.TrustOptions) e
 	return err
 }
 
-// Images groups the image store targets (STORE_DIR): list, export,
-// manifest, rm, gc.
-type Images mg.Namespace
+// Store groups the image store targets (STORE_DIR, filled by fetch):
+// list, export, manifest, rm, gc. (Named store, not images: `mage images`
+// and `mage buildImages` build the image recipes.)
+type Store mg.Namespace
 
 func regStore() (*store.Store, error) {
 	c, err := load()
@@ -258,9 +259,9 @@ func regStore() (*store.Store, error) {
 
 // List shows the stored images: short ID, name, labels, size, import time.
 //
-// Usage: mage images:list
-func (Images) List(ctx context.Context) error {
-	return run(ctx, "images:list", func(ctx context.Context, c *config.Config) error {
+// Usage: mage store:list
+func (Store) List(ctx context.Context) error {
+	return run(ctx, "store:list", func(ctx context.Context, c *config.Config) error {
 		ims, err := store.List(c.StoreDir) // read-only: creates no store
 		if err != nil {
 			return err
@@ -274,8 +275,8 @@ func (Images) List(ctx context.Context) error {
 // It writes a stored image (NAME[:VERSION][,label=value...] or ID) to
 // OUT, byte-identical to what was fetched, and its signature to OUT.asc.
 //
-// Usage: mage images:export IMAGE OUT
-func (Images) Export(ctx context.Context, image, out string) error {
+// Usage: mage store:export IMAGE OUT
+func (Store) Export(ctx context.Context, image, out string) error {
 	st, err := regStore()
 	if err != nil {
 		return err
@@ -284,14 +285,14 @@ func (Images) Export(ctx context.Context, image, out string) error {
 	if err != nil {
 		return err
 	}
-	step.Summaryf("images:export: wrote %s (%s %s)", out, im.Name, im.ShortID())
+	step.Summaryf("store:export: wrote %s (%s %s)", out, im.Name, im.ShortID())
 	return nil
 }
 
 // Manifest prints a stored image's manifest as it is in the image.
 //
-// Usage: mage images:manifest IMAGE
-func (Images) Manifest(ctx context.Context, image string) error {
+// Usage: mage store:manifest IMAGE
+func (Store) Manifest(ctx context.Context, image string) error {
 	st, err := regStore()
 	if err != nil {
 		return err
@@ -309,8 +310,8 @@ func (Images) Manifest(ctx context.Context, image string) error {
 // It removes stored images: an ID (or unique ID prefix), or every image
 // matching NAME[:VERSION][,label=value...].
 //
-// Usage: mage images:rm IMAGE
-func (Images) Rm(ctx context.Context, image string) error {
+// Usage: mage store:rm IMAGE
+func (Store) Rm(ctx context.Context, image string) error {
 	st, err := regStore()
 	if err != nil {
 		return err
@@ -320,7 +321,7 @@ func (Images) Rm(ctx context.Context, image string) error {
 		return err
 	}
 	for _, im := range gone {
-		step.Summaryf("images:rm: removed %s %s", im.Name, im.ShortID())
+		step.Summaryf("store:rm: removed %s %s", im.Name, im.ShortID())
 	}
 	return nil
 }
@@ -330,8 +331,8 @@ func (Images) Rm(ctx context.Context, image string) error {
 // It removes blobs no stored image refers to and downloads left by
 // interrupted fetches (at once: a running fetch holds a lock on its own).
 //
-// Usage: mage images:gc
-func (Images) Gc(ctx context.Context) error {
+// Usage: mage store:gc
+func (Store) Gc(ctx context.Context) error {
 	st, err := regStore()
 	if err != nil {
 		return err
@@ -343,7 +344,7 @@ func (Images) Gc(ctx context.Context) error {
 	for _, p := range gone {
 		step.Logf(ctx, "removed %s", p)
 	}
-	step.Summaryf("images:gc: removed %d files", len(gone))
+	step.Summaryf("store:gc: removed %d files", len(gone))
 	return nil
 }
 

@@ -292,7 +292,7 @@ func fetchEndpoint(ctx context.Context, client *http.Client, req Request, ep dis
 		return Result{}, refuse("%s: the image's labels differ from the request: %s (nothing stored)", ep.ACI, strings.Join(bad, "; "))
 	}
 	// tmp stays open, and so locked, until Add has consumed it: a
-	// concurrent images:gc must not take it for a dead fetch's download.
+	// concurrent store:gc must not take it for a dead fetch's download.
 	im, err := opts.Store.Add(tmp.Name(), sig, store.Image{ID: check.ID, Name: req.Name, Labels: labels, Source: ep.ACI, Signer: signer})
 	stored = true
 	tmp.Close()

@@ -53,7 +53,7 @@ type Image struct {
 	Signer string `json:"signer,omitempty"`
 }
 
-// ShortID is the short form of an image ID shown by images:list
+// ShortID is the short form of an image ID shown by store:list
 // ("sha512-" + 32 hex digits, as rkt shows it).
 func (im Image) ShortID() string { return aci.ShortID(im.ID) }
 
@@ -271,7 +271,7 @@ func (s *Store) Find(name string, labels map[string]string) (Image, bool, error)
 	}
 	if found {
 		if _, err := os.Stat(s.BlobPath(best.ID)); err != nil {
-			return Image{}, false, fmt.Errorf("store: %s is in the index but its blob is missing: run `mage images:rm %s` and fetch it again", best.ID, best.ShortID())
+			return Image{}, false, fmt.Errorf("store: %s is in the index but its blob is missing: run `mage store:rm %s` and fetch it again", best.ID, best.ShortID())
 		}
 	}
 	return best, found, nil
@@ -296,7 +296,7 @@ func (s *Store) Resolve(ref string) (Image, error) {
 		}
 		switch len(hits) {
 		case 0:
-			return Image{}, fmt.Errorf("no stored image has ID %s: see `mage images:list`", ref)
+			return Image{}, fmt.Errorf("no stored image has ID %s: see `mage store:list`", ref)
 		case 1:
 			return hits[0], nil
 		}
@@ -314,7 +314,7 @@ func (s *Store) Resolve(ref string) (Image, error) {
 		}
 	}
 	if !found {
-		return Image{}, fmt.Errorf("no stored image matches %s: see `mage images:list` or `mage fetch %s`", ref, ref)
+		return Image{}, fmt.Errorf("no stored image matches %s: see `mage store:list` or `mage fetch %s`", ref, ref)
 	}
 	return best, nil
 }
@@ -434,7 +434,7 @@ func (s *Store) Rm(ref string) ([]Image, error) {
 		}
 	}
 	if len(drop) == 0 {
-		return nil, fmt.Errorf("no stored image matches %s: see `mage images:list`", ref)
+		return nil, fmt.Errorf("no stored image matches %s: see `mage store:list`", ref)
 	}
 	ix.Images = keep
 	if err := s.write(ix); err != nil {
@@ -523,7 +523,7 @@ func FormatSize(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-// WriteTable prints images as images:list shows them: short ID, name,
+// WriteTable prints images as store:list shows them: short ID, name,
 // sorted labels, size and import time (local), one per line, aligned.
 func WriteTable(w io.Writer, ims []Image) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

@@ -99,7 +99,7 @@ func TestFormatSize(t *testing.T) {
 	}
 }
 
-// TestWriteTableAndList: images:list's table (golden file) and that
+// TestWriteTableAndList: store:list's table (golden file) and that
 // listing a store that does not exist is empty and creates nothing.
 func TestWriteTableAndList(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.Local)
