@@ -1,4 +1,7 @@
-// Package images holds rktbuild's image recipes, one short Go file per
+// Package images holds rktbuild's image recipes and what works on the
+// images they make: the locator (Locator: files, recipe outputs, the
+// store), running (RunImage), repackaging and OCI export. Package image is
+// the builder one recipe uses. Recipes come one short Go file per
 // image, built as an ordered set like the original numbered scripts
 // (00-base, 10-go-builder, ...). A recipe registers itself in an init
 // function; Resolve returns recipes plus what they depend on, in order.

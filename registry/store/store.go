@@ -15,7 +15,6 @@
 package store
 
 import (
-	"archive/tar"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,7 +27,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	appcaci "github.com/appc/spec/aci"
 	"github.com/coreos/go-semver/semver"
 	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/step"
@@ -361,38 +359,16 @@ func (s *Store) Manifest(ref string) (Image, []byte, error) {
 	if err != nil {
 		return Image{}, nil, err
 	}
-	f, err := s.Open(im.ID)
-	if err != nil {
-		return Image{}, nil, err
+	if !ValidID(im.ID) {
+		return Image{}, nil, fmt.Errorf("store: invalid image ID %q", im.ID)
 	}
-	defer f.Close()
-	data, err := ReadManifest(f)
+	data, err := aci.RawManifest(s.BlobPath(im.ID))
 	if err != nil {
 		return Image{}, nil, fmt.Errorf("reading the manifest of %s: %w", im.ShortID(), err)
 	}
 	return im, data, nil
 }
 
-// ReadManifest returns the raw manifest of a (compressed) ACI.
-func ReadManifest(rs io.ReadSeeker) ([]byte, error) {
-	tr, err := appcaci.NewCompressedTarReader(rs)
-	if err != nil {
-		return nil, err
-	}
-	defer tr.Close()
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return nil, errors.New("the image has no manifest")
-		}
-		if err != nil {
-			return nil, err
-		}
-		if filepath.Clean(hdr.Name) == "manifest" && hdr.Typeflag == tar.TypeReg {
-			return io.ReadAll(io.LimitReader(tr, 1<<20))
-		}
-	}
-}
 
 // Rm removes the images ref names (an ID, or every image matching a name
 // reference) from the index, then their blobs.
