@@ -369,7 +369,6 @@ func (s *Store) Manifest(ref string) (Image, []byte, error) {
 	return im, data, nil
 }
 
-
 // Rm removes the images ref names (an ID, or every image matching a name
 // reference) from the index, then their blobs.
 func (s *Store) Rm(ref string) ([]Image, error) {
