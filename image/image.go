@@ -30,7 +30,6 @@ import (
 
 	"github.com/appc/spec/schema"
 	"github.com/appc/spec/schema/types"
-	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/nspawn"
 	"github.com/rktbuild/rktbuild/sign"
@@ -384,9 +383,9 @@ func (b *Builder) Write(ctx context.Context, out string, opts aci.PackOptions) (
 	return id, nil
 }
 
-// WriteSigned writes the image and signs it with the configured key
-// (generated on first use), producing out and out.asc.
-func (b *Builder) WriteSigned(ctx context.Context, c *config.Config, out string, opts aci.PackOptions) (string, error) {
+// WriteSigned writes the image and signs it with signer (whose key is
+// generated on first use), producing out and out.asc.
+func (b *Builder) WriteSigned(ctx context.Context, signer *sign.Signer, out string, opts aci.PackOptions) (string, error) {
 	// A stale signature must never sit beside a new image.
 	if err := os.Remove(out + ".asc"); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return "", err
@@ -395,18 +394,19 @@ func (b *Builder) WriteSigned(ctx context.Context, c *config.Config, out string,
 	if err != nil {
 		return "", err
 	}
-	if err := sign.SignArtifact(ctx, c, out); err != nil {
+	if err := signer.SignFile(ctx, out); err != nil {
 		return "", fmt.Errorf("signing %s: %w", out, err)
 	}
 	return id, nil
 }
 
 // NewEnv returns the rootfs environment for image builds: the nspawn
-// runner (static build preferred) and the .deb cache from config.
-func NewEnv(c *config.Config) (nspawn.Env, error) {
-	r, err := nspawn.Find(c.BuildDir)
+// runner found under buildDir (static build preferred) and the .deb cache
+// debCache.
+func NewEnv(buildDir, debCache string) (nspawn.Env, error) {
+	r, err := nspawn.Find(buildDir)
 	if err != nil {
 		return nspawn.Env{}, err
 	}
-	return nspawn.Env{Runner: r, CacheDir: DebCache(c)}, nil
+	return nspawn.Env{Runner: r, CacheDir: debCache}, nil
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/rktbuild/rktbuild/internal/fsutil"
@@ -204,36 +203,6 @@ func Binds(app *types.App, vols []Volume, mounts []Mount) ([]nspawn.Bind, []stri
 // Finder locates the ACI file that satisfies a dependency.
 type Finder func(dep types.Dependency) (string, error)
 
-// DirFinder finds dependencies among the .aci files in dirs: the first
-// whose manifest name matches and whose labels include the dependency's.
-func DirFinder(dirs ...string) Finder {
-	return func(dep types.Dependency) (string, error) {
-		for _, d := range dirs {
-			files, _ := filepath.Glob(filepath.Join(d, "*.aci"))
-			sort.Strings(files)
-			for _, f := range files {
-				m, err := aci.ReadManifest(f)
-				if err != nil || m.Name != dep.ImageName {
-					continue
-				}
-				if labelsMatch(m.Labels, dep.Labels) {
-					return f, nil
-				}
-			}
-		}
-		return "", fmt.Errorf("dependency %s %v not found in %s: fetch it first (mage fetch)", dep.ImageName, dep.Labels, strings.Join(dirs, ", "))
-	}
-}
-
-func labelsMatch(have, want types.Labels) bool {
-	for _, l := range want {
-		if v, ok := have.Get(l.Name.String()); !ok || v != l.Value {
-			return false
-		}
-	}
-	return true
-}
-
 // Rendered is an image rendered (with its dependencies) into a directory.
 type Rendered struct {
 	Dir      string // holds manifest and rootfs/
@@ -350,8 +319,9 @@ func applyWhitelist(root string, list []string) error {
 	})
 }
 
-// cachedImageID returns the file's image ID, remembering it by the file's
-// sha256 (cheap to recheck) so a re-run does not decompress the image.
+// cachedImageID returns the file's image ID (from aci.Open, which also
+// checks the archive), remembering it by the file's sha256 (cheap to
+// recheck) so a re-run does not decompress the image.
 func cachedImageID(file, cacheDir string) (string, error) {
 	sum, err := fsutil.HashFile(file)
 	if err != nil {
@@ -361,10 +331,11 @@ func cachedImageID(file, cacheDir string) (string, error) {
 	if b, err := os.ReadFile(idx); err == nil && strings.HasPrefix(string(b), "sha512-") {
 		return strings.TrimSpace(string(b)), nil
 	}
-	id, err := aci.ImageID(file)
+	im, err := aci.Open(file)
 	if err != nil {
 		return "", err
 	}
+	id := im.ID
 	if err := fsutil.WriteFileBytes(idx, []byte(id+"\n"), 0o644); err != nil {
 		return "", err
 	}

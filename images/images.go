@@ -1,4 +1,7 @@
-// Package images holds rktbuild's image recipes, one short Go file per
+// Package images holds rktbuild's image recipes and what works on the
+// images they make: the locator (Locator: files, recipe outputs, the
+// store), running (RunImage), repackaging and OCI export. Package image is
+// the builder one recipe uses. Recipes come one short Go file per
 // image, built as an ordered set like the original numbered scripts
 // (00-base, 10-go-builder, ...). A recipe registers itself in an init
 // function; Resolve returns recipes plus what they depend on, in order.
@@ -175,6 +178,8 @@ func orderOf(n string) int {
 // environment and where the base rootfs lives.
 type Env struct {
 	Config *config.Config
+	// Signer signs every image written.
+	Signer *sign.Signer
 	Rootfs nspawn.Env
 	// RootfsDir is the debootstrapped base rootfs.
 	RootfsDir string
@@ -182,13 +187,14 @@ type Env struct {
 	work string
 }
 
-// NewEnv prepares the build environment from the configuration.
-func NewEnv(c *config.Config) (*Env, error) {
-	re, err := image.NewEnv(c)
+// NewEnv prepares the build environment from the configuration; signer
+// signs the images.
+func NewEnv(c *config.Config, signer *sign.Signer) (*Env, error) {
+	re, err := image.NewEnv(c.BuildDir, DebCache(c))
 	if err != nil {
 		return nil, err
 	}
-	return &Env{Config: c, Rootfs: re, RootfsDir: image.RootfsOptions(c).Dir}, nil
+	return &Env{Config: c, Signer: signer, Rootfs: re, RootfsDir: RootfsOptions(c).Dir}, nil
 }
 
 // FromRootfs begins an image from a copy of the base rootfs.
@@ -225,7 +231,7 @@ func (e *Env) Write(ctx context.Context, b *image.Builder, out string) error {
 	if !has {
 		epoch, has = DeriveEpoch(ctx, b.Rootfs(), out)
 	}
-	id, err := b.WriteSigned(ctx, e.Config, out, aci.PackOptions{Epoch: epoch, HasEpoch: has})
+	id, err := b.WriteSigned(ctx, e.Signer, out, aci.PackOptions{Epoch: epoch, HasEpoch: has})
 	if err != nil {
 		return err
 	}
@@ -285,7 +291,7 @@ func InputsOf(c *config.Config, r Recipe) step.Inputs {
 	in.Files = append(in.Files, sign.KeyFiles(c.SigningKey)...)
 	if r.NeedsRootfs {
 		// The rootfs tree itself (hashed by content, cached by stat).
-		in.Files = append(in.Files, image.RootfsOptions(c).Dir)
+		in.Files = append(in.Files, RootfsOptions(c).Dir)
 	}
 	return in
 }
@@ -300,7 +306,7 @@ func Build(ctx context.Context, e *Env, list []Recipe) ([]Status, error) {
 		// Create the signing key before the steps hash it, so that
 		// generating it on first use does not rebuild on the next run.
 		if err := step.Perform(ctx, step.Effect{What: "ensure the signing key " + e.Config.SigningKey, Have: true,
-			Run: func(ctx context.Context) error { _, _, err := sign.EnsureKey(ctx, e.Config); return err }}); err != nil {
+			Run: func(ctx context.Context) error { _, _, err := e.Signer.Ensure(ctx); return err }}); err != nil {
 			return nil, err
 		}
 	}

@@ -2,6 +2,7 @@ package images
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -50,27 +51,49 @@ func (l Locator) store() *store.Store {
 	return &store.Store{Dir: l.StoreDir}
 }
 
-// find returns the first .aci file in Dirs whose manifest has name and
-// every label.
-func (l Locator) find(name string, labels map[string]string) string {
+// Files lists the .aci files under Dirs, directory by directory, each
+// directory's files sorted by path; hidden files and directories (a
+// leading ".", e.g. temporary files of an atomic write) are skipped, and a
+// directory that does not exist holds no images. Publish takes these as
+// its images; find searches them in this order.
+func (l Locator) Files() ([]string, error) {
+	var out []string
 	for _, d := range l.Dirs {
-		files, _ := filepath.Glob(filepath.Join(d, "*.aci"))
-		sort.Strings(files)
-		for _, f := range files {
-			m, err := aci.ReadManifest(f)
-			if err != nil || m.Name.String() != name {
-				continue
-			}
-			ok := true
-			for k, v := range labels {
-				if got, has := m.Labels.Get(k); !has || got != v {
-					ok = false
-					break
+		var files []string
+		err := filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
+			if err != nil {
+				if os.IsNotExist(err) && p == d {
+					return filepath.SkipDir
 				}
+				return err
 			}
-			if ok {
-				return f
+			if p != d && strings.HasPrefix(e.Name(), ".") {
+				if e.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
 			}
+			if !e.IsDir() && strings.HasSuffix(e.Name(), ".aci") {
+				files = append(files, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("looking for images in %s: %w", d, err)
+		}
+		sort.Strings(files)
+		out = append(out, files...)
+	}
+	return out, nil
+}
+
+// find returns the first .aci file in Dirs whose manifest matches r.
+func (l Locator) find(r aci.Ref) string {
+	files, _ := l.Files() // an unreadable directory holds nothing found
+	for _, f := range files {
+		m, err := aci.ReadManifest(f) // the manifest alone: no full pass per candidate
+		if err == nil && r.Matches(m.Name.String(), aci.LabelMap(m.Labels)) {
+			return f
 		}
 	}
 	return ""
@@ -81,11 +104,11 @@ func (l Locator) find(name string, labels map[string]string) string {
 // recipe outputs first, then the newest matching stored image.
 func (l Locator) Image(ref string) (string, error) {
 	if !strings.HasPrefix(ref, "sha512-") {
-		name, labels, err := store.ParseRef(ref)
+		r, err := aci.ParseRef(ref)
 		if err != nil {
 			return "", err
 		}
-		if f := l.find(name, labels); f != "" {
+		if f := l.find(r); f != "" {
 			return f, nil
 		}
 	}
@@ -109,11 +132,9 @@ func (l Locator) Image(ref string) (string, error) {
 // image in the store.
 func (l Locator) Finder() image.Finder {
 	return func(dep types.Dependency) (string, error) {
-		labels := map[string]string{}
-		for _, lb := range dep.Labels {
-			labels[lb.Name.String()] = lb.Value
-		}
-		if f := l.find(dep.ImageName.String(), labels); f != "" {
+		r := aci.Ref{Name: dep.ImageName.String(), Labels: aci.LabelMap(dep.Labels)}
+		labels := r.Labels
+		if f := l.find(r); f != "" {
 			return f, nil
 		}
 		if s := l.store(); s != nil {

@@ -130,3 +130,43 @@ func TestLocator(t *testing.T) {
 		t.Errorf("missing dependency error = %v", err)
 	}
 }
+
+// TestLocatorFiles checks the image list publish takes: .aci files under
+// every directory, nested ones included, hidden files and directories and
+// other files skipped, a missing directory empty, order by directory then
+// path.
+func TestLocatorFiles(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	for _, f := range []string{
+		filepath.Join(a, "z.aci"),
+		filepath.Join(a, "m.aci"),
+		filepath.Join(a, "sub", "n.aci"),
+		filepath.Join(a, ".tmp-123.aci"),
+		filepath.Join(a, ".hidden", "x.aci"),
+		filepath.Join(a, "m.aci.asc"),
+		filepath.Join(a, "notes.txt"),
+		filepath.Join(b, "a.aci"),
+	} {
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		dirs []string
+		want []string
+	}{
+		{[]string{a, b}, []string{filepath.Join(a, "m.aci"), filepath.Join(a, "sub", "n.aci"), filepath.Join(a, "z.aci"), filepath.Join(b, "a.aci")}},
+		{[]string{b, a}, []string{filepath.Join(b, "a.aci"), filepath.Join(a, "m.aci"), filepath.Join(a, "sub", "n.aci"), filepath.Join(a, "z.aci")}},
+		{[]string{filepath.Join(b, "missing")}, nil},
+		{nil, nil},
+	}
+	for _, tc := range cases {
+		got, err := Locator{Dirs: tc.dirs}.Files()
+		if err != nil || strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+			t.Errorf("Files(%v) = %v, %v; want %v", tc.dirs, got, err, tc.want)
+		}
+	}
+}

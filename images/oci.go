@@ -2,8 +2,12 @@ package images
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/rktbuild/rktbuild/internal/fsutil"
 
@@ -68,4 +72,78 @@ func WriteExtraOutputs(ctx context.Context, c *config.Config, file string) (oci.
 	}
 	step.Summaryf(ctx, "wrote %s (%s:%s, %s)", res.Dir, res.Repository, res.Tag, res.Digest)
 	return res, nil
+}
+
+// OCIFormats are the formats ExportOCI writes: a layout directory, or one
+// of the archives podman loads.
+var OCIFormats = []string{"layout", oci.FormatOCIArchive, oci.FormatDockerArchive}
+
+// ExportOCI writes the ACI file to out as an OCI image layout (format
+// "layout" or "") or archive (oci.FormatOCIArchive, oci.FormatDockerArchive),
+// its SBOM attached, with mtimes clamped to epoch when hasEpoch. It returns
+// a one-line report. A dry run checks the arguments and writes nothing.
+func ExportOCI(ctx context.Context, file, out, format string, epoch int64, hasEpoch bool) (string, error) {
+	if format == "" {
+		format = "layout"
+	}
+	if !slices.Contains(OCIFormats, format) {
+		return "", fmt.Errorf("oci:export: -format=%q: use %s", format, strings.Join(OCIFormats, ", "))
+	}
+	if out == "" {
+		return "", errors.New("oci:export: name the output (a directory for a layout, a .tar file for an archive)")
+	}
+	var msg string
+	err := step.Perform(ctx, step.Effect{What: fmt.Sprintf("export %s as %s to %s", file, format, out), Have: true,
+		Run: func(ctx context.Context) (err error) {
+			msg, err = exportOCI(ctx, file, out, format, epoch, hasEpoch)
+			return err
+		}})
+	return msg, err
+}
+
+// exportOCI does ExportOCI's work once its arguments are checked.
+func exportOCI(ctx context.Context, file, out, format string, epoch int64, hasEpoch bool) (string, error) {
+	start := time.Now()
+	doc, n, err := sbom.ForACI(ctx, file, epoch, hasEpoch)
+	if err != nil {
+		return "", err
+	}
+	opts := oci.LayoutOptions{Options: oci.Options{Epoch: epoch, HasEpoch: hasEpoch}, SBOM: doc}
+	var res oci.Result
+	if format == "layout" {
+		res, err = oci.WriteLayout(ctx, file, out, opts)
+	} else {
+		res, err = oci.WriteArchive(ctx, file, out, format, opts)
+	}
+	if err != nil {
+		return "", err
+	}
+	var aciSize int64
+	if fi, err := os.Stat(file); err == nil {
+		aciSize = fi.Size()
+	}
+	return fmt.Sprintf("exported %s to %s (%s) as %s:%s, manifest %s, layer %d bytes (ACI %d bytes), SBOM %d packages, in %s",
+		file, out, format, res.Repository, res.Tag, res.Digest, res.LayerSize, aciSize, n, time.Since(start).Round(time.Millisecond)), nil
+}
+
+// ValidateOCI checks the OCI layout dir (tag "" means its only image) with
+// the peer tools: skopeo inspect reads it as a registry client would,
+// umoci stat walks its config and layer; either failing fails. It returns
+// a one-line report.
+func ValidateOCI(ctx context.Context, dir, tag string) (string, error) {
+	_, desc, err := oci.ReadLayout(dir, tag)
+	if err != nil {
+		return "", err
+	}
+	tag = desc.Annotations[oci.AnnotationRefName]
+	for _, args := range [][]string{
+		{"skopeo", "inspect", "--raw", "oci:" + dir + ":" + tag},
+		{"umoci", "stat", "--image", dir + ":" + tag},
+	} {
+		out, err := step.Command(ctx, args[0], args[1:]...).CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("oci:validate: %s: %w\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	return fmt.Sprintf("%s:%s (%s) is valid for skopeo and umoci", dir, tag, desc.Digest), nil
 }

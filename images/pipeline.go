@@ -2,7 +2,6 @@ package images
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,17 +13,19 @@ import (
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/image"
+	"github.com/rktbuild/rktbuild/internal/say"
 	"github.com/rktbuild/rktbuild/nspawn"
 	"github.com/rktbuild/rktbuild/rootfs"
 	"github.com/rktbuild/rktbuild/sign"
 	"github.com/rktbuild/rktbuild/step"
+	"golang.org/x/term"
 )
 
 // BuildSet builds the base rootfs when a recipe needs it, then the named
 // recipes and what they depend on, in order (all recipes when names is
 // empty). The statuses include a "rootfs" row first when the rootfs was
 // considered.
-func BuildSet(ctx context.Context, c *config.Config, names []string) ([]Status, error) {
+func BuildSet(ctx context.Context, c *config.Config, signer *sign.Signer, names []string) ([]Status, error) {
 	list, err := Resolve(names)
 	if err != nil {
 		return nil, err
@@ -34,7 +35,7 @@ func BuildSet(ctx context.Context, c *config.Config, names []string) ([]Status, 
 		if !r.NeedsRootfs {
 			continue
 		}
-		o := image.RootfsOptions(c)
+		o := RootfsOptions(c)
 		start := time.Now()
 		res, err := rootfs.Build(ctx, o)
 		st := Status{Recipe: Recipe{Name: "rootfs", Order: -1}, File: o.Dir, Reason: res.Reason, Duration: time.Since(start)}
@@ -56,7 +57,7 @@ func BuildSet(ctx context.Context, c *config.Config, names []string) ([]Status, 
 		out = append(out, st)
 		break
 	}
-	e, err := NewEnv(c)
+	e, err := NewEnv(c, signer)
 	if err != nil {
 		return out, err
 	}
@@ -76,44 +77,6 @@ func WriteStatus(w io.Writer, sts []Status) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", label, s.Result, s.Duration.Round(100*time.Millisecond), s.File, s.Reason)
 	}
 	tw.Flush()
-}
-
-// Verify checks file's signature (file.asc): against the trust store
-// (TRUST_DIR, rkt layout) for the image's name, or else against this
-// machine's own signing key (SIGNING_KEY.pub.asc), which signed the images
-// rktbuild built here. It returns the signer.
-func Verify(c *config.Config, file string) (string, error) {
-	m, err := aci.ReadManifest(file)
-	if err != nil {
-		return "", err
-	}
-	sigFile := file + sign.SignatureSuffix
-	sig, err := os.Open(sigFile)
-	if err != nil {
-		return "", fmt.Errorf("image %s is not signed: %s: %v (sign it with `mage sign:file %s`, or run with -insecure)", file, sigFile, err, file)
-	}
-	defer sig.Close()
-	f, err := os.Open(file)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	signer, terr := sign.TrustStore{Dir: c.TrustDir}.Verify(m.Name.String(), f, sig)
-	if terr == nil {
-		return signer, nil
-	}
-	if !errors.Is(terr, sign.ErrUnknownKey) {
-		return "", terr
-	}
-	own := c.SigningKey + sign.PublicKeySuffix
-	if _, err := os.Stat(own); err != nil {
-		return "", terr
-	}
-	signer, err = sign.VerifyFile(file, sigFile, own)
-	if err != nil {
-		return "", fmt.Errorf("%v; and not by this machine's signing key %s: %w", terr, own, err)
-	}
-	return signer, nil
 }
 
 // RenderDir is where images are rendered for running, keyed by image ID.
@@ -147,9 +110,9 @@ func FindImage(c *config.Config, ref string) (string, error) {
 	return f, nil
 }
 
-// Prepare verifies (unless insecure) and renders the image file for
-// running, returning the runner to use.
-func Prepare(ctx context.Context, c *config.Config, file string, insecure bool) (*image.Rendered, *nspawn.Runner, error) {
+// Prepare verifies the image file with v (unless insecure) and renders it
+// for running, returning the runner to use.
+func Prepare(ctx context.Context, c *config.Config, v sign.Verifier, file string, insecure bool) (*image.Rendered, *nspawn.Runner, error) {
 	runner, err := nspawn.Find(c.BuildDir)
 	if err != nil {
 		return nil, nil, err
@@ -157,9 +120,13 @@ func Prepare(ctx context.Context, c *config.Config, file string, insecure bool) 
 	if insecure {
 		step.Summaryf(ctx, "WARNING: not verifying the signature of %s (insecure)", file)
 	} else {
-		signer, err := Verify(c, file)
+		m, err := aci.ReadManifest(file)
 		if err != nil {
 			return nil, nil, err
+		}
+		signer, err := v.VerifyFile(ctx, m.Name.String(), file)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w (or run with -insecure)", err)
 		}
 		step.Logf(ctx, "%s: good signature from %s", file, signer)
 	}
@@ -177,12 +144,12 @@ func Prepare(ctx context.Context, c *config.Config, file string, insecure bool) 
 //
 // offline builds with no network from the module cache only (see
 // RepoBuild.Offline).
-func BuildRepos(ctx context.Context, c *config.Config, listFile string, offline bool) ([]Status, []RepoResult, error) {
+func BuildRepos(ctx context.Context, c *config.Config, signer *sign.Signer, v sign.Verifier, listFile string, offline bool) ([]Status, []RepoResult, error) {
 	entries, err := ReadRepoList(listFile)
 	if err != nil {
 		return nil, nil, err
 	}
-	sts, err := BuildSet(ctx, c, []string{"go-builder"})
+	sts, err := BuildSet(ctx, c, signer, []string{"go-builder"})
 	if err != nil {
 		return sts, nil, err
 	}
@@ -195,7 +162,7 @@ func BuildRepos(ctx context.Context, c *config.Config, listFile string, offline 
 	if err := step.Perform(ctx, step.Effect{What: strings.Join(plan, "\nwould "), Run: func(context.Context) error { return nil }}); err != nil {
 		return sts, nil, err
 	}
-	r, runner, err := Prepare(ctx, c, GoBuilderFile(c), false)
+	r, runner, err := Prepare(ctx, c, v, GoBuilderFile(c), false)
 	if err != nil {
 		return sts, nil, err
 	}
@@ -216,4 +183,44 @@ func BuildRepos(ctx context.Context, c *config.Config, listFile string, offline 
 	err = WriteTable(&b, res)
 	step.Printf(ctx, "%s", b.String())
 	return sts, res, err
+}
+
+// RunImage runs the app of the image ref names (see FindImage), as `rkt
+// run` did: verified with v unless insecure, rendered with its
+// dependencies, run with the process's standard streams (a console when
+// both ends are terminals). Standard output belongs to the app: rktbuild's
+// own messages go to standard error. The app's failure is returned as is
+// (nspawn.ExitCode gives its status).
+func RunImage(ctx context.Context, c *config.Config, v sign.Verifier, ref string, a image.App, insecure bool) error {
+	file, err := FindImage(c, ref)
+	if err != nil {
+		return err
+	}
+	// Standard output belongs to the app, as with rkt: rktbuild's own
+	// messages (verification, rendering) go to standard error.
+	ctx = say.WithWriter(ctx, os.Stderr)
+	return step.Perform(ctx, step.Effect{What: "run " + file, Have: true, Run: func(ctx context.Context) error {
+		return runImage(ctx, c, v, file, a, insecure)
+	}})
+}
+
+// runImage does RunImage's work once the image file is found.
+func runImage(ctx context.Context, c *config.Config, v sign.Verifier, file string, a image.App, insecure bool) error {
+	r, runner, err := Prepare(ctx, c, v, file, insecure)
+	if err != nil {
+		return err
+	}
+	o, err := image.RunOptions(r, a)
+	if err != nil {
+		return err
+	}
+	if app := r.Manifest.App; app != nil && app.Group != "" && app.Group != "0" && app.Group != "root" {
+		step.Summaryf(ctx, "note: %s asks for group %s; systemd-nspawn runs the app with its user's primary group", r.Manifest.Name, app.Group)
+	}
+	o.Stdin, o.Stdout, o.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd())) {
+		o.Console = "interactive"
+	}
+	step.Logf(ctx, "running %s (%s) with %s", r.Manifest.Name, r.ID, runner)
+	return runner.Run(ctx, o)
 }

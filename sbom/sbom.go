@@ -22,7 +22,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha512"
 	"debug/buildinfo"
 	"errors"
 	"fmt"
@@ -87,25 +86,12 @@ var goBinDirs = []string{"usr/local/go/bin", "usr/local/go/pkg/tool", "go/bin", 
 // Scan reads a rootfs tar stream (entry names relative to the root, or
 // under prefix, e.g. "rootfs/" for an ACI) and returns its inventory.
 func Scan(ctx context.Context, r io.Reader, prefix string) (*Inventory, error) {
-	inv, _, err := scan(ctx, r, prefix)
-	return inv, err
-}
-
-// scan is Scan that also returns the content of a top-level "manifest"
-// entry (an ACI's), nil when there is none.
-func scan(ctx context.Context, r io.Reader, prefix string) (*Inventory, []byte, error) {
-	var manifest []byte
+	c := newCollector()
 	tr := tar.NewReader(r)
-	var status []byte
-	var osRelease []byte
-	var goVersion string
-	copyright := map[string][]byte{} // package -> copyright file
-	docLinks := map[string]string{}  // usr/share/doc/<pkg> -> link target
-	var bins []Package
 	for n := 0; ; n++ {
 		if n%256 == 0 {
 			if err := ctx.Err(); err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 		}
 		hdr, err := tr.Next()
@@ -113,79 +99,100 @@ func scan(ctx context.Context, r io.Reader, prefix string) (*Inventory, []byte, 
 			break
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("reading the image: %w", err)
+			return nil, fmt.Errorf("reading the image: %w", err)
 		}
 		name := strings.TrimPrefix(hdr.Name, "./")
-		if prefix != "" && name == "manifest" && hdr.Typeflag == tar.TypeReg {
-			if manifest, err = io.ReadAll(io.LimitReader(tr, 16<<20)); err != nil {
-				return nil, nil, err
-			}
-			continue
-		}
 		if !strings.HasPrefix(name, prefix) {
 			continue
 		}
-		name = strings.TrimSuffix(strings.TrimPrefix(name, prefix), "/")
-		switch {
-		case hdr.Typeflag == tar.TypeSymlink && path.Dir(name) == "usr/share/doc":
-			docLinks[path.Base(name)] = hdr.Linkname
-		case hdr.Typeflag != tar.TypeReg:
-		case name == "var/lib/dpkg/status":
-			if status, err = io.ReadAll(tr); err != nil {
-				return nil, nil, err
-			}
-		case name == "usr/lib/os-release" || name == "etc/os-release":
-			if osRelease, err = io.ReadAll(io.LimitReader(tr, 1<<16)); err != nil {
-				return nil, nil, err
-			}
-		case name == "usr/local/go/VERSION":
-			b, err := io.ReadAll(io.LimitReader(tr, 4096))
-			if err != nil {
-				return nil, nil, err
-			}
-			goVersion, _, _ = strings.Cut(string(b), "\n")
-		case strings.HasPrefix(name, "usr/share/doc/") && path.Base(name) == "copyright" && strings.Count(name, "/") == 4 && hdr.Size <= maxCopyright:
-			b, err := io.ReadAll(tr)
-			if err != nil {
-				return nil, nil, err
-			}
-			copyright[path.Base(path.Dir(name))] = b
-		case inGoBinDir(name) && hdr.Mode&0o111 != 0 && hdr.Size <= maxBinary:
-			b, err := io.ReadAll(tr)
-			if err != nil {
-				return nil, nil, err
-			}
-			if !bytes.HasPrefix(b, []byte("\x7fELF")) {
-				continue
-			}
-			bi, err := buildinfo.Read(bytes.NewReader(b))
-			if err != nil {
-				continue // not a Go binary
-			}
-			p := Package{Kind: "go-binary", Name: bi.Path, Version: bi.Main.Version, File: "/" + name, GoVersion: bi.GoVersion}
-			if p.Version == "" || p.Version == "(devel)" {
-				p.Version = bi.GoVersion
-			}
-			for _, d := range bi.Deps {
-				if d.Replace != nil {
-					d = d.Replace
-				}
-				p.Deps = append(p.Deps, d.Path+"@"+d.Version)
-			}
-			bins = append(bins, p)
+		if err := c.add(strings.TrimPrefix(name, prefix), hdr, tr); err != nil {
+			return nil, err
 		}
 	}
+	return c.inventory()
+}
+
+// collector gathers what an inventory is made of from rootfs entries.
+type collector struct {
+	status, osRelease []byte
+	goVersion         string
+	copyright         map[string][]byte // package -> copyright file
+	docLinks          map[string]string // usr/share/doc/<pkg> -> link target
+	bins              []Package
+}
+
+func newCollector() *collector {
+	return &collector{copyright: map[string][]byte{}, docLinks: map[string]string{}}
+}
+
+// add takes one rootfs entry (name relative to the root).
+func (c *collector) add(name string, hdr *tar.Header, body io.Reader) error {
+	name = strings.TrimSuffix(name, "/")
+	var err error
+	switch {
+	case hdr.Typeflag == tar.TypeSymlink && path.Dir(name) == "usr/share/doc":
+		c.docLinks[path.Base(name)] = hdr.Linkname
+	case hdr.Typeflag != tar.TypeReg:
+	case name == "var/lib/dpkg/status":
+		if c.status, err = io.ReadAll(body); err != nil {
+			return err
+		}
+	case name == "usr/lib/os-release" || name == "etc/os-release":
+		if c.osRelease, err = io.ReadAll(io.LimitReader(body, 1<<16)); err != nil {
+			return err
+		}
+	case name == "usr/local/go/VERSION":
+		b, err := io.ReadAll(io.LimitReader(body, 4096))
+		if err != nil {
+			return err
+		}
+		c.goVersion, _, _ = strings.Cut(string(b), "\n")
+	case strings.HasPrefix(name, "usr/share/doc/") && path.Base(name) == "copyright" && strings.Count(name, "/") == 4 && hdr.Size <= maxCopyright:
+		b, err := io.ReadAll(body)
+		if err != nil {
+			return err
+		}
+		c.copyright[path.Base(path.Dir(name))] = b
+	case inGoBinDir(name) && hdr.Mode&0o111 != 0 && hdr.Size <= maxBinary:
+		b, err := io.ReadAll(body)
+		if err != nil {
+			return err
+		}
+		if !bytes.HasPrefix(b, []byte("\x7fELF")) {
+			return nil
+		}
+		bi, err := buildinfo.Read(bytes.NewReader(b))
+		if err != nil {
+			return nil // not a Go binary
+		}
+		p := Package{Kind: "go-binary", Name: bi.Path, Version: bi.Main.Version, File: "/" + name, GoVersion: bi.GoVersion}
+		if p.Version == "" || p.Version == "(devel)" {
+			p.Version = bi.GoVersion
+		}
+		for _, d := range bi.Deps {
+			if d.Replace != nil {
+				d = d.Replace
+			}
+			p.Deps = append(p.Deps, d.Path+"@"+d.Version)
+		}
+		c.bins = append(c.bins, p)
+	}
+	return nil
+}
+
+// inventory is what the entries added make.
+func (c *collector) inventory() (*Inventory, error) {
 	inv := &Inventory{}
-	inv.OSID, inv.OSVersionID = parseOSRelease(osRelease)
-	debs, err := parseStatus(status)
+	inv.OSID, inv.OSVersionID = parseOSRelease(c.osRelease)
+	debs, err := parseStatus(c.status)
 	if err != nil {
-		return nil, nil, fmt.Errorf("/var/lib/dpkg/status: %w", err)
+		return nil, fmt.Errorf("/var/lib/dpkg/status: %w", err)
 	}
 	for i := range debs {
-		b, ok := copyright[debs[i].Name]
+		b, ok := c.copyright[debs[i].Name]
 		if !ok {
-			if t, ok2 := docLinks[debs[i].Name]; ok2 && !strings.Contains(t, "/") {
-				b, ok = copyright[t]
+			if t, ok2 := c.docLinks[debs[i].Name]; ok2 && !strings.Contains(t, "/") {
+				b, ok = c.copyright[t]
 			}
 		}
 		if ok {
@@ -193,11 +200,11 @@ func scan(ctx context.Context, r io.Reader, prefix string) (*Inventory, []byte, 
 		}
 	}
 	inv.Packages = append(inv.Packages, debs...)
-	if goVersion != "" {
-		inv.Packages = append(inv.Packages, Package{Kind: "golang", Name: "go", Version: strings.TrimPrefix(goVersion, "go"), File: "/usr/local/go"})
+	if c.goVersion != "" {
+		inv.Packages = append(inv.Packages, Package{Kind: "golang", Name: "go", Version: strings.TrimPrefix(c.goVersion, "go"), File: "/usr/local/go"})
 	}
 	mods := map[string]bool{}
-	for _, b := range bins {
+	for _, b := range c.bins {
 		inv.Packages = append(inv.Packages, b)
 		for _, d := range b.Deps {
 			if !mods[d] {
@@ -220,7 +227,7 @@ func scan(ctx context.Context, r io.Reader, prefix string) (*Inventory, []byte, 
 		}
 		return a.File < b.File
 	})
-	return inv, manifest, nil
+	return inv, nil
 }
 
 func inGoBinDir(name string) bool {
@@ -570,29 +577,18 @@ func Marshal(doc *v2_3.Document) ([]byte, error) {
 // ForACI scans the ACI file and returns its SPDX document (JSON) and the
 // number of packages it lists (the image itself not counted).
 func ForACI(ctx context.Context, file string, epoch int64, hasEpoch bool) ([]byte, int, error) {
-	r, err := aci.Open(file)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer r.Close()
-	h := sha512.New()
-	inv, raw, err := scan(ctx, io.TeeReader(r, h), "rootfs/")
-	if err == nil && raw == nil {
-		err = errors.New("no manifest (not an ACI)")
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("sbom: %s: %w", file, err)
-	}
-	m, err := aci.ParseManifest(file, raw)
+	c := newCollector()
+	im, err := aci.Walk(ctx, file, aci.Walker{Entry: c.add})
 	if err != nil {
 		return nil, 0, fmt.Errorf("sbom: %w", err)
 	}
-	// Hash the tar end blocks too: the image ID covers every byte.
-	if _, err := io.Copy(h, r); err != nil {
+	inv, err := c.inventory()
+	if err != nil {
 		return nil, 0, fmt.Errorf("sbom: %s: %w", file, err)
 	}
+	m := im.Manifest
 	version, _ := m.Labels.Get("version")
-	doc := Document(Meta{Name: m.Name.String(), Version: version, ImageID: fmt.Sprintf("sha512-%x", h.Sum(nil)), Epoch: epoch, HasEpoch: hasEpoch}, inv)
+	doc := Document(Meta{Name: m.Name.String(), Version: version, ImageID: im.ID, Epoch: epoch, HasEpoch: hasEpoch}, inv)
 	b, err := Marshal(doc)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sbom: %s: %w", file, err)

@@ -16,11 +16,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
@@ -301,4 +302,20 @@ func algoName(pk *packet.PublicKey) string {
 		return "eddsa"
 	}
 	return fmt.Sprintf("algorithm %d", pk.PubKeyAlgo)
+}
+
+// ErrRktUnreadable is returned (wrapped) for a key rkt cannot use.
+var ErrRktUnreadable = errors.New("rkt cannot read this key")
+
+// RktReadable refuses keys rkt 1.30.0 cannot use: its OpenPGP code
+// (golang.org/x/crypto/openpgp of 2014) reads RSA and DSA primary keys
+// only; an ECDSA or EdDSA key fails to parse there, and one such file in a
+// trust-store prefix breaks verification for the whole prefix. Signing,
+// trusting and verifying all apply this one rule.
+func RktReadable(e *openpgp.Entity) error {
+	switch e.PrimaryKey.PubKeyAlgo {
+	case packet.PubKeyAlgoRSA, packet.PubKeyAlgoRSASignOnly, packet.PubKeyAlgoDSA:
+		return nil
+	}
+	return fmt.Errorf("primary key %s is %s: %w (rkt only verifies signatures by RSA or DSA primary keys; make an RSA key, e.g. with mage sign:genKey)", Fingerprint(e), algoName(e.PrimaryKey), ErrRktUnreadable)
 }

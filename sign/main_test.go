@@ -3,13 +3,14 @@ package sign
 import (
 	"bytes"
 	"fmt"
-	"github.com/rktbuild/rktbuild/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/rktbuild/rktbuild/internal/testenv"
 )
 
 // Keys generated once per test binary (2048 bits for speed; one test checks

@@ -4,13 +4,12 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io"
 	"os"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 )
 
 // ErrPassphrase is returned (wrapped) when a private key needs a passphrase
@@ -40,10 +39,8 @@ func LoadSigner(keyFile string, passphrase []byte) (*openpgp.Entity, error) {
 	if e.PrivateKey == nil {
 		return nil, fmt.Errorf("%s: is a public key: signing needs the private key (BASE%s)", keyFile, PrivateKeySuffix)
 	}
-	switch e.PrimaryKey.PubKeyAlgo {
-	case packet.PubKeyAlgoRSA, packet.PubKeyAlgoRSASignOnly, packet.PubKeyAlgoDSA:
-	default:
-		return nil, fmt.Errorf("%s: primary key is %s: rkt only verifies signatures by RSA or DSA primary keys", keyFile, algoName(e.PrimaryKey))
+	if err := RktReadable(e); err != nil {
+		return nil, fmt.Errorf("%s: %w", keyFile, err)
 	}
 	if e.PrivateKey.Encrypted {
 		if len(passphrase) == 0 {

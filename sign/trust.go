@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io"
 	"io/fs"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/appc/spec/schema/types"
@@ -63,6 +64,9 @@ func (ts TrustStore) Trust(prefix string, armoredPub []byte) (string, error) {
 	e := el[0]
 	if e.PrivateKey != nil {
 		return "", errors.New("trust: that is a private key: give the public key (BASE.pub.asc or gpg --armor --export)")
+	}
+	if err := RktReadable(e); err != nil {
+		return "", fmt.Errorf("trust: %w", err)
 	}
 	data := armoredPub
 	if !bytes.HasPrefix(bytes.TrimSpace(armoredPub), []byte("-----BEGIN PGP PUBLIC KEY BLOCK-----")) {
@@ -164,6 +168,9 @@ func trustedEntity(path string) (*openpgp.Entity, error) {
 	e, err := ReadKeyFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("trust store: %w", err)
+	}
+	if err := RktReadable(e); err != nil {
+		return nil, fmt.Errorf("trust store: %s: %w; remove it", path, err)
 	}
 	if f := Fingerprint(e); f != filepath.Base(path) {
 		return nil, fmt.Errorf("trust store: %s holds key %s: the file name must be the key's fingerprint (re-add it with sign:trust)", path, f)

@@ -170,28 +170,40 @@ func VerifyFile(file, sigFile, pubKeyFile string) (string, error) {
 	if sigFile == "" {
 		sigFile = file + SignatureSuffix
 	}
-	pubKeyFile = KeyFile(pubKeyFile, PublicKeySuffix)
-	key, err := ReadKeyFile(pubKeyFile)
-	if err != nil {
-		return "", fmt.Errorf("verify %s: public key: %w", file, err)
-	}
-	sf, err := os.Open(sigFile)
+	sigData, err := os.ReadFile(sigFile)
 	if err != nil {
 		return "", fmt.Errorf("verify %s: %w", file, err)
-	}
-	defer sf.Close()
-	ps, err := parseSignature(sf)
-	if err != nil {
-		return "", fmt.Errorf("verify %s: signature %s: %w", file, sigFile, err)
 	}
 	f, err := os.Open(file)
 	if err != nil {
 		return "", fmt.Errorf("verify: %w", err)
 	}
 	defer f.Close()
-	signer, err := verify(openpgp.EntityList{key}, f, ps, fmt.Sprintf("%s (%s)", pubKeyFile, Fingerprint(key)))
+	signer, err := verifyWithKeyFile(f, sigData, KeyFile(pubKeyFile, PublicKeySuffix))
 	if err != nil {
 		return "", fmt.Errorf("verify %s with %s: %w", file, sigFile, err)
+	}
+	return signer, nil
+}
+
+// verifyWithKeyFile checks the armored detached signature sigData over
+// signed with the one public key in pubKeyFile, which rkt must be able to
+// read, and returns the signer's user ID.
+func verifyWithKeyFile(signed io.Reader, sigData []byte, pubKeyFile string) (string, error) {
+	key, err := ReadKeyFile(pubKeyFile)
+	if err != nil {
+		return "", fmt.Errorf("public key: %w", err)
+	}
+	if err := RktReadable(key); err != nil {
+		return "", fmt.Errorf("public key %s: %w", pubKeyFile, err)
+	}
+	ps, err := parseSignature(bytes.NewReader(sigData))
+	if err != nil {
+		return "", fmt.Errorf("signature: %w", err)
+	}
+	signer, err := verify(openpgp.EntityList{key}, signed, ps, fmt.Sprintf("%s (%s)", pubKeyFile, Fingerprint(key)))
+	if err != nil {
+		return "", err
 	}
 	return UserID(signer), nil
 }

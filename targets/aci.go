@@ -3,22 +3,13 @@ package targets
 import (
 	"context"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
-	"time"
-
-	"github.com/rktbuild/rktbuild/internal/fsutil"
 
 	"github.com/magefile/mage/mg"
 
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/format/aci"
-	"github.com/rktbuild/rktbuild/sign"
 	"github.com/rktbuild/rktbuild/step"
 )
 
@@ -26,13 +17,10 @@ import (
 // extract and patch .aci files (appc spec v0.8.11).
 type Aci mg.Namespace
 
-// packOptions reads the packing configuration.
-func packOptions(c *config.Config, root *bool) (aci.PackOptions, error) {
+// packOptions reads the packing configuration and flags.
+func packOptions(c *config.Config, root *bool, level *int) (aci.PackOptions, error) {
 	epoch, has, err := c.Epoch()
-	if err != nil {
-		return aci.PackOptions{}, err
-	}
-	return aci.PackOptions{Epoch: epoch, HasEpoch: has, ForceRoot: root != nil && *root}, nil
+	return aci.PackOptions{Epoch: epoch, HasEpoch: has, ForceRoot: deref(root), Level: deref(level)}, err
 }
 
 // Build packs DIR (manifest and rootfs/) into OUT.aci; prints its ID.
@@ -54,36 +42,34 @@ func packOptions(c *config.Config, root *bool) (aci.PackOptions, error) {
 // about 5% of actool's size; 1 is fastest and about 12% larger; the level
 // is part of the output bytes).
 func (Aci) Build(ctx context.Context, dir, out string, root *bool, level *int) error {
-	ctx, c, err := load(ctx)
-	if err != nil {
-		return err
-	}
-	opts, err := packOptions(c, root)
-	if err != nil {
-		return err
-	}
-	if level != nil {
-		opts.Level = *level
-	}
-	if step.SessionFrom(ctx).DryRun {
-		step.Summaryf(ctx, "aci:build: would pack %s into %s", dir, out)
-		return nil
-	}
-	special, err := aci.SpecialFilesInTree(filepath.Join(dir, "rootfs"))
-	if err != nil {
-		return err
-	}
-	warnSpecial(ctx, dir, special)
+	return run(ctx, "aci:build", func(ctx context.Context, c *config.Config) error {
+		opts, err := packOptions(c, root, level)
+		if err != nil {
+			return err
+		}
+		if planning(ctx) {
+			step.Summaryf(ctx, "aci:build: would pack %s into %s", dir, out)
+			return nil
+		}
+		if err := warnSpecialTree(ctx, dir); err != nil {
+			return err
+		}
+		return packWithProgress(ctx, dir, out, opts)
+	})
+}
+
+// packWithProgress packs dir into out showing a progress bar, then prints
+// the image ID.
+func packWithProgress(ctx context.Context, dir, out string, opts aci.PackOptions) error {
 	prog := step.NewProgress(ctx, "packing "+filepath.Base(out), -1)
 	opts.Progress = prog
 	id, err := aci.Pack(ctx, dir, out, opts)
 	prog.Done()
-	if err != nil {
-		return err
+	if err == nil {
+		step.Summaryf(ctx, "wrote %s", out)
+		fmt.Println(id)
 	}
-	step.Summaryf(ctx, "wrote %s", out)
-	fmt.Println(id)
-	return nil
+	return err
 }
 
 // Validate checks an ACI with appc's rules plus rktbuild's (-rkt: strict).
@@ -121,6 +107,14 @@ func (Aci) Validate(ctx context.Context, file string, rkt *bool) error {
 	return nil
 }
 
+// warnSpecialTree warns about each device node, FIFO or socket in
+// DIR/rootfs (see warnSpecial).
+func warnSpecialTree(ctx context.Context, dir string) error {
+	special, err := aci.SpecialFilesInTree(filepath.Join(dir, "rootfs"))
+	warnSpecial(ctx, dir, special)
+	return err
+}
+
 // warnSpecial prints one warning per device node, FIFO or socket in an
 // image, and why rkt cannot run it.
 func warnSpecial(ctx context.Context, what string, special []aci.SpecialFile) {
@@ -136,15 +130,11 @@ func warnSpecial(ctx context.Context, what string, special []aci.SpecialFile) {
 //
 // Usage: mage aci:manifest FILE
 func (Aci) Manifest(ctx context.Context, file string) error {
-	res, err := checkACIFile(file)
+	im, err := aci.Open(file)
 	if err != nil {
 		return err
 	}
-	m, err := aci.ParseManifest(file+": manifest", res.Manifest)
-	if err != nil {
-		return err
-	}
-	b, err := aci.MarshalManifest(m)
+	b, err := aci.MarshalManifest(im.Manifest)
 	if err != nil {
 		return err
 	}
@@ -159,29 +149,12 @@ func (Aci) Manifest(ctx context.Context, file string) error {
 //
 // Usage: mage aci:id FILE
 func (Aci) ID(ctx context.Context, file string) error {
-	res, err := checkACIFile(file)
+	im, err := aci.Open(file)
 	if err != nil {
 		return err
 	}
-	fmt.Println(res.ID)
+	fmt.Println(im.ID)
 	return nil
-}
-
-// checkACIFile checks the whole file with the archive rules (exactly one
-// manifest, rootfs/, no duplicates or escapes) before anything is printed
-// from it: an image ID or a manifest of a file that is not an ACI would
-// mislead.
-func checkACIFile(file string) (aci.CheckResult, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return aci.CheckResult{}, err
-	}
-	defer f.Close()
-	res, err := aci.Check(f)
-	if err != nil {
-		return res, fmt.Errorf("%s is not a valid ACI: %w (see `mage aci:validate %s`)", file, err, file)
-	}
-	return res, nil
 }
 
 // Extract unpacks an ACI file into DIR (DIR/manifest and DIR/rootfs).
@@ -192,7 +165,7 @@ func checkACIFile(file string) (aci.CheckResult, error) {
 // hardlink escapes are refused with the entry named; nothing is left
 // half-extracted. Owners, device nodes and capabilities need root.
 func (Aci) Extract(ctx context.Context, file, dir string) error {
-	if step.SessionFrom(ctx).DryRun {
+	if planning(ctx) {
 		step.Summaryf(ctx, "aci:extract: would extract %s into %s", file, dir)
 		return nil
 	}
@@ -217,377 +190,32 @@ func (Aci) Extract(ctx context.Context, file, dir string) error {
 // from SIGNING_PASSPHRASE_FILE or $KEY_PASSPHRASE; set SIGNING_KEY= (empty)
 // to skip signing.
 func (Aci) Patch(ctx context.Context, file, out string, name, labels *string) error {
-	ctx, c, err := load(ctx)
-	if err != nil {
-		return err
-	}
-	p := aci.PatchOptions{}
-	if name != nil {
-		p.Name = *name
-	}
-	if labels != nil {
-		if p.Labels, err = parseLabels(*labels); err != nil {
-			return err
-		}
-	}
-	if p.Name == "" && len(p.Labels) == 0 {
-		return fmt.Errorf("aci:patch: nothing to change: give -name=NAME and/or -labels=k=v,...")
-	}
-	if step.SessionFrom(ctx).DryRun {
-		step.Summaryf(ctx, "aci:patch: would write %s from %s", out, file)
-		return nil
-	}
-	id, err := aci.Patch(ctx, file, out, p)
-	if err != nil {
-		return err
-	}
-	step.Summaryf(ctx, "wrote %s", out)
-	if c.SigningKey != "" {
-		if err := sign.SignArtifact(ctx, c, out); err != nil {
-			return fmt.Errorf("aci:patch: signing %s: %w", out, err)
-		}
-		step.Summaryf(ctx, "wrote %s.asc", out)
-	} else {
-		_ = os.Remove(out + ".asc") // a stale signature would not match
-	}
-	fmt.Println(id)
-	return nil
-}
-
-// parseLabels parses "k=v,k2=v2".
-func parseLabels(s string) (map[string]string, error) {
-	out := map[string]string{}
-	for _, kv := range strings.Split(s, ",") {
-		kv = strings.TrimSpace(kv)
-		if kv == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("-labels: %q is not KEY=VALUE (KEY= removes the label)", kv)
-		}
-		out[k] = v
-	}
-	return out, nil
-}
-
-func init() { registerBench("aci") }
-
-// benchSources are the host directories the ACI benchmark tree is copied
-// from, with a byte budget each: real distribution files (many small ones
-// from /usr/share, executables, large shared libraries), like a
-// debootstrap rootfs.
-var benchSources = []struct {
-	dir     string
-	budget  int64
-	maxFile int64 // larger files are skipped; 0: no limit
-}{
-	{"/usr/share", 70 << 20, 256 << 10},
-	{"/usr/include", 25 << 20, 0},
-	{"/usr/bin", 40 << 20, 0},
-	{"/usr/lib/x86_64-linux-gnu", 60 << 20, 0},
-	{"/usr/lib/aarch64-linux-gnu", 60 << 20, 0},
-	{"/usr/lib", 40 << 20, 0},
-}
-
-const benchMinBytes = 150e6
-
-// Aci times ACI packing at two gzip levels against actool build.
-//
-// Both levels (the default and level 1) and `actool build` (appc/spec
-// v0.8.11) pack the same ≥150 MB tree; `actool validate` must accept our
-// outputs; sizes are compared too.
-//
-// Usage: mage bench:aci  (or ACI_BENCH_ROOTFS=DIR mage bench:aci)
-//
-// The tree (real files copied from the host's /usr: many small files, big
-// libraries, symlinks, plus hardlinks; no device nodes, on which actool
-// hangs) is generated once under S1B_BUILD_DIR/bench/aci and reused.
-// ACI_BENCH_ROOTFS=DIR benchmarks a copy of an existing rootfs instead (e.g.
-// a debootstrap tree; device nodes are left out of the copy). Each packer
-// runs BENCH_RUNS times (default 5, interleaved) after a warm-up and the
-// best wall time counts; CPU times are printed too, since on a shared
-// machine they are steadier. Prints
-// `BENCH aci ours=S peer=S ratio=R (actool build)`.
-func (Bench) Aci(ctx context.Context) error {
-	ctx, c, err := load(ctx)
-	if err != nil {
-		return err
-	}
-	base, err := filepath.Abs(filepath.Join(c.BuildDir, "bench", "aci"))
-	if err != nil {
-		return err
-	}
-	layout := filepath.Join(base, "layout")
-	if step.SessionFrom(ctx).DryRun {
-		step.Summaryf(ctx, "bench:aci: would pack %s with rktbuild and actool", layout)
-		return nil
-	}
-	actool := filepath.Join(base, "actool")
-	if err := step.Run(ctx, "go", "build", "-o", actool, "github.com/appc/spec/actool"); err != nil {
-		return fmt.Errorf("bench:aci: building actool from the pinned appc/spec module: %w", err)
-	}
-	if src := os.Getenv("ACI_BENCH_ROOTFS"); src != "" {
-		layout = filepath.Join(base, "rootfs-layout")
-		if err := benchLayoutFrom(ctx, src, layout); err != nil {
-			return fmt.Errorf("bench:aci: ACI_BENCH_ROOTFS=%s: %w", src, err)
-		}
-	} else if _, err := os.Stat(filepath.Join(layout, "manifest")); err != nil {
-		step.Summaryf(ctx, "bench:aci: generating the benchmark tree in %s", layout)
-		if err := fsutil.ReplaceDir(layout, makeBenchTree); err != nil {
-			return fmt.Errorf("bench:aci: generating %s: %w", layout, err)
-		}
-	}
-	st, err := treeStats(filepath.Join(layout, "rootfs"))
-	if err != nil {
-		return err
-	}
-	step.Summaryf(ctx, "bench:aci: tree %s: %.0f MB in %d files, %d dirs, %d symlinks, %d hardlinks",
-		layout, float64(st.bytes)/1e6, st.files, st.dirs, st.symlinks, st.hardlinks)
-	if st.bytes < benchMinBytes {
-		return fmt.Errorf("bench:aci: tree %s holds only %.0f MB, need ≥150 MB: remove it and rerun", layout, float64(st.bytes)/1e6)
-	}
-	ours := filepath.Join(base, "ours.aci")
-	fast := filepath.Join(base, "ours-fast.aci")
-	peer := filepath.Join(base, "actool.aci")
-	opts := aci.PackOptions{Epoch: 1700000000, HasEpoch: true}
-	fastOpts := opts
-	fastOpts.Level = aci.FastLevel
-	if _, err := aci.Pack(ctx, layout, ours, opts); err != nil { // warm-up
-		return err
-	}
-	rounds := 5
-	if v, err := strconv.Atoi(os.Getenv("BENCH_RUNS")); err == nil && v > 0 {
-		rounds = v
-	}
-	best := func(d, cur float64) float64 {
-		if cur == 0 || d < cur {
-			return d
-		}
-		return cur
-	}
-	// Wall time is what counts; CPU time (user+system) is reported too,
-	// because on a shared machine it is steadier. Both of our levels and
-	// actool run interleaved in each round, so each ratio comes from the
-	// same run.
-	var tOurs, tFast, tPeer, cOurs, cFast, cPeer float64
-	packTimed := func(out string, o aci.PackOptions, t, c *float64) error {
-		start, c0 := time.Now(), cpuSeconds(syscall.RUSAGE_SELF)
-		if _, err := aci.Pack(ctx, layout, out, o); err != nil {
-			return err
-		}
-		*t = best(time.Since(start).Seconds(), *t)
-		*c = best(cpuSeconds(syscall.RUSAGE_SELF)-c0, *c)
-		return nil
-	}
-	for i := 0; i < rounds; i++ {
-		start, c0 := time.Now(), cpuSeconds(syscall.RUSAGE_CHILDREN)
-		if err := step.Run(ctx, actool, "build", "--overwrite", layout, peer); err != nil {
-			return fmt.Errorf("bench:aci: actool build: %w", err)
-		}
-		tPeer = best(time.Since(start).Seconds(), tPeer)
-		cPeer = best(cpuSeconds(syscall.RUSAGE_CHILDREN)-c0, cPeer)
-		if err := packTimed(ours, opts, &tOurs, &cOurs); err != nil {
-			return err
-		}
-		if err := packTimed(fast, fastOpts, &tFast, &cFast); err != nil {
-			return err
-		}
-		step.Logf(ctx, "round %d: best so far: ours level %d %.2fs, level %d %.2fs, actool %.2fs", i+1, aci.DefaultLevel, tOurs, aci.FastLevel, tFast, tPeer)
-	}
-	for _, f := range []string{ours, fast} {
-		if out, err := step.Output(ctx, actool, "validate", f); err != nil {
-			return fmt.Errorf("bench:aci: actool validate rejects our output %s: %w\n%s", f, err, out)
-		}
-		if err := aci.Validate(f); err != nil {
-			return err
-		}
-	}
-	so, _ := os.Stat(ours)
-	sf, _ := os.Stat(fast)
-	sp, _ := os.Stat(peer)
-	step.Summaryf(ctx, "bench:aci: actool validate accepts both outputs; actool %.1f MB (stdlib gzip level 6)", float64(sp.Size())/1e6)
-	for _, l := range []struct {
-		level      int
-		size       int64
-		wall, cpus float64
-	}{{aci.DefaultLevel, so.Size(), tOurs, cOurs}, {aci.FastLevel, sf.Size(), tFast, cFast}} {
-		step.Summaryf(ctx, "bench:aci: level %d: %.1f MB = %.3fx actool's size; wall %.2fs vs %.2fs = %.2fx faster; CPU %.2fs vs %.2fs = %.2fx",
-			l.level, float64(l.size)/1e6, float64(l.size)/float64(sp.Size()), l.wall, tPeer, tPeer/l.wall, l.cpus, cPeer, cPeer/l.cpus)
-	}
-	printBench("aci", time.Duration(tOurs*float64(time.Second)), time.Duration(tPeer*float64(time.Second)), "actool build")
-	return nil
-}
-
-func cpuSeconds(who int) float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(who, &ru); err != nil {
-		return 0
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
-}
-
-// benchLayoutFrom copies the rootfs src (as root, with cp -a) into
-// layout/rootfs without its device nodes, unless layout already holds a copy
-// of src.
-func benchLayoutFrom(ctx context.Context, src, layout string) error {
-	src, err := filepath.Abs(src)
-	if err != nil {
-		return err
-	}
-	// The source is recorded beside the layout: actool rejects any extra
-	// file inside it.
-	marker := layout + ".source"
-	if b, err := os.ReadFile(marker); err == nil && string(b) == src {
-		if _, err := os.Stat(filepath.Join(layout, "manifest")); err == nil {
-			return nil
-		}
-	}
-	step.Summaryf(ctx, "bench:aci: copying %s into %s (without device nodes: actool build hangs on them)", src, layout)
-	err = fsutil.ReplaceDir(layout, func(tmp string) error {
-		rootfs := filepath.Join(tmp, "rootfs")
-		if err := step.Run(ctx, "cp", "-a", "--", src, rootfs); err != nil {
-			return err
-		}
-		err := filepath.WalkDir(rootfs, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.Type()&(fs.ModeDevice|fs.ModeCharDevice) != 0 {
-				return os.Remove(p)
-			}
-			return nil
-		})
+	return run(ctx, "aci:patch", func(ctx context.Context, c *config.Config) error {
+		p, err := patchOptions(deref(name), deref(labels))
 		if err != nil {
 			return err
 		}
-		return writeBenchManifest(tmp)
+		if planning(ctx) {
+			step.Summaryf(ctx, "aci:patch: would write %s from %s", out, file)
+			return nil
+		}
+		id, err := aci.Patch(ctx, file, out, p)
+		if err == nil {
+			_, err = signerFor(c).SignIfConfigured(ctx, out) // or removes a stale .asc
+		}
+		if err == nil {
+			fmt.Println(id)
+		}
+		return err
 	})
-	if err != nil {
-		return err
-	}
-	return fsutil.WriteFileBytes(marker, []byte(src), 0o644)
 }
 
-type benchStats struct {
-	bytes                                  int64
-	files, dirs, symlinks, hardlinks, skip int
-}
-
-func treeStats(root string) (benchStats, error) {
-	var s benchStats
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.IsDir():
-			s.dirs++
-		case d.Type()&fs.ModeSymlink != 0:
-			s.symlinks++
-		case fi.Mode().IsRegular():
-			s.files++
-			if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 && strings.HasSuffix(p, ".hardlink") {
-				s.hardlinks++
-				return nil // its data is counted once
-			}
-			s.bytes += fi.Size()
-		}
-		return nil
-	})
-	return s, err
-}
-
-// makeBenchTree copies real files from the host into tmp/rootfs within the
-// budgets of benchSources, adds a hardlink for every 50th file, and writes a
-// manifest.
-func makeBenchTree(tmp string) error {
-	rootfs := filepath.Join(tmp, "rootfs")
-	n := 0
-	seen := map[string]bool{}
-	for _, src := range benchSources {
-		var used int64
-		err := filepath.WalkDir(src.dir, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return nil // unreadable: skip
-			}
-			if used >= src.budget {
-				return filepath.SkipAll
-			}
-			if seen[p] {
-				if d.IsDir() {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			seen[p] = true
-			dst := filepath.Join(rootfs, p)
-			fi, err := d.Info()
-			if err != nil {
-				return nil
-			}
-			switch {
-			case d.IsDir():
-				return os.MkdirAll(dst, 0o755)
-			case d.Type()&fs.ModeSymlink != 0:
-				t, err := os.Readlink(p)
-				if err != nil {
-					return nil
-				}
-				return os.Symlink(t, dst)
-			case fi.Mode().IsRegular():
-				if src.maxFile > 0 && fi.Size() > src.maxFile {
-					return nil
-				}
-				if err := copyRegular(p, dst, fi.Mode().Perm()); err != nil {
-					return nil
-				}
-				used += fi.Size()
-				n++
-				if n%50 == 0 {
-					return os.Link(dst, dst+".hardlink")
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
+// patchOptions reads aci:patch's -name and -labels; one must change
+// something.
+func patchOptions(name, labels string) (aci.PatchOptions, error) {
+	l, err := aci.ParseLabelEdits("-labels", labels)
+	if err == nil && name == "" && len(l) == 0 {
+		err = fmt.Errorf("aci:patch: nothing to change: give -name=NAME and/or -labels=k=v,...")
 	}
-	return writeBenchManifest(tmp)
-}
-
-// writeBenchManifest writes the benchmark image's manifest into dir.
-func writeBenchManifest(dir string) error {
-	m, err := aci.NewManifest("rktbuild.example/bench", map[string]string{"version": "1"})
-	if err != nil {
-		return err
-	}
-	b, err := aci.MarshalManifest(m)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "manifest"), b, 0o644)
-}
-
-func copyRegular(src, dst string, perm os.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, perm)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		os.Remove(dst)
-		return err
-	}
-	return out.Close()
+	return aci.PatchOptions{Name: name, Labels: l}, err
 }

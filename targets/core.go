@@ -21,7 +21,6 @@ import (
 
 	"github.com/rktbuild/rktbuild/internal/fsutil"
 
-	"github.com/magefile/mage/mg"
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/step"
 )
@@ -105,10 +104,6 @@ func Plan(ctx context.Context, target string) error {
 	planning.DryRun = true
 	return r.plan(step.WithSession(ctx, planning))
 }
-
-// Bench groups the benchmarks; each prints a BENCH line that `mage bench`
-// tabulates against the peer tool it was measured with.
-type Bench mg.Namespace
 
 // All builds the stage1 image and all container images concurrently.
 //

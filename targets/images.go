@@ -3,77 +3,24 @@ package targets
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
-	"strconv"
 	"strings"
-
-	"github.com/rktbuild/rktbuild/host"
-	"github.com/rktbuild/rktbuild/internal/say"
 
 	"github.com/magefile/mage/mg"
 	"github.com/rktbuild/rktbuild/config"
+	"github.com/rktbuild/rktbuild/host"
 	"github.com/rktbuild/rktbuild/image"
 	"github.com/rktbuild/rktbuild/images"
 	"github.com/rktbuild/rktbuild/nspawn"
 	"github.com/rktbuild/rktbuild/rootfs"
 	"github.com/rktbuild/rktbuild/step"
-	"golang.org/x/term"
 )
 
 var (
 	debootstrapTool = host.Tool{Command: "debootstrap", Package: "debootstrap", VersionArgs: []string{"--version"}}
 	nspawnTool      = host.Tool{Command: "systemd-nspawn", Package: "systemd-container", VersionArgs: []string{"--version"}}
 	goTool          = host.Tool{Command: "go", Package: "golang-go", VersionArgs: []string{"version"}}
+	mmdebstrapTool  = host.Tool{Command: "mmdebstrap", Package: "mmdebstrap", VersionArgs: []string{"--version"}}
 )
-
-func init() { registerBench("run") }
-
-// Run measures `mage run` against bare systemd-nspawn on one image.
-//
-// It measures `mage run base -args=true` (configuration, signature check,
-// cached rendering lookup, systemd-nspawn on an overlay) against bare
-// `systemd-nspawn --volatile=overlay` running `true` in the same rendered
-// rootfs: the cost of rktbuild's rkt-style checks on every run. Median of
-// BENCH_RUNS (default 5) runs each; it builds the base image first if
-// needed (ROOTFS_SUITE must be reachable).
-func (Bench) Run(ctx context.Context) error {
-	ctx, c, err := load(ctx)
-	if err != nil {
-		return err
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	prep := step.Command(ctx, self, "image", "base")
-	prep.Stdout, prep.Stderr = os.Stdout, os.Stderr
-	if err := prep.Run(); err != nil {
-		return fmt.Errorf("bench:run needs the base image: %w", err)
-	}
-	r, runner, err := images.Prepare(ctx, c, images.BaseFile(c), false)
-	if err != nil {
-		return err
-	}
-	n := 5
-	if v, err := strconv.Atoi(os.Getenv("BENCH_RUNS")); err == nil && v > 0 {
-		n = v
-	}
-	ours, err := timeRuns(ctx, n, self, "run", "base", "-args=true")
-	if err != nil {
-		return err
-	}
-	args, err := nspawn.Args(nspawn.Options{Root: r.Rootfs(), Volatile: true, Args: []string{"true"}})
-	if err != nil {
-		return err
-	}
-	peer, err := timeRuns(ctx, n, runner.Binary, args...)
-	if err != nil {
-		return err
-	}
-	printBench("run", ours, peer, "systemd-nspawn --volatile=overlay true")
-	return nil
-}
 
 // Rootfs builds the base root file system (minbase) when its inputs changed.
 //
@@ -86,22 +33,14 @@ func (Bench) Run(ctx context.Context) error {
 // ROOTFS_VARIANT, ROOTFS_COMPONENTS, ROOTFS_PACKAGES, ROOTFS_ARCH,
 // S1B_BUILD_DIR, CACHE_DIR. Needs root and debootstrap.
 func Rootfs(ctx context.Context) error {
-	ctx, c, err := load(ctx)
-	if err != nil {
+	return run(ctx, "rootfs", func(ctx context.Context, c *config.Config) error {
+		o := images.RootfsOptions(c)
+		res, err := rootfs.Build(ctx, o)
+		if err == nil && !res.Ran {
+			step.Donef(ctx, "rootfs %s: %s", o.Dir, res.Reason)
+		}
 		return err
-	}
-	if err := host.Need(ctx, debootstrapTool); err != nil {
-		return err
-	}
-	o := image.RootfsOptions(c)
-	res, err := rootfs.Build(ctx, o)
-	if err != nil {
-		return planEnd(ctx, err)
-	}
-	if !res.Ran {
-		step.Donef(ctx, "rootfs %s: %s", o.Dir, res.Reason)
-	}
-	return nil
+	})
 }
 
 // BuildImages builds every image recipe in dependency order.
@@ -133,20 +72,13 @@ func Image(ctx context.Context, names string) error {
 }
 
 func buildImageSet(ctx context.Context, names []string) error {
-	ctx, c, err := load(ctx)
-	if err != nil {
+	return run(ctx, "buildImages", func(ctx context.Context, c *config.Config) error {
+		sts, err := images.BuildSet(ctx, c, signerFor(c), names)
+		if len(sts) > 0 {
+			printStatus(ctx, sts)
+		}
 		return err
-	}
-	if err := host.Need(ctx, debootstrapTool, nspawnTool, goTool); err != nil {
-		return err
-	}
-	sts, err := images.BuildSet(ctx, c, names)
-	if len(sts) > 0 {
-		var b strings.Builder
-		images.WriteStatus(&b, sts)
-		step.Printf(ctx, "%s", b.String())
-	}
-	return planEnd(ctx, err)
+	})
 }
 
 // Run runs an image's app with systemd-nspawn, as `rkt run` did.
@@ -170,61 +102,17 @@ func buildImageSet(ctx context.Context, names []string) error {
 // or mounts are separated by spaces. -dns is systemd-nspawn's
 // --resolv-conf mode (default replace-host).
 func Run(ctx context.Context, imageRef string, args, exec, env, volume, mount *string, insecure *bool, dns *string) error {
-	ctx, c, err := load(ctx)
-	if err != nil {
-		return err
-	}
-	a := image.App{}
-	if a.Args, err = splitWords(deref(args)); err != nil {
-		return fmt.Errorf("-args: %w", err)
-	}
-	if a.Exec, err = splitWords(deref(exec)); err != nil {
-		return fmt.Errorf("-exec: %w", err)
-	}
-	if a.Env, err = splitWords(deref(env)); err != nil {
-		return fmt.Errorf("-env: %w", err)
-	}
-	if a.Volumes, err = image.ParseVolumes(deref(volume)); err != nil {
-		return err
-	}
-	if a.Mounts, err = image.ParseMounts(deref(mount)); err != nil {
-		return err
-	}
-	a.ResolvConf = deref(dns)
-	file, err := images.FindImage(c, imageRef)
-	if err != nil {
-		return err
-	}
-	if step.SessionFrom(ctx).DryRun {
-		step.Summaryf(ctx, "would run %s", file)
-		return nil
-	}
-	// Standard output belongs to the app, as with rkt: rktbuild's own
-	// messages (verification, rendering) go to standard error.
-	ctx = say.WithWriter(ctx, os.Stderr)
-	r, runner, err := images.Prepare(ctx, c, file, insecure != nil && *insecure)
-	if err != nil {
-		return err
-	}
-	o, err := image.RunOptions(r, a)
-	if err != nil {
-		return err
-	}
-	if app := r.Manifest.App; app != nil && app.Group != "" && app.Group != "0" && app.Group != "root" {
-		step.Summaryf(ctx, "note: %s asks for group %s; systemd-nspawn runs the app with its user's primary group", r.Manifest.Name, app.Group)
-	}
-	o.Stdin, o.Stdout, o.Stderr = os.Stdin, os.Stdout, os.Stderr
-	if term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd())) {
-		o.Console = "interactive"
-	}
-	step.Logf(ctx, "running %s (%s) with %s", r.Manifest.Name, r.ID, runner)
-	if err := runner.Run(ctx, o); err != nil {
-		if code := nspawn.ExitCode(err); code > 0 {
-			return mg.Fatalf(code, "%s exited with status %d", r.Manifest.Name, code)
+	return run(ctx, "run", func(ctx context.Context, c *config.Config) error {
+		a, err := image.ParseApp(image.AppFlags{Args: deref(args), Exec: deref(exec), Env: deref(env), Volumes: deref(volume), Mounts: deref(mount), DNS: deref(dns)})
+		if err != nil {
+			return err
+		}
+		err = images.RunImage(ctx, c, verifierFor(c), imageRef, a, insecure != nil && *insecure)
+		if code := nspawn.ExitCode(err); err != nil && code > 0 {
+			return mg.Fatalf(code, "%s exited with status %d", imageRef, code)
 		}
 		return err
-	}
-	return nil
+	})
 }
 
 // BuildRepos builds every program of a repo list with the Go builder.
@@ -245,77 +133,31 @@ func Run(ctx context.Context, imageRef string, args, exec, env, volume, mount *s
 // entry failed. $GOPROXY, $GOFLAGS, $GOPRIVATE, $GONOSUMDB, $GOSUMDB,
 // $GOTOOLCHAIN pass through. Module and build caches live in CACHE_DIR.
 func BuildRepos(ctx context.Context, file *string, offline *bool) error {
-	ctx, c, err := load(ctx)
-	if err != nil {
-		return err
-	}
-	list := c.RepoList
-	if file != nil && *file != "" {
-		list = *file
-	}
-	if err := host.Need(ctx, debootstrapTool, nspawnTool, goTool); err != nil {
-		return err
-	}
-	sts, _, err := images.BuildRepos(ctx, c, list, offline != nil && *offline)
-	if err != nil && len(sts) > 0 && sts[len(sts)-1].Err != nil {
-		var b strings.Builder
-		images.WriteStatus(&b, sts)
-		step.Printf(ctx, "%s", b.String())
-	}
-	return planEnd(ctx, err)
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
-// splitWords splits s like a shell would split plain words: whitespace
-// separates, '...' and "..." group, backslash escapes outside '...'.
-func splitWords(s string) ([]string, error) {
-	var out []string
-	var cur strings.Builder
-	inWord := false
-	var quote rune
-	esc := false
-	for _, r := range s {
-		switch {
-		case esc:
-			cur.WriteRune(r)
-			esc = false
-		case quote != 0:
-			if r == quote {
-				quote = 0
-			} else if r == '\\' && quote == '"' {
-				esc = true
-			} else {
-				cur.WriteRune(r)
-			}
-		case r == '\\':
-			esc, inWord = true, true
-		case r == '\'' || r == '"':
-			quote, inWord = r, true
-		case r == ' ' || r == '\t' || r == '\n':
-			if inWord {
-				out = append(out, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		default:
-			cur.WriteRune(r)
-			inWord = true
+	return run(ctx, "buildRepos", func(ctx context.Context, c *config.Config) error {
+		list := c.RepoList
+		if deref(file) != "" {
+			list = *file
 		}
+		sts, _, err := images.BuildRepos(ctx, c, signerFor(c), verifierFor(c), list, deref(offline))
+		if err != nil && len(sts) > 0 && sts[len(sts)-1].Err != nil {
+			printStatus(ctx, sts)
+		}
+		return err
+	})
+}
+
+// printStatus prints the status table of image builds.
+func printStatus(ctx context.Context, sts []images.Status) {
+	var b strings.Builder
+	images.WriteStatus(&b, sts)
+	step.Printf(ctx, "%s", b.String())
+}
+
+// deref is the value of an optional mage flag (its zero value when unset).
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
 	}
-	if quote != 0 {
-		return nil, fmt.Errorf("unterminated %c quote in %q", quote, s)
-	}
-	if esc {
-		return nil, fmt.Errorf("trailing backslash in %q", s)
-	}
-	if inWord {
-		out = append(out, cur.String())
-	}
-	return out, nil
+	return *p
 }

@@ -72,7 +72,7 @@ func TestImportedByAnotherRepository(t *testing.T) {
 	// directories, no go.mod fences (issue 12, case 3).
 	mage("rkt:plan", "certs")
 	mage("rkt:plan", "publish")
-	mage("rkt:images:list")
+	mage("rkt:store:list")
 	if after := tree(t, dir); after != before {
 		t.Errorf("read-only targets changed the repository:\nbefore:\n%s\nafter:\n%s", before, after)
 	}

@@ -2,24 +2,14 @@ package targets
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
-	"time"
 
-	"github.com/rktbuild/rktbuild/host"
-
-	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/magefile/mage/mg"
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/format/oci"
+	"github.com/rktbuild/rktbuild/host"
 	"github.com/rktbuild/rktbuild/images"
-	"github.com/rktbuild/rktbuild/registry/publish"
 	"github.com/rktbuild/rktbuild/sbom"
-	"github.com/rktbuild/rktbuild/sign"
 	"github.com/rktbuild/rktbuild/step"
 )
 
@@ -49,55 +39,21 @@ type Oci mg.Namespace
 // label (see README, "OCI images"). The same ACI and SOURCE_DATE_EPOCH give
 // the same digests. A rkt stage1 image is refused: it is rkt-only.
 func (Oci) Export(ctx context.Context, image, out string, format *string) error {
-	ctx, c, err := load(ctx)
-	if err != nil {
+	return run(ctx, "oci:export", func(ctx context.Context, c *config.Config) error {
+		file, err := images.FindImage(c, image)
+		if err != nil {
+			return err
+		}
+		epoch, has, err := c.Epoch()
+		if err != nil {
+			return err
+		}
+		msg, err := images.ExportOCI(ctx, file, out, deref(format), epoch, has)
+		if err == nil {
+			step.Summaryf(ctx, "%s", msg)
+		}
 		return err
-	}
-	file, err := images.FindImage(c, image)
-	if err != nil {
-		return err
-	}
-	f := "layout"
-	if format != nil && *format != "" {
-		f = *format
-	}
-	if f != "layout" && f != oci.FormatOCIArchive && f != oci.FormatDockerArchive {
-		return fmt.Errorf("oci:export: -format=%q: use layout, %s or %s", f, oci.FormatOCIArchive, oci.FormatDockerArchive)
-	}
-	if out == "" {
-		return errors.New("oci:export: name the output (a directory for a layout, a .tar file for an archive)")
-	}
-	if step.SessionFrom(ctx).DryRun {
-		step.Summaryf(ctx, "would export %s as %s to %s", file, f, out)
-		return nil
-	}
-	epoch, has, err := c.Epoch()
-	if err != nil {
-		return err
-	}
-	start := time.Now()
-	doc, n, err := sbom.ForACI(ctx, file, epoch, has)
-	if err != nil {
-		return err
-	}
-	opts := oci.LayoutOptions{Options: oci.Options{Epoch: epoch, HasEpoch: has}, SBOM: doc}
-	var res oci.Result
-	if f == "layout" {
-		res, err = oci.WriteLayout(ctx, file, out, opts)
-	} else {
-		res, err = oci.WriteArchive(ctx, file, out, f, opts)
-	}
-	if err != nil {
-		return err
-	}
-	fi, _ := os.Stat(file)
-	var aciSize int64
-	if fi != nil {
-		aciSize = fi.Size()
-	}
-	step.Summaryf(ctx, "exported %s to %s (%s) as %s:%s, manifest %s, layer %d bytes (ACI %d bytes), SBOM %d packages, in %s",
-		file, out, f, res.Repository, res.Tag, res.Digest, res.LayerSize, aciSize, n, time.Since(start).Round(time.Millisecond))
-	return nil
+	})
 }
 
 // Sbom writes IMAGE's SPDX JSON SBOM beside it as X.aci.spdx.json.
@@ -109,24 +65,21 @@ func (Oci) Export(ctx context.Context, image, out string, format *string) error 
 // declares), the Go toolchain and the Go binaries with their modules.
 // `mage images` writes it for every image; this target (re)writes one.
 func (Oci) Sbom(ctx context.Context, image string) error {
-	ctx, c, err := load(ctx)
-	if err != nil {
+	return run(ctx, "oci:sbom", func(ctx context.Context, c *config.Config) error {
+		file, err := images.FindImage(c, image)
+		if err != nil {
+			return err
+		}
+		epoch, has, err := c.Epoch()
+		if err != nil {
+			return err
+		}
+		n, err := sbom.WriteFile(ctx, file, images.SBOMFile(file), epoch, has)
+		if err == nil {
+			step.Summaryf(ctx, "wrote %s (%d packages)", images.SBOMFile(file), n)
+		}
 		return err
-	}
-	file, err := images.FindImage(c, image)
-	if err != nil {
-		return err
-	}
-	epoch, has, err := c.Epoch()
-	if err != nil {
-		return err
-	}
-	n, err := sbom.WriteFile(ctx, file, images.SBOMFile(file), epoch, has)
-	if err != nil {
-		return err
-	}
-	step.Summaryf(ctx, "wrote %s (%d packages)", images.SBOMFile(file), n)
-	return nil
+	})
 }
 
 // Validate checks an OCI layout with skopeo and umoci, the peer tools.
@@ -137,78 +90,23 @@ func (Oci) Sbom(ctx context.Context, image string) error {
 // defaults to its only image. skopeo inspect reads it as a registry client
 // would, umoci stat walks its config and layer; either failing fails.
 func (Oci) Validate(ctx context.Context, dir string, tag *string) error {
-	if _, _, err := load(ctx); err != nil {
-		return err
-	}
-	if err := host.Need(ctx, skopeoTool, umociTool); err != nil {
-		return err
-	}
-	t := ""
-	if tag != nil {
-		t = *tag
-	}
-	_, desc, err := oci.ReadLayout(dir, t)
-	if err != nil {
-		return err
-	}
-	t = desc.Annotations[oci.AnnotationRefName]
-	for _, args := range [][]string{
-		{"skopeo", "inspect", "--raw", "oci:" + dir + ":" + t},
-		{"umoci", "stat", "--image", dir + ":" + t},
-	} {
-		out, err := step.Command(ctx, args[0], args[1:]...).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("oci:validate: %s: %w\n%s", strings.Join(args, " "), err, out)
+	return run(ctx, "oci:validate", func(ctx context.Context, c *config.Config) error {
+		msg, err := images.ValidateOCI(ctx, dir, deref(tag))
+		if err == nil {
+			step.Summaryf(ctx, "%s", msg)
 		}
-	}
-	step.Summaryf(ctx, "%s:%s (%s) is valid for skopeo and umoci", dir, t, desc.Digest)
-	return nil
+		return err
+	})
 }
 
 // ociSkipStage1 says that the stage1 image has no OCI form, when
 // IMAGE_FORMATS asks for oci (buildStage1 calls it).
 func ociSkipStage1(ctx context.Context, file string) {
-	ctx, c, err := load(ctx)
+	_, c, err := load(ctx)
 	if err != nil || !c.OCI() {
 		return
 	}
 	if m, err := aci.ReadManifest(file); err == nil && oci.IsStage1(m) {
 		step.Summaryf(ctx, "IMAGE_FORMATS includes oci, but %s is a rkt stage1 image (rkt-only): no OCI output for it", file)
 	}
-}
-
-// publishOCISigner loads the signing key for OCI simple signatures when
-// any image to publish has an OCI layout beside it (nil otherwise).
-func publishOCISigner(ctx context.Context, c *config.Config, imgs []string) (*openpgp.Entity, error) {
-	found := false
-	for _, f := range imgs {
-		if _, err := os.Stat(filepath.Join(oci.LayoutDir(f), "oci-layout")); err == nil {
-			found = true
-			break
-		}
-	}
-	if !found || step.SessionFrom(ctx).DryRun {
-		return nil, nil
-	}
-	pass, err := sign.Passphrase(c)
-	if err != nil {
-		return nil, err
-	}
-	signer, err := sign.LoadSigner(sign.KeyFile(c.SigningKey, sign.PrivateKeySuffix), pass)
-	if err != nil {
-		return nil, fmt.Errorf("publish: signing the OCI images: %w", err)
-	}
-	return signer, nil
-}
-
-// publishOCISummary reports the OCI repositories a publish laid out.
-func publishOCISummary(ctx context.Context, res publish.Result) {
-	if len(res.OCI) == 0 {
-		return
-	}
-	var refs []string
-	for _, e := range res.OCI {
-		refs = append(refs, strings.TrimPrefix(strings.Replace(e.Path, "/manifests/", ":", 1), "v2/"))
-	}
-	step.Summaryf(ctx, "publish: OCI %s (signatures under sigstore/)", strings.Join(refs, ", "))
 }

@@ -7,18 +7,29 @@ package targets
 import (
 	"context"
 	"fmt"
+	"net"
+	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/format/aci"
+	"github.com/rktbuild/rktbuild/format/oci"
+	"github.com/rktbuild/rktbuild/images"
 	"github.com/rktbuild/rktbuild/kernel"
 	"github.com/rktbuild/rktbuild/nspawn/static"
+	"github.com/rktbuild/rktbuild/registry/certs"
+	"github.com/rktbuild/rktbuild/registry/fetch"
+	"github.com/rktbuild/rktbuild/registry/publish"
+	"github.com/rktbuild/rktbuild/registry/serve"
 	"github.com/rktbuild/rktbuild/rkt"
 	"github.com/rktbuild/rktbuild/rootfs"
 	"github.com/rktbuild/rktbuild/sign"
 	"github.com/rktbuild/rktbuild/stage1"
 	"github.com/rktbuild/rktbuild/stage1/upstream"
+	"github.com/rktbuild/rktbuild/step"
 )
 
 // --- engine: kernel, stage1, stage1/upstream, rkt, nspawn ---
@@ -73,7 +84,7 @@ func stage1Pack(c *config.Config, kernelEpoch int64) (aci.PackOptions, error) {
 
 // stage1Sign signs a stage1 image with SIGNING_KEY.
 func stage1Sign(c *config.Config) func(ctx context.Context, file string) error {
-	return func(ctx context.Context, file string) error { return sign.SignArtifact(ctx, c, file) }
+	return func(ctx context.Context, file string) error { return signerFor(c).SignFile(ctx, file) }
 }
 
 // stage1Options maps the configuration to stage1.Options for kernel k and
@@ -96,7 +107,7 @@ func stage1Options(c *config.Config, k *kernel.Result, upstreamACI string) (stag
 		UpstreamACI: upstreamACI,
 		Pack:        pack,
 		Sign:        stage1Sign(c),
-		SignInputs:  sign.KeyFiles(c.SigningKey),
+		SignInputs:  signerFor(c).Inputs(),
 	}, nil
 }
 
@@ -121,7 +132,7 @@ func upstreamOptions(c *config.Config) (upstream.Options, error) {
 		Accel:      c.Stage1QemuAccel,
 		Pack:       pack,
 		Sign:       stage1Sign(c),
-		SignInputs: sign.KeyFiles(c.SigningKey),
+		SignInputs: signerFor(c).Inputs(),
 	}, nil
 }
 
@@ -171,3 +182,140 @@ func nspawnOptions(c *config.Config) static.Options {
 }
 
 // --- end engine ---
+
+// This file maps the configuration to the typed options of the domain
+// packages, one block per area, so that those packages never import
+// config.
+
+// --- model (signing, verification, image location) ---
+
+// signerFor is the one signer of the configured key: SIGNING_KEY, its
+// passphrase (SIGNING_PASSPHRASE_FILE or $KEY_PASSPHRASE) and the
+// KEY_USE_* identity a generated key gets.
+func signerFor(c *config.Config) *sign.Signer { return sign.NewSigner(signerOptions(c)) }
+
+// signerOptions are signerFor's settings, for targets that change one
+// (sign:genKey BASE).
+func signerOptions(c *config.Config) sign.SignerOptions {
+	return sign.SignerOptions{
+		Base:           c.SigningKey,
+		PassphraseFile: c.SigningPassphraseFile,
+		Identity:       sign.Identity{Name: c.KeyUseName, Comment: c.KeyUseComment, Email: c.KeyUseEmail},
+	}
+}
+
+// verifierForFlags is the policy sign:verify applies: -pubkey's key, or
+// the keys TRUST_DIR trusts for -name, or else SIGNING_KEY's public key.
+// It returns the image name to verify for ("" unless -name).
+func verifierForFlags(c *config.Config, pubkey, name string) (sign.Verifier, string, error) {
+	switch {
+	case pubkey != "" && name != "":
+		return sign.Verifier{}, "", fmt.Errorf("sign:verify: give -pubkey or -name, not both")
+	case name != "":
+		return sign.Verifier{Trust: sign.TrustStore{Dir: c.TrustDir}}, name, nil
+	case pubkey != "":
+		return sign.Verifier{Keys: []string{pubkey}}, "", nil
+	}
+	if err := c.Require("SIGNING_KEY"); err != nil {
+		return sign.Verifier{}, "", err
+	}
+	return sign.Verifier{Keys: []string{c.SigningKey + sign.PublicKeySuffix}}, "", nil
+}
+
+// verifierFor is the verification policy of run and sign:verify -name:
+// keys trusted for the image's name in TRUST_DIR, or this machine's own
+// SIGNING_KEY.
+func verifierFor(c *config.Config) sign.Verifier {
+	v := sign.Verifier{Trust: sign.TrustStore{Dir: c.TrustDir}}
+	if c.SigningKey != "" {
+		v.Keys = []string{c.SigningKey + sign.PublicKeySuffix}
+	}
+	return v
+}
+
+// locatorFor finds images among recipe and stage1 outputs (S1B_ACI_DIR,
+// S1B_OUT_DIR) and the store (STORE_DIR).
+func locatorFor(c *config.Config) images.Locator {
+	return images.NewLocator(c)
+}
+
+// fetchNet is the network of fetch and trust: the system CAs plus
+// CERT_DIR/ca.crt when it exists, IDLE_TIMEOUT, the insecure flags, and
+// the discovery port (-port, or PUBLISH_BASE_URL's port for its host).
+func fetchNet(c *config.Config, name string, port *int, insecure, plainHTTP *bool) (fetch.Net, error) {
+	n := fetch.Net{InsecureTLS: deref(insecure), InsecureHTTP: deref(plainHTTP)}
+	n.IdleTimeout, _ = c.IdleTimeout() // validated when the configuration was loaded
+	if ca, err := os.ReadFile(filepath.Join(c.CertDir, certs.CACertFile)); err == nil {
+		n.ExtraCAs = ca
+	}
+	p, err := fetch.DiscoveryPort(name, c.PublishBaseURL, port)
+	n.Port = p
+	return n, err
+}
+
+// trustOptions are the settings of `mage trust` (and sign:trust): the
+// key file, or discovery from the prefix when key is "discover"; TRUST_DIR.
+func trustOptions(c *config.Config, key, prefix, fingerprint string, root bool, port *int, insecure, plainHTTP *bool) (fetch.TrustOptions, error) {
+	n, err := fetchNet(c, prefix, port, insecure, plainHTTP)
+	opts := fetch.TrustOptions{Net: n, Store: sign.TrustStore{Dir: c.TrustDir}, Prefix: prefix, Root: root, Fingerprint: fingerprint}
+	if key != "discover" {
+		opts.KeyFile = sign.KeyFile(key, sign.PublicKeySuffix)
+	}
+	return opts, err
+}
+
+// publishOptions are publish's settings: every ACI the locator lists
+// (S1B_ACI_DIR, S1B_OUT_DIR), SIGNING_KEY's public key as the publishing
+// key, PUBLISH_BASE_URL, PUBLISH_URL_TEMPLATE, and dir (default
+// PUBLISH_DIR). When an image has an OCI layout beside it (and this is no
+// dry run), the signing key is loaded for OCI simple signatures.
+func publishOptions(ctx context.Context, c *config.Config, dir string) (publish.Options, error) {
+	if err := c.Require("PUBLISH_BASE_URL", "SIGNING_KEY"); err != nil {
+		return publish.Options{}, err
+	}
+	if dir == "" {
+		dir = c.PublishDir
+	}
+	files, err := locatorFor(c).Files()
+	if err != nil {
+		return publish.Options{}, fmt.Errorf("publish: %w", err)
+	}
+	opts := publish.Options{Dir: dir, Images: files, PubKeys: []string{sign.KeyFile(c.SigningKey, sign.PublicKeySuffix)},
+		BaseURL: c.PublishBaseURL, Template: c.PublishURLTemplate}
+	if planning(ctx) || !slices.ContainsFunc(files, func(f string) bool {
+		_, err := os.Stat(filepath.Join(oci.LayoutDir(f), "oci-layout"))
+		return err == nil
+	}) {
+		return opts, nil
+	}
+	if opts.OCISigner, err = signerFor(c).Entity(); err != nil {
+		return opts, fmt.Errorf("publish: signing the OCI images: %w", err)
+	}
+	return opts, nil
+}
+
+// serveOptions are serve's settings: PUBLISH_DIR itself (the server
+// follows its `current` symlink per request, so a publish after start is
+// picked up), an access log on stdout, and unless plain the TLS material
+// in CERT_DIR, generated for CERT_HOSTS when absent.
+func serveOptions(ctx context.Context, c *config.Config, plain bool) (serve.Options, error) {
+	opts := serve.Options{Root: c.PublishDir, Log: os.Stdout, Plain: plain}
+	if err := c.Require("PUBLISH_DIR", "SERVE_ADDR"); err != nil {
+		return opts, err
+	}
+	scheme := "http"
+	if !plain {
+		res, err := certs.Ensure(c.CertDir, c.CertHosts)
+		if err != nil {
+			return opts, err
+		}
+		if len(res.Generated) > 0 {
+			step.Summaryf(ctx, "serve: generated %s", strings.Join(res.Generated, ", "))
+		}
+		opts.CertFile, opts.KeyFile, scheme = res.ServerCert, res.ServerKey, "https"
+	}
+	opts.Ready = func(addr net.Addr) {
+		step.Summaryf(ctx, "serve: %s on %s://%s (discovery tags point at %s); Ctrl-C stops", opts.Root, scheme, addr, c.PublishBaseURL)
+	}
+	return opts, nil
+}

@@ -3,18 +3,9 @@ package targets
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
-	"sort"
-	"strconv"
-	"time"
-
-	"github.com/rktbuild/rktbuild/host"
-	"github.com/rktbuild/rktbuild/internal/fsutil"
 
 	"github.com/magefile/mage/mg"
-	"github.com/rktbuild/rktbuild/registry/fetch"
+	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/sign"
 	"github.com/rktbuild/rktbuild/step"
 )
@@ -37,37 +28,20 @@ type Sign mg.Namespace
 // generated on first use by sign:file and by every target that signs, so
 // this is only needed for extra keys.
 func (Sign) GenKey(ctx context.Context, base string) error {
-	ctx, c, err := load(ctx)
-	if err != nil {
-		return err
-	}
-	id, err := sign.IdentityFromConfig(c)
-	if err != nil {
-		return err
-	}
-	pass, err := sign.Passphrase(c)
-	if err != nil {
-		return err
-	}
-	if step.SessionFrom(ctx).DryRun {
-		step.Summaryf(ctx, "sign:genKey: would generate %s%s for %s", base, sign.PrivateKeySuffix, id)
+	return run(ctx, "sign:genKey", func(ctx context.Context, c *config.Config) error {
+		o := signerOptions(c)
+		o.Base, o.Bits = base, sign.DefaultBits
+		if planning(ctx) {
+			step.Summaryf(ctx, "sign:genKey: would generate %s%s for %s", base, sign.PrivateKeySuffix, o.Identity)
+			return nil
+		}
+		fpr, err := sign.NewSigner(o).Generate(ctx)
+		if err != nil {
+			return fmt.Errorf("sign:genKey: %w", err)
+		}
+		step.Summaryf(ctx, "wrote %s%s and %s%s, fingerprint %s", base, sign.PrivateKeySuffix, base, sign.PublicKeySuffix, fpr)
 		return nil
-	}
-	step.Summaryf(ctx, "generating %d-bit RSA key for %s (this takes a few seconds)", sign.DefaultBits, id)
-	fpr, err := sign.GenKey(base, id, sign.DefaultBits, pass)
-	if err != nil {
-		return err
-	}
-	// Key generation cannot be interrupted midway; a Ctrl-C or SIGTERM
-	// during it means the user does not want the key: remove what this
-	// call wrote (GenKey never replaces an existing key) and fail.
-	if ctx.Err() != nil {
-		os.Remove(base + sign.PrivateKeySuffix)
-		os.Remove(base + sign.PublicKeySuffix)
-		return fmt.Errorf("sign:genKey: interrupted; %s%s was not kept: %w", base, sign.PrivateKeySuffix, context.Cause(ctx))
-	}
-	step.Summaryf(ctx, "wrote %s%s and %s%s, fingerprint %s", base, sign.PrivateKeySuffix, base, sign.PublicKeySuffix, fpr)
-	return nil
+	})
 }
 
 // File writes FILE.asc, a detached signature of FILE that rkt verifies.
@@ -83,29 +57,17 @@ func (Sign) GenKey(ctx context.Context, base string) error {
 // comes from SIGNING_PASSPHRASE_FILE or $KEY_PASSPHRASE, never from the
 // command line. The signature is written atomically.
 func (Sign) File(ctx context.Context, file string, key *string) error {
-	ctx, c, err := load(ctx)
-	if err != nil {
-		return err
-	}
-	if step.SessionFrom(ctx).DryRun {
-		step.Summaryf(ctx, "sign:file: would write %s%s", file, sign.SignatureSuffix)
+	return run(ctx, "sign:file", func(ctx context.Context, c *config.Config) error {
+		if planning(ctx) {
+			step.Summaryf(ctx, "sign:file: would write %s%s", file, sign.SignatureSuffix)
+			return nil
+		}
+		if err := signerFor(c).SignFileWith(ctx, file, deref(key)); err != nil {
+			return err
+		}
+		step.Summaryf(ctx, "wrote %s%s", file, sign.SignatureSuffix)
 		return nil
-	}
-	if key == nil || *key == "" {
-		if err := sign.SignArtifact(ctx, c, file); err != nil {
-			return err
-		}
-	} else {
-		pass, err := sign.Passphrase(c)
-		if err != nil {
-			return err
-		}
-		if err := sign.SignFile(file, *key, pass); err != nil {
-			return err
-		}
-	}
-	step.Summaryf(ctx, "wrote %s%s", file, sign.SignatureSuffix)
-	return nil
+	})
 }
 
 // Verify checks FILE.asc, the detached signature of FILE.
@@ -117,172 +79,36 @@ func (Sign) File(ctx context.Context, file string, key *string) error {
 // IMAGE in the trust store TRUST_DIR must have made it, as rkt checks
 // (see sign:trust). With neither, the configured SIGNING_KEY's public key
 // is used. Prints `Good signature from "…"`; fails on a changed file, a
-// wrong key or a damaged signature.
+// wrong key, a key rkt cannot read or a damaged signature.
 func (Sign) Verify(ctx context.Context, file string, pubkey, name *string) error {
-	ctx, c, err := load(ctx)
-	if err != nil {
-		return err
-	}
-	var signer string
-	switch {
-	case pubkey != nil && *pubkey != "" && name != nil && *name != "":
-		return fmt.Errorf("sign:verify: give -pubkey or -name, not both")
-	case name != nil && *name != "":
-		data, err := os.Open(file)
+	return run(ctx, "sign:verify", func(ctx context.Context, c *config.Config) error {
+		v, image, err := verifierForFlags(c, deref(pubkey), deref(name))
 		if err != nil {
 			return err
 		}
-		defer data.Close()
-		sig, err := os.Open(file + sign.SignatureSuffix)
+		signer, err := v.VerifyFile(ctx, image, file)
 		if err != nil {
 			return err
 		}
-		defer sig.Close()
-		signer, err = sign.TrustStore{Dir: c.TrustDir}.Verify(*name, data, sig)
-		if err != nil {
-			return fmt.Errorf("%s: %w", file, err)
-		}
-	default:
-		pub := c.SigningKey + sign.PublicKeySuffix
-		if pubkey != nil && *pubkey != "" {
-			pub = *pubkey
-		} else if err := c.Require("SIGNING_KEY"); err != nil {
-			return err
-		}
-		signer, err = sign.VerifyFile(file, "", pub)
-		if err != nil {
-			return err
-		}
-	}
-	step.Summaryf(ctx, "Good signature from %q", signer)
-	return nil
+		step.Summaryf(ctx, "Good signature from %q", signer)
+		return nil
+	})
 }
 
-// Trust adds the public key PUBKEY to the trust store for names under PREFIX.
+// Trust adds PUBKEY to the trust store for names under PREFIX.
 //
 // Usage: mage sign:trust PREFIX PUBKEY [-fingerprint=FPR]
 //
-// The key lands in TRUST_DIR/prefix.d/PREFIX/<fingerprint>, the layout of
-// rkt's /etc/rkt/trustedkeys (PREFIX "root" stores it in root.d, trusted for
-// every name). As with `mage trust`, nothing is trusted silently: the key's
-// fingerprint must be confirmed on a terminal or given with -fingerprint.
-// sign:verify -name and image fetches then accept signatures by that key
-// for those names.
+// An alias of `mage trust PUBKEY -prefix=PREFIX`: the key lands in
+// TRUST_DIR/prefix.d/PREFIX/<fingerprint>, the layout of rkt's
+// /etc/rkt/trustedkeys (PREFIX "root" stores it in root.d, trusted for
+// every name). Nothing is trusted silently: the key's fingerprint must be
+// confirmed on a terminal or given with -fingerprint. sign:verify -name
+// and image fetches then accept signatures by that key for those names.
 func (Sign) Trust(ctx context.Context, prefix, pubkey string, fingerprint *string) error {
-	ctx, c, err := load(ctx)
-	if err != nil {
-		return err
+	root := prefix == "root"
+	if root {
+		prefix = ""
 	}
-	opts := fetch.TrustOptions{Store: sign.TrustStore{Dir: c.TrustDir}, KeyFile: sign.KeyFile(pubkey, sign.PublicKeySuffix)}
-	if prefix == "root" {
-		opts.Root = true
-	} else {
-		opts.Prefix = prefix
-	}
-	if fingerprint != nil {
-		opts.Fingerprint = *fingerprint
-	}
-	return trustKeys(ctx, c, opts, pubkey)
-}
-
-func init() {
-	registerBench("sign")
-}
-
-// Sign measures signing 256 MiB with our signer against GnuPG.
-//
-// It measures signing a 256 MiB artifact with our signer against GnuPG
-// (`gpg --armor --detach-sign`) using the same 4096-bit RSA key, median of
-// BENCH_RUNS (default 3) runs each, and checks that each side verifies the
-// other's signature. Scratch files live in S1B_BUILD_DIR/bench/sign.
-func (Bench) Sign(ctx context.Context) error {
-	ctx, c, err := load(ctx)
-	if err != nil {
-		return err
-	}
-	if err := host.Need(ctx, host.Tool{Command: "gpg", Package: "gnupg"}); err != nil {
-		return err
-	}
-	dir, err := filepath.Abs(filepath.Join(c.BuildDir, "bench", "sign"))
-	if err != nil {
-		return err
-	}
-	data := filepath.Join(dir, "artifact.bin")
-	const size = 256 << 20
-	if fi, err := os.Stat(data); err != nil || fi.Size() != size {
-		step.Summaryf(ctx, "bench:sign: writing a %d MiB test artifact", size>>20)
-		if err := fsutil.WriteFile(data, 0o644, func(w io.Writer) error {
-			buf := make([]byte, 1<<20)
-			for i := range buf {
-				buf[i] = byte(i*131 + i>>9)
-			}
-			for n := 0; n < size; n += len(buf) {
-				buf[0] = byte(n >> 20)
-				if _, err := w.Write(buf); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-	}
-	base := filepath.Join(dir, "benchkey")
-	if _, err := os.Stat(base + sign.PrivateKeySuffix); err != nil {
-		step.Summaryf(ctx, "bench:sign: generating a 4096-bit RSA test key")
-		if _, err := sign.GenKey(base, sign.Identity{Name: "rktbuild bench", Comment: "throwaway", Email: "bench@rktbuild.invalid"}, sign.DefaultBits, nil); err != nil {
-			return err
-		}
-	}
-	info, err := sign.Identify(base + sign.PrivateKeySuffix)
-	if err != nil {
-		return err
-	}
-	home, err := os.MkdirTemp("", "gpgbench")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(home)
-	gpg := step.Cmd{Env: []string{"GNUPGHOME=" + home}}
-	defer func() { _ = gpg.Run(context.Background(), "gpgconf", "--kill", "all") }()
-	if err := gpg.Run(ctx, "gpg", "--batch", "--import", base+sign.PrivateKeySuffix); err != nil {
-		return err
-	}
-	n := 3
-	if v, err := strconv.Atoi(os.Getenv("BENCH_RUNS")); err == nil && v > 0 {
-		n = v
-	}
-	median := func(run func() error) (time.Duration, error) {
-		var ds []time.Duration
-		for i := 0; i < n; i++ {
-			start := time.Now()
-			if err := run(); err != nil {
-				return 0, err
-			}
-			ds = append(ds, time.Since(start))
-		}
-		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-		return ds[len(ds)/2], nil
-	}
-	ours, err := median(func() error { return sign.SignFile(data, base, nil) })
-	if err != nil {
-		return err
-	}
-	gpgSig := filepath.Join(dir, "artifact.gpg.asc")
-	peer, err := median(func() error {
-		return gpg.Run(ctx, "gpg", "--batch", "--yes", "--armor", "--detach-sign", "-u", info.Fingerprint, "-o", gpgSig, data)
-	})
-	if err != nil {
-		return err
-	}
-	// Each side must accept the other's signature.
-	if err := gpg.Run(ctx, "gpg", "--batch", "--verify", data+sign.SignatureSuffix, data); err != nil {
-		return fmt.Errorf("bench:sign: GnuPG rejects our signature: %w", err)
-	}
-	if _, err := sign.VerifyFile(data, gpgSig, base); err != nil {
-		return fmt.Errorf("bench:sign: we reject GnuPG's signature: %w", err)
-	}
-	step.Summaryf(ctx, "signing %d MiB with rsa4096: ours %.3fs (%.0f MB/s), gpg %.3fs", size>>20, ours.Seconds(), size/1e6/ours.Seconds(), peer.Seconds())
-	printBench("sign", ours, peer, "gpg --detach-sign")
-	return nil
+	return Trust(ctx, pubkey, &prefix, fingerprint, &root, nil, nil, nil)
 }

@@ -51,7 +51,7 @@ func ensureKey(ctx context.Context, c *config.Config) error {
 		return nil
 	}
 	return step.Perform(ctx, step.Effect{What: "generate the signing key " + c.SigningKey, Have: true,
-		Run: func(ctx context.Context) error { _, _, err := sign.EnsureKey(ctx, c); return err }})
+		Run: func(ctx context.Context) error { _, _, err := signerFor(c).Ensure(ctx); return err }})
 }
 
 // buildStage1 builds the kernel, the from-source upstream stage1 when

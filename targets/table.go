@@ -42,8 +42,9 @@ func init() {
 		{name: "stage1:upstream", tools: upstreamTools, plan: Stage1{}.Upstream},
 		{name: "nspawn:build", tools: static.Tools, plan: Nspawn{}.Build},
 		{name: "rkt:tools", tools: rktTools, plan: Rkt{}.Tools},
-		{name: "rootfs", tools: tools(debootstrapTool, mmdebstrapTool), plan: Rootfs},
-		{name: "buildImages", tools: tools(debootstrapTool, mmdebstrapTool, nspawnTool, goTool), plan: BuildImages},
+		// ROOTFS_BUILDER=auto prefers mmdebstrap where installed.
+		{name: "rootfs", tools: tools(debootstrapTool), extra: tools(mmdebstrapTool), plan: Rootfs},
+		{name: "buildImages", tools: tools(debootstrapTool, nspawnTool, goTool), extra: tools(mmdebstrapTool), plan: BuildImages},
 		{name: "buildRepos", tools: tools(debootstrapTool, nspawnTool, goTool),
 			plan: func(ctx context.Context) error { return BuildRepos(ctx, nil, nil) }},
 		{name: "run", tools: tools(nspawnTool)},
@@ -53,17 +54,8 @@ func init() {
 		// The end-to-end suite pulls and runs OCI images with real clients,
 		// boots the from-source stage1 with rkt's kvm networking.
 		{name: "e2e", tools: tools(podmanTool, skopeoTool, umociTool, runcTool, stage1SrcE2ETools)},
-		{name: "bench:kernel", tools: tools(kernelTools, ccacheTool)},
-		{name: "bench:rootfs", tools: tools(debootstrapTool, mmdebstrapTool)},
-		{name: "bench:fetch", tools: tools(curlTool)},
-		{name: "bench:sign", tools: tools(gpgTool)},
 	}
 }
-
-var (
-	curlTool = host.Tool{Command: "curl", Package: "curl", VersionArgs: []string{"--version"}}
-	gpgTool  = host.Tool{Command: "gpg", Package: "gnupg", VersionArgs: []string{"--version"}}
-)
 
 // tools flattens tool values and lists into one list, each command once.
 func tools(ts ...any) []host.Tool {
@@ -139,3 +131,8 @@ func planEnd(ctx context.Context, err error) error {
 	}
 	return err
 }
+
+// planning reports whether ctx belongs to a plan (`mage plan`, DRY_RUN=1):
+// targets that change something outside the build graph say what they
+// would do instead.
+func planning(ctx context.Context) bool { return step.SessionFrom(ctx).DryRun }

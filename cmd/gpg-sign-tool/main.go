@@ -21,6 +21,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -122,11 +123,8 @@ func dispatch(args []string, stdout, stderr io.Writer, lookup func(string) (stri
 		if err := want("FILE", "KEY"); err != nil {
 			return err
 		}
-		pass, err := sign.PassphraseFromEnv(lookup)
-		if err != nil {
-			return err
-		}
-		if err := sign.SignFile(args[0], args[1], pass); err != nil {
+		// The key is given: signing never generates one here.
+		if err := sign.SignerFromEnv("", lookup).SignFileWith(context.Background(), args[0], args[1]); err != nil {
 			return err
 		}
 		fmt.Fprintf(stderr, "wrote %s%s\n", args[0], sign.SignatureSuffix)

@@ -173,8 +173,19 @@ func ParseManifest(src string, b []byte) (*schema.ImageManifest, error) {
 	return &m, nil
 }
 
-// ReadManifest returns the validated manifest of the ACI file.
+// ReadManifest returns the validated manifest of the ACI file, reading
+// only up to the manifest entry (no full pass: see Open for ID and
+// archive checks).
 func ReadManifest(file string) (*schema.ImageManifest, error) {
+	b, err := RawManifest(file)
+	if err != nil {
+		return nil, err
+	}
+	return ParseManifest(file+": manifest", b)
+}
+
+// RawManifest returns the manifest entry of the ACI file as stored.
+func RawManifest(file string) ([]byte, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, err
@@ -198,7 +209,7 @@ func ReadManifest(file string) (*schema.ImageManifest, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: reading manifest: %w", file, err)
 			}
-			return ParseManifest(file+": manifest", b)
+			return b, nil
 		}
 	}
 }

@@ -39,10 +39,7 @@ func ApplyPatch(m *schema.ImageManifest, p PatchOptions) (*schema.ImageManifest,
 		n.Name = *id
 	}
 	if len(p.Labels) > 0 {
-		all := map[string]string{}
-		for _, l := range m.Labels {
-			all[l.Name.String()] = l.Value
-		}
+		all := LabelMap(m.Labels)
 		for k, v := range p.Labels {
 			if v == "" {
 				delete(all, k)

@@ -6,9 +6,11 @@ import (
 	"os"
 )
 
-// Open opens an ACI file and returns its uncompressed tar stream, whatever
-// the compression (gzip, bzip2, xz or none). Closing it closes the file.
-func Open(file string) (io.ReadCloser, error) {
+// OpenTar opens an ACI file and returns its uncompressed tar stream,
+// whatever the compression (gzip, bzip2, xz or none), for readers that
+// walk the entries themselves (OCI conversion, SBOM). Closing it closes
+// the file.
+func OpenTar(file string) (io.ReadCloser, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, err

@@ -61,17 +61,11 @@ type Result struct {
 // image's Tag. The layout is built beside dir and renamed into place, so
 // dir is either the old layout or the complete new one.
 func WriteLayout(ctx context.Context, aciFile, dir string, opts LayoutOptions) (Result, error) {
-	tmp, err := tempBeside(dir)
-	if err != nil {
-		return Result{}, fmt.Errorf("oci: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	opts.TempDir = tmp
-	im, err := FromACI(ctx, aciFile, opts.Options)
+	tmp, im, done, err := convertBeside(ctx, aciFile, dir, opts.Options)
 	if err != nil {
 		return Result{}, err
 	}
-	defer im.Close()
+	defer done()
 	res, err := writeLayout(tmp, im, im.Tag, opts.SBOM)
 	if err != nil {
 		return Result{}, fmt.Errorf("oci: writing the layout for %s: %w", aciFile, err)
@@ -84,6 +78,24 @@ func WriteLayout(ctx context.Context, aciFile, dir string, opts LayoutOptions) (
 	}
 	res.Dir = dir
 	return res, nil
+}
+
+// convertBeside converts the ACI file (FromACI) with its scratch files in
+// a new temporary directory beside target, so that what is written there
+// can be renamed onto target. done closes the image and removes the
+// directory.
+func convertBeside(ctx context.Context, aciFile, target string, opts Options) (tmp string, im *Image, done func(), err error) {
+	tmp, err = tempBeside(target)
+	if err != nil {
+		return "", nil, nil, fmt.Errorf("oci: %w", err)
+	}
+	opts.TempDir = tmp
+	im, err = FromACI(ctx, aciFile, opts)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return "", nil, nil, err
+	}
+	return tmp, im, func() { im.Close(); os.RemoveAll(tmp) }, nil
 }
 
 // writeLayout writes im into a new layout at dir, its index.json entry
@@ -226,17 +238,11 @@ func WriteArchive(ctx context.Context, aciFile, out, format string, opts LayoutO
 	if format != FormatOCIArchive && format != FormatDockerArchive {
 		return Result{}, fmt.Errorf("oci: unknown archive format %q: use %s or %s", format, FormatOCIArchive, FormatDockerArchive)
 	}
-	tmp, err := tempBeside(out)
-	if err != nil {
-		return Result{}, fmt.Errorf("oci: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	opts.TempDir = tmp
-	im, err := FromACI(ctx, aciFile, opts.Options)
+	tmp, im, done, err := convertBeside(ctx, aciFile, out, opts.Options)
 	if err != nil {
 		return Result{}, err
 	}
-	defer im.Close()
+	defer done()
 	// In an oci-archive the ref name is the full REPOSITORY:TAG, which
 	// `podman load` names the image by; a layout directory keeps the bare
 	// tag that oci:DIR:TAG references use.

@@ -17,7 +17,6 @@ import (
 	"archive/tar"
 	"context"
 	"crypto/sha256"
-	"crypto/sha512"
 	"errors"
 	"fmt"
 	"hash"
@@ -100,17 +99,9 @@ func IsStage1(m *schema.ImageManifest) bool {
 	return ok
 }
 
-// FromACI converts the ACI file: it streams the ACI once, writing the
-// gzip layer to a temporary file while hashing it.
+// FromACI converts the ACI file: it streams the ACI once (aci.Walk),
+// writing the gzip layer to a temporary file while hashing it.
 func FromACI(ctx context.Context, file string, opts Options) (*Image, error) {
-	r, err := aci.Open(file)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	idh := sha512.New()
-	tr := tar.NewReader(io.TeeReader(r, idh))
-
 	dir := opts.TempDir
 	if dir == "" {
 		dir = os.TempDir()
@@ -126,105 +117,96 @@ func FromACI(ctx context.Context, file string, opts Options) (*Image, error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	m, l, err := convert(ctx, tr, tmp)
+	lw, err := newLayerWriter(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("oci: %w", err)
+	}
+	ai, err := aci.Walk(ctx, file, aci.Walker{
+		Manifest: func(m *schema.ImageManifest) error {
+			if IsStage1(m) {
+				return ErrStage1 // before converting a whole rootfs
+			}
+			return nil
+		},
+		Entry: lw.add,
+	})
 	if errors.Is(err, ErrStage1) {
-		return nil, fmt.Errorf("oci: %s (%s): %w", file, m.Name, ErrStage1)
+		return nil, fmt.Errorf("oci: %s (%s): %w", file, ai.Manifest.Name, ErrStage1)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("oci: converting %s: %w", file, err)
 	}
-	// Hash what is left of the stream (tar end blocks) for the image ID.
-	if _, err := io.Copy(io.Discard, io.TeeReader(r, idh)); err != nil {
-		return nil, fmt.Errorf("oci: reading %s: %w", file, err)
+	l, err := lw.finish()
+	if err != nil {
+		return nil, fmt.Errorf("oci: %w", err)
 	}
 	if err := tmp.Close(); err != nil {
 		return nil, fmt.Errorf("oci: %w", err)
 	}
 	l.path = tmp.Name()
-	id := "sha512-" + fmt.Sprintf("%x", idh.Sum(nil))
-	img, err := buildImage(m, id, l, opts)
+	m := ai.Manifest
+	img, err := buildImage(m, ai.ID, l, opts)
 	if err != nil {
 		return nil, fmt.Errorf("oci: %s: %w", file, err)
 	}
 	ok = true
-	return &Image{Image: img, ACI: m, ACIID: id, Tag: Tag(m), Repository: Repository(m.Name.String()), layer: l}, nil
+	return &Image{Image: img, ACI: m, ACIID: ai.ID, Tag: Tag(m), Repository: Repository(m.Name.String()), layer: l}, nil
 }
 
-// convert copies the rootfs entries of the ACI tar into a gzip layer
-// written to w and returns the ACI manifest and the layer's hashes.
-func convert(ctx context.Context, tr *tar.Reader, w io.Writer) (*schema.ImageManifest, *fileLayer, error) {
+// layerWriter writes rootfs entries into a gzip layer, hashing the
+// compressed bytes (digest) and the tar (diff ID).
+type layerWriter struct {
+	cw   *counter
+	zw   *gzip.Writer
+	diff hash.Hash
+	tw   *tar.Writer
+}
+
+func newLayerWriter(w io.Writer) (*layerWriter, error) {
 	cw := &counter{w: w, h: sha256.New()}
 	zw, err := gzip.NewWriterLevel(cw, gzip.DefaultCompression)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	diff := sha256.New()
-	tw := tar.NewWriter(io.MultiWriter(zw, diff))
-	var m *schema.ImageManifest
-	for n := 0; ; n++ {
-		if n%256 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, nil, err
-			}
-		}
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("reading the ACI: %w", err)
-		}
-		name := strings.TrimPrefix(hdr.Name, "./")
-		switch {
-		case name == "manifest":
-			b, err := io.ReadAll(io.LimitReader(tr, 16<<20))
-			if err != nil {
-				return nil, nil, err
-			}
-			if m, err = aci.ParseManifest("manifest", b); err != nil {
-				return nil, nil, err
-			}
-			if IsStage1(m) {
-				return m, nil, ErrStage1 // before converting a whole rootfs
-			}
-			continue
-		case name == "rootfs" || name == "rootfs/":
-			continue // the layer's root is the container's /
-		case !strings.HasPrefix(name, "rootfs/"):
-			return nil, nil, fmt.Errorf("entry %q is outside rootfs/ (not an ACI)", hdr.Name)
-		}
-		h := *hdr
-		h.Name = strings.TrimPrefix(name, "rootfs/")
-		if h.Typeflag == tar.TypeLink {
-			h.Linkname = strings.TrimPrefix(strings.TrimPrefix(h.Linkname, "./"), "rootfs/")
-		}
-		// The reader fills both Xattrs (deprecated) and PAXRecords; the
-		// writer takes the xattrs from PAXRecords alone.
-		h.Xattrs = nil //nolint:staticcheck
-		if err := tw.WriteHeader(&h); err != nil {
-			return nil, nil, fmt.Errorf("layer entry %s: %w", h.Name, err)
-		}
-		if h.Typeflag == tar.TypeReg {
-			if _, err := io.Copy(tw, tr); err != nil {
-				return nil, nil, fmt.Errorf("layer entry %s: %w", h.Name, err)
-			}
+	return &layerWriter{cw: cw, zw: zw, diff: diff, tw: tar.NewWriter(io.MultiWriter(zw, diff))}, nil
+}
+
+// add copies one rootfs entry (name relative to rootfs/) into the layer:
+// the layer's root is the container's /.
+func (lw *layerWriter) add(name string, hdr *tar.Header, body io.Reader) error {
+	h := *hdr
+	h.Name = name
+	if h.Typeflag == tar.TypeLink {
+		h.Linkname = strings.TrimPrefix(strings.TrimPrefix(h.Linkname, "./"), "rootfs/")
+	}
+	// The reader fills both Xattrs (deprecated) and PAXRecords; the
+	// writer takes the xattrs from PAXRecords alone.
+	h.Xattrs = nil //nolint:staticcheck
+	if err := lw.tw.WriteHeader(&h); err != nil {
+		return fmt.Errorf("layer entry %s: %w", h.Name, err)
+	}
+	if h.Typeflag == tar.TypeReg {
+		if _, err := io.Copy(lw.tw, body); err != nil {
+			return fmt.Errorf("layer entry %s: %w", h.Name, err)
 		}
 	}
-	if m == nil {
-		return nil, nil, errors.New("no manifest (not an ACI)")
+	return nil
+}
+
+// finish closes the layer and returns its hashes and size.
+func (lw *layerWriter) finish() (*fileLayer, error) {
+	if err := lw.tw.Close(); err != nil {
+		return nil, err
 	}
-	if err := tw.Close(); err != nil {
-		return nil, nil, err
+	if err := lw.zw.Close(); err != nil {
+		return nil, err
 	}
-	if err := zw.Close(); err != nil {
-		return nil, nil, err
-	}
-	l := &fileLayer{
-		digest: v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", cw.h.Sum(nil))},
-		diffID: v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", diff.Sum(nil))},
-		size:   cw.n,
-	}
-	return m, l, nil
+	return &fileLayer{
+		digest: v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", lw.cw.h.Sum(nil))},
+		diffID: v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", lw.diff.Sum(nil))},
+		size:   lw.cw.n,
+	}, nil
 }
 
 // buildImage makes the OCI image from the ACI manifest and the layer.
@@ -248,10 +230,7 @@ func buildImage(m *schema.ImageManifest, id string, l *fileLayer, opts Options) 
 // manifest annotations.
 func ConfigFor(m *schema.ImageManifest, id string, opts Options) (*v1.ConfigFile, map[string]string) {
 	cfg := &v1.ConfigFile{OS: "linux", Architecture: "amd64", RootFS: v1.RootFS{Type: "layers"}}
-	labels := map[string]string{}
-	for _, l := range m.Labels {
-		labels[l.Name.String()] = l.Value
-	}
+	labels := aci.LabelMap(m.Labels)
 	if v := labels["os"]; v != "" {
 		cfg.OS = v
 	}

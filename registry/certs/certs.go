@@ -63,6 +63,17 @@ type Result struct {
 	UserProvided bool
 }
 
+// Describe says what Ensure did with the material for hosts, for people.
+func (r Result) Describe(hosts []string) string {
+	switch {
+	case r.UserProvided:
+		return "using the provided " + r.ServerCert
+	case len(r.Generated) == 0:
+		return fmt.Sprintf("%s and %s are valid for %s; reused", r.CACert, r.ServerCert, strings.Join(hosts, ", "))
+	}
+	return "wrote " + strings.Join(r.Generated, ", ")
+}
+
 // Ensure makes sure dir holds a CA and a server certificate valid for hosts
 // (DNS names or IP addresses). Existing, still valid material that covers
 // hosts is reused; a server certificate that is expired, about to expire or

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/appc/spec/discovery"
@@ -57,17 +58,14 @@ func (r Request) String() string {
 	return s
 }
 
-// ParseRequest parses NAME[:VERSION][,label=value...] with the appc
-// discovery parser rkt used and adds the host's os and arch labels.
+// ParseRequest parses NAME[:VERSION][,label=value...] with aci.ParseRef
+// (rkt's syntax) and adds the host's os and arch labels.
 func ParseRequest(ref string) (Request, error) {
-	app, err := discovery.NewAppFromString(ref)
+	parsed, err := aci.ParseRef(ref)
 	if err != nil {
-		return Request{}, fmt.Errorf("image %q: %v (use NAME[:VERSION][,label=value...], e.g. example.com/app:1.0.0,arch=amd64)", ref, err)
+		return Request{}, err
 	}
-	r := Request{Name: app.Name.String(), Labels: map[string]string{}}
-	for k, v := range app.Labels {
-		r.Labels[k.String()] = v
-	}
+	r := Request{Name: parsed.Name, Labels: parsed.Labels}
 	if r.Labels["version"] == "" || r.Labels["version"] == "latest" {
 		delete(r.Labels, "version")
 		r.Latest = true
@@ -103,6 +101,17 @@ type Result struct {
 	Downloaded bool
 	// Bytes is the number of ACI bytes downloaded.
 	Bytes int64
+}
+
+// Describe says what the fetch did, for people: the image, and for a
+// download its size, time, rate and signer.
+func (r Result) Describe(elapsed time.Duration) string {
+	if !r.Downloaded {
+		return fmt.Sprintf("%s %s is stored (nothing downloaded)", r.Image.Name, r.Image.ShortID())
+	}
+	el := max(elapsed.Seconds(), 1e-3)
+	return fmt.Sprintf("stored %s %s (%s in %.2fs, %.1f MB/s), signed by %s", r.Image.Name, r.Image.ShortID(),
+		store.FormatSize(r.Bytes), elapsed.Seconds(), float64(r.Bytes)/1e6/el, r.Image.Signer)
 }
 
 // Fetch returns the stored image matching ref, discovering, downloading,
@@ -264,10 +273,7 @@ func fetchEndpoint(ctx context.Context, client *http.Client, req Request, ep dis
 		return Result{}, refuse("%w (nothing stored)", err)
 	}
 	// 3. The manifest must be what was asked for.
-	labels := map[string]string{}
-	for _, l := range m.Labels {
-		labels[l.Name.String()] = l.Value
-	}
+	labels := aci.LabelMap(m.Labels)
 	if m.Name.String() != req.Name {
 		return Result{}, refuse("%s: the image is named %s, not %s as requested (nothing stored)", ep.ACI, m.Name, req.Name)
 	}
@@ -286,7 +292,7 @@ func fetchEndpoint(ctx context.Context, client *http.Client, req Request, ep dis
 		return Result{}, refuse("%s: the image's labels differ from the request: %s (nothing stored)", ep.ACI, strings.Join(bad, "; "))
 	}
 	// tmp stays open, and so locked, until Add has consumed it: a
-	// concurrent images:gc must not take it for a dead fetch's download.
+	// concurrent store:gc must not take it for a dead fetch's download.
 	im, err := opts.Store.Add(tmp.Name(), sig, store.Image{ID: check.ID, Name: req.Name, Labels: labels, Source: ep.ACI, Signer: signer})
 	stored = true
 	tmp.Close()

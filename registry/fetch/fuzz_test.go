@@ -4,16 +4,15 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
+	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/registry/fetch"
-	"github.com/rktbuild/rktbuild/registry/store"
 )
 
-// FuzzImageRef feeds arbitrary image references to both parsers: fetch's
-// (appc discovery's grammar, as rkt used) and the store's. Neither may
+// FuzzImageRef feeds arbitrary image references to the one reference
+// parser (aci.ParseRef) and to fetch's request built on it. Neither may
 // panic; whatever either accepts must print back to a reference that
 // parses to the same name and labels.
 func FuzzImageRef(f *testing.F) {
@@ -36,30 +35,16 @@ func FuzzImageRef(f *testing.F) {
 				t.Fatalf("round trip of %q: %+v, then %+v", ref, req, again)
 			}
 		}
-		name, labels, err := store.ParseRef(ref)
+		parsed, err := aci.ParseRef(ref)
 		if err != nil {
 			if err.Error() == "" || !strings.Contains(err.Error(), "image") {
-				t.Fatalf("store.ParseRef(%q): error %q does not name the image", ref, err)
+				t.Fatalf("aci.ParseRef(%q): error %q does not name the image", ref, err)
 			}
 			return
 		}
-		s := name
-		if v, ok := labels["version"]; ok {
-			s += ":" + v
-		}
-		var ks []string
-		for k := range labels {
-			if k != "version" {
-				ks = append(ks, k)
-			}
-		}
-		sort.Strings(ks)
-		for _, k := range ks {
-			s += "," + k + "=" + labels[k]
-		}
-		n2, l2, err := store.ParseRef(s)
-		if err != nil || n2 != name || !maps.Equal(l2, labels) {
-			t.Fatalf("store.ParseRef(%q) = %q %v; printed %q parses to %q %v (%v)", ref, name, labels, s, n2, l2, err)
+		again, err := aci.ParseRef(parsed.String())
+		if err != nil || again.Name != parsed.Name || !maps.Equal(again.Labels, parsed.Labels) {
+			t.Fatalf("aci.ParseRef(%q) = %+v; printed %q parses to %+v (%v)", ref, parsed, parsed.String(), again, err)
 		}
 	})
 }

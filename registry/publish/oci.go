@@ -58,7 +58,7 @@ type ociImage struct {
 func findOCI(imgs []*image) ([]*ociImage, error) {
 	var out []*ociImage
 	for _, im := range imgs {
-		dir := oci.LayoutDir(im.src)
+		dir := oci.LayoutDir(im.Path)
 		if _, err := os.Stat(filepath.Join(dir, "oci-layout")); err != nil {
 			continue
 		}
@@ -70,15 +70,15 @@ func findOCI(imgs []*image) ([]*ociImage, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", dir, err)
 		}
-		if got := m.Annotations[oci.AnnotationACIID]; got != im.id {
+		if got := m.Annotations[oci.AnnotationACIID]; got != im.ID {
 			return nil, fmt.Errorf("%s is stale: it was made from ACI %s, but %s is %s: run `mage images` (IMAGE_FORMATS=aci,oci) or `mage oci:export %s %s`",
-				dir, short(got), im.src, short(im.id), im.src, dir)
+				dir, short(got), im.Path, short(im.ID), im.Path, dir)
 		}
 		p, err := layout.FromPath(dir)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, &ociImage{im: im, dir: dir, repo: oci.Repository(im.name), tag: desc.Annotations[oci.AnnotationRefName], desc: desc, img: img, layout: p})
+		out = append(out, &ociImage{im: im, dir: dir, repo: oci.Repository(im.Name()), tag: desc.Annotations[oci.AnnotationRefName], desc: desc, img: img, layout: p})
 	}
 	return out, nil
 }
@@ -113,7 +113,7 @@ func layoutOCI(root string, ocis []*ociImage, latest map[string]bool, signer *op
 	byRepo := map[string]map[string]tagged{}
 	for _, o := range ocis {
 		tags := []string{o.tag}
-		if latest[o.im.src] && o.tag != "latest" {
+		if latest[o.im.Path] && o.tag != "latest" {
 			tags = append(tags, "latest")
 		}
 		if byRepo[o.repo] == nil {
@@ -121,7 +121,7 @@ func layoutOCI(root string, ocis []*ociImage, latest map[string]bool, signer *op
 		}
 		for _, t := range tags {
 			if prev, dup := byRepo[o.repo][t]; dup && prev.o.desc.Digest != o.desc.Digest {
-				return nil, fmt.Errorf("%s and %s are both %s:%s: give them different version labels", prev.o.im.src, o.im.src, o.repo, t)
+				return nil, fmt.Errorf("%s and %s are both %s:%s: give them different version labels", prev.o.im.Path, o.im.Path, o.repo, t)
 			}
 			byRepo[o.repo][t] = tagged{o, t}
 		}
@@ -152,7 +152,7 @@ func layoutOCI(root string, ocis []*ociImage, latest map[string]bool, signer *op
 				return nil, err
 			}
 			sigs[o.desc.Digest] = append(sigs[o.desc.Digest], t)
-			entries = append(entries, Entry{Source: o.dir, Path: path.Join("v2", repo, "manifests", t), Name: o.im.name, Labels: o.im.labels, ID: o.desc.Digest.String(), Signer: o.im.signer, IsLatest: t == "latest"})
+			entries = append(entries, Entry{Source: o.dir, Path: path.Join("v2", repo, "manifests", t), Name: o.im.Name(), Labels: o.im.labels, ID: o.desc.Digest.String(), Signer: o.im.signer, IsLatest: t == "latest"})
 		}
 		sort.Strings(names)
 		if err := writeJSON(filepath.Join(base, "tags", "list"), map[string]any{"name": repo, "tags": names}); err != nil {
@@ -273,7 +273,7 @@ func publishOCI(root string, imgs []*image, newest map[string]*image, baseURL st
 	}
 	latest := map[string]bool{}
 	for _, im := range newest {
-		latest[im.src] = true
+		latest[im.Path] = true
 	}
 	return layoutOCI(root, ocis, latest, signer, host)
 }

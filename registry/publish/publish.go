@@ -84,6 +84,25 @@ type Result struct {
 	OCI []Entry
 }
 
+// Describe says what a publish of images ACI files did, for people: one
+// line, plus one for the OCI repositories when there are any.
+func (r Result) Describe(images int) []string {
+	state := "published"
+	if !r.Changed {
+		state = "up to date"
+	}
+	out := []string{fmt.Sprintf("%s %d images (%d paths with the latest copies) in %s -> %s; discovery prefixes: %s", state, images, len(r.Entries),
+		r.Root, filepath.Base(r.Tree), strings.Join(r.Prefixes, ", "))}
+	if len(r.OCI) > 0 {
+		var refs []string
+		for _, e := range r.OCI {
+			refs = append(refs, strings.TrimPrefix(strings.Replace(e.Path, "/manifests/", ":", 1), "v2/"))
+		}
+		out = append(out, fmt.Sprintf("OCI %s (signatures under sigstore/)", strings.Join(refs, ", ")))
+	}
+	return out
+}
+
 // WebRoot returns the directory a server should serve for publish
 // directory dir: dir/current when it exists (a published tree), else dir.
 func WebRoot(dir string) string {
@@ -95,12 +114,13 @@ func WebRoot(dir string) string {
 }
 
 type image struct {
-	src, sig string
-	name     string
-	labels   map[string]string
-	id       string
-	size     int64
-	signer   string
+	*aci.Image
+	// sig is the signature file beside the ACI.
+	sig string
+	// labels are the manifest's labels (read once).
+	labels map[string]string
+	// signer names the publishing key that signed it.
+	signer string
 }
 
 // Publish verifies every image and swaps in a new web root holding them.
@@ -136,7 +156,7 @@ func Publish(ctx context.Context, opts Options) (Result, error) {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		im, err := check(src, keys)
+		im, err := check(ctx, src, keys)
 		if err != nil {
 			return res, fmt.Errorf("publish: refusing %s: %w", src, err)
 		}
@@ -153,7 +173,7 @@ func Publish(ctx context.Context, opts Options) (Result, error) {
 	byPath := map[string]string{}
 	add := func(im *image, labels map[string]string, latest bool) error {
 		for _, ext := range []string{"aci"} {
-			p, err := Render(opts.Template, im.name, labels, ext)
+			p, err := Render(opts.Template, im.Name(), labels, ext)
 			if err != nil {
 				return err
 			}
@@ -161,13 +181,13 @@ func Publish(ctx context.Context, opts Options) (Result, error) {
 			if err != nil {
 				return err
 			}
-			if other, dup := byPath[rel]; dup && other != im.src {
-				return fmt.Errorf("%s and %s both render to %s: add a distinguishing label to the template", other, im.src, rel)
+			if other, dup := byPath[rel]; dup && other != im.Path {
+				return fmt.Errorf("%s and %s both render to %s: add a distinguishing label to the template", other, im.Path, rel)
 			}
 			if rel == "index.html" || rel == "pubkeys.gpg" || reservedOCI(rel) {
-				return fmt.Errorf("%s renders to the reserved path %s", im.src, rel)
+				return fmt.Errorf("%s renders to the reserved path %s", im.Path, rel)
 			}
-			byPath[rel] = im.src
+			byPath[rel] = im.Path
 			plan = append(plan, placed{im, rel, latest})
 		}
 		return nil
@@ -200,8 +220,8 @@ func Publish(ctx context.Context, opts Options) (Result, error) {
 	}
 	var entries []Entry
 	for _, p := range plan {
-		entries = append(entries, Entry{Source: p.im.src, Path: p.rel, Name: p.im.name, Labels: p.im.labels,
-			ID: p.im.id, Size: p.im.size, Signer: p.im.signer, IsLatest: p.latest})
+		entries = append(entries, Entry{Source: p.im.Path, Path: p.rel, Name: p.im.Name(), Labels: p.im.labels,
+			ID: p.im.ID, Size: p.im.Size, Signer: p.im.signer, IsLatest: p.latest})
 	}
 	html, err := IndexHTML(base, opts.Template, prefixes, entries)
 	if err != nil {
@@ -229,7 +249,7 @@ func Publish(ctx context.Context, opts Options) (Result, error) {
 	}
 	for _, p := range plan {
 		dst := filepath.Join(tmp, filepath.FromSlash(p.rel))
-		if err := linkOrCopy(p.im.src, dst); err != nil {
+		if err := linkOrCopy(p.im.Path, dst); err != nil {
 			return res, fmt.Errorf("publish: %w", err)
 		}
 		if err := linkOrCopy(p.im.sig, dst+".asc"); err != nil {
@@ -316,14 +336,14 @@ func latestKey(im *image) string {
 		}
 	}
 	sort.Strings(ks)
-	return im.name + "," + strings.Join(ks, ",")
+	return im.Name() + "," + strings.Join(ks, ",")
 }
 
 func defaultPrefixes(imgs []*image) []string {
 	set := map[string]bool{}
 	for _, im := range imgs {
-		set[im.name] = true
-		host, _, _ := strings.Cut(im.name, "/")
+		set[im.Name()] = true
+		host, _, _ := strings.Cut(im.Name(), "/")
 		set[host] = true
 	}
 	var out []string
@@ -341,7 +361,7 @@ func defaultPrefixes(imgs []*image) []string {
 }
 
 // check validates src and its signature.
-func check(src string, keys []string) (*image, error) {
+func check(ctx context.Context, src string, keys []string) (*image, error) {
 	fi, err := os.Stat(src)
 	if err != nil {
 		return nil, err
@@ -356,32 +376,15 @@ func check(src string, keys []string) (*image, error) {
 	if err := validate(src); err != nil {
 		return nil, err
 	}
-	m, err := aci.ReadManifest(src)
+	ai, err := aci.Open(src)
 	if err != nil {
 		return nil, err
 	}
-	id, err := aci.ImageID(src)
+	signer, err := sign.Verifier{Keys: keys}.VerifyFile(ctx, "", src)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("its signature does not verify with the publishing key(s): %w", err)
 	}
-	var signer string
-	var errs []string
-	for _, k := range keys {
-		s, err := sign.VerifyFile(src, sig, k)
-		if err == nil {
-			signer = s
-			break
-		}
-		errs = append(errs, err.Error())
-	}
-	if signer == "" {
-		return nil, fmt.Errorf("its signature does not verify with the publishing key(s): %s", strings.Join(errs, "; "))
-	}
-	labels := map[string]string{}
-	for _, l := range m.Labels {
-		labels[l.Name.String()] = l.Value
-	}
-	return &image{src: src, sig: sig, name: m.Name.String(), labels: labels, id: id, size: fi.Size(), signer: signer}, nil
+	return &image{Image: ai, sig: sig, labels: ai.Labels(), signer: signer}, nil
 }
 
 // readPubKeys reads armored public keys and returns their file names and

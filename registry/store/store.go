@@ -15,7 +15,6 @@
 package store
 
 import (
-	"archive/tar"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,12 +24,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
-	"github.com/rktbuild/rktbuild/internal/fsutil"
-
-	appcaci "github.com/appc/spec/aci"
 	"github.com/coreos/go-semver/semver"
+	"github.com/rktbuild/rktbuild/format/aci"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 )
 
 // Image is one stored image as the index records it.
@@ -51,14 +50,9 @@ type Image struct {
 	Signer string `json:"signer,omitempty"`
 }
 
-// ShortID is the short form of an image ID shown by images:list
+// ShortID is the short form of an image ID shown by store:list
 // ("sha512-" + 32 hex digits, as rkt shows it).
-func (im Image) ShortID() string {
-	if len(im.ID) > 7+32 {
-		return im.ID[:7+32]
-	}
-	return im.ID
-}
+func (im Image) ShortID() string { return aci.ShortID(im.ID) }
 
 // Store is a content-addressed image store rooted at Dir.
 type Store struct{ Dir string }
@@ -270,7 +264,7 @@ func (s *Store) Find(name string, labels map[string]string) (Image, bool, error)
 	}
 	if found {
 		if _, err := os.Stat(s.BlobPath(best.ID)); err != nil {
-			return Image{}, false, fmt.Errorf("store: %s is in the index but its blob is missing: run `mage images:rm %s` and fetch it again", best.ID, best.ShortID())
+			return Image{}, false, fmt.Errorf("store: %s is in the index but its blob is missing: run `mage store:rm %s` and fetch it again", best.ID, best.ShortID())
 		}
 	}
 	return best, found, nil
@@ -295,59 +289,27 @@ func (s *Store) Resolve(ref string) (Image, error) {
 		}
 		switch len(hits) {
 		case 0:
-			return Image{}, fmt.Errorf("no stored image has ID %s: see `mage images:list`", ref)
+			return Image{}, fmt.Errorf("no stored image has ID %s: see `mage store:list`", ref)
 		case 1:
 			return hits[0], nil
 		}
 		return Image{}, fmt.Errorf("image ID %s is ambiguous (%d images): give more digits", ref, len(hits))
 	}
-	name, labels, err := ParseRef(ref)
+	r, err := aci.ParseRef(ref)
 	if err != nil {
 		return Image{}, err
 	}
 	var best Image
 	found := false
 	for _, im := range ims {
-		if Matches(im, name, labels) && (!found || Newer(im, best)) {
+		if r.Matches(im.Name, im.Labels) && (!found || Newer(im, best)) {
 			best, found = im, true
 		}
 	}
 	if !found {
-		return Image{}, fmt.Errorf("no stored image matches %s: see `mage images:list` or `mage fetch %s`", ref, ref)
+		return Image{}, fmt.Errorf("no stored image matches %s: see `mage store:list` or `mage fetch %s`", ref, ref)
 	}
 	return best, nil
-}
-
-// ParseRef splits NAME[:VERSION][,label=value...] into a name and labels
-// (version becomes the "version" label).
-func ParseRef(ref string) (string, map[string]string, error) {
-	labels := map[string]string{}
-	parts := strings.Split(ref, ",")
-	name := parts[0]
-	if n, v, ok := strings.Cut(name, ":"); ok {
-		if v == "" {
-			return "", nil, fmt.Errorf("image %q: empty version after ':'", ref)
-		}
-		name = n
-		labels["version"] = v
-	}
-	if name == "" {
-		return "", nil, fmt.Errorf("image %q: no name: use NAME[:VERSION][,label=value...]", ref)
-	}
-	for _, p := range parts[1:] {
-		k, v, ok := strings.Cut(p, "=")
-		if !ok || k == "" || v == "" {
-			return "", nil, fmt.Errorf("image %q: label %q is not label=value", ref, p)
-		}
-		if strings.Contains(v, ":") {
-			return "", nil, fmt.Errorf("image %q: a colon may only follow the name", ref)
-		}
-		if old, dup := labels[k]; dup && old != v {
-			return "", nil, fmt.Errorf("image %q: label %s given twice", ref, k)
-		}
-		labels[k] = v
-	}
-	return name, labels, nil
 }
 
 // Open opens the stored ACI with the given ID.
@@ -392,37 +354,14 @@ func (s *Store) Manifest(ref string) (Image, []byte, error) {
 	if err != nil {
 		return Image{}, nil, err
 	}
-	f, err := s.Open(im.ID)
-	if err != nil {
-		return Image{}, nil, err
+	if !ValidID(im.ID) {
+		return Image{}, nil, fmt.Errorf("store: invalid image ID %q", im.ID)
 	}
-	defer f.Close()
-	data, err := ReadManifest(f)
+	data, err := aci.RawManifest(s.BlobPath(im.ID))
 	if err != nil {
 		return Image{}, nil, fmt.Errorf("reading the manifest of %s: %w", im.ShortID(), err)
 	}
 	return im, data, nil
-}
-
-// ReadManifest returns the raw manifest of a (compressed) ACI.
-func ReadManifest(rs io.ReadSeeker) ([]byte, error) {
-	tr, err := appcaci.NewCompressedTarReader(rs)
-	if err != nil {
-		return nil, err
-	}
-	defer tr.Close()
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return nil, errors.New("the image has no manifest")
-		}
-		if err != nil {
-			return nil, err
-		}
-		if filepath.Clean(hdr.Name) == "manifest" && hdr.Typeflag == tar.TypeReg {
-			return io.ReadAll(io.LimitReader(tr, 1<<20))
-		}
-	}
 }
 
 // Rm removes the images ref names (an ID, or every image matching a name
@@ -452,12 +391,12 @@ func (s *Store) Rm(ref string) ([]Image, error) {
 			}
 		}
 	} else {
-		name, labels, err := ParseRef(ref)
+		r, err := aci.ParseRef(ref)
 		if err != nil {
 			return nil, err
 		}
 		for _, x := range ix.Images {
-			if Matches(x, name, labels) {
+			if r.Matches(x.Name, x.Labels) {
 				drop = append(drop, x)
 			} else {
 				keep = append(keep, x)
@@ -465,7 +404,7 @@ func (s *Store) Rm(ref string) ([]Image, error) {
 		}
 	}
 	if len(drop) == 0 {
-		return nil, fmt.Errorf("no stored image matches %s: see `mage images:list`", ref)
+		return nil, fmt.Errorf("no stored image matches %s: see `mage store:list`", ref)
 	}
 	ix.Images = keep
 	if err := s.write(ix); err != nil {
@@ -538,4 +477,51 @@ func (s *Store) sweepTmp() ([]string, error) {
 		return removed, fmt.Errorf("store %s: cleaning tmp/: %w", s.Dir, err)
 	}
 	return removed, nil
+}
+
+// FormatSize formats a byte count for people (B, kB, MB, GB; powers of
+// ten, as rkt printed them).
+func FormatSize(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.1f GB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// WriteTable prints images as store:list shows them: short ID, name,
+// sorted labels, size and import time (local), one per line, aligned.
+func WriteTable(w io.Writer, ims []Image) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tLABELS\tSIZE\tIMPORTED")
+	for _, im := range ims {
+		var ls []string
+		for k, v := range im.Labels {
+			ls = append(ls, k+"="+v)
+		}
+		sort.Strings(ls)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", im.ShortID(), im.Name, strings.Join(ls, ","), FormatSize(im.Size),
+			im.Imported.Local().Format("2006-01-02 15:04:05"))
+	}
+	return tw.Flush()
+}
+
+// List returns the images of the store at dir without creating it: a
+// store that does not exist yet is empty.
+func List(dir string) ([]Image, error) {
+	if _, err := os.Stat(dir); err != nil {
+		if os.IsNotExist(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	s, err := Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	return s.List()
 }

@@ -3,42 +3,10 @@ package store
 import (
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
 )
-
-func TestParseRef(t *testing.T) {
-	cases := []struct {
-		ref    string
-		name   string
-		labels map[string]string
-		err    string
-	}{
-		{"example.com/app", "example.com/app", map[string]string{}, ""},
-		{"example.com/app:1.0.0", "example.com/app", map[string]string{"version": "1.0.0"}, ""},
-		{"example.com/app:1.0.0,os=linux,arch=amd64", "example.com/app", map[string]string{"version": "1.0.0", "os": "linux", "arch": "amd64"}, ""},
-		{"example.com/app,version=2", "example.com/app", map[string]string{"version": "2"}, ""},
-		{"example.com/app:", "", nil, "empty version"},
-		{":1.0", "", nil, "no name"},
-		{"example.com/app,os", "", nil, "not label=value"},
-		{"example.com/app,os=linux:1", "", nil, "colon"},
-		{"example.com/app:1,version=2", "", nil, "twice"},
-	}
-	for _, tc := range cases {
-		name, labels, err := ParseRef(tc.ref)
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("ParseRef(%q): %v, want error %q", tc.ref, err, tc.err)
-			}
-			continue
-		}
-		if err != nil || name != tc.name || !reflect.DeepEqual(labels, tc.labels) {
-			t.Errorf("ParseRef(%q) = %q %v %v", tc.ref, name, labels, err)
-		}
-	}
-}
 
 func id(c byte) string { return "sha512-" + strings.Repeat(string(c), 128) }
 
@@ -114,5 +82,52 @@ func TestIndexResolveRmGc(t *testing.T) {
 	removed, err := s.Gc(0)
 	if err != nil || len(removed) != 1 || removed[0] != stale.Name() {
 		t.Errorf("gc removed %v (%v), want the stale download", removed, err)
+	}
+}
+
+func TestFormatSize(t *testing.T) {
+	for _, tc := range []struct {
+		n    int64
+		want string
+	}{
+		{0, "0 B"}, {999, "999 B"}, {1000, "1.0 kB"}, {1500, "1.5 kB"}, {999999, "1000.0 kB"},
+		{1e6, "1.0 MB"}, {96e6, "96.0 MB"}, {1e9, "1.0 GB"}, {12345678901, "12.3 GB"},
+	} {
+		if got := FormatSize(tc.n); got != tc.want {
+			t.Errorf("FormatSize(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+}
+
+// TestWriteTableAndList: store:list's table (golden file) and that
+// listing a store that does not exist is empty and creates nothing.
+func TestWriteTableAndList(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.Local)
+	ims := []Image{
+		{ID: id('a'), Name: "example.com/app", Labels: map[string]string{"version": "1.0.0", "os": "linux", "arch": "amd64"}, Size: 96e6, Imported: at},
+		{ID: id('b'), Name: "example.com/tiny", Size: 512, Imported: at},
+	}
+	var b strings.Builder
+	if err := WriteTable(&b, ims); err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "list.golden")
+	if os.Getenv("UPDATE_GOLDEN") != "" {
+		os.MkdirAll("testdata", 0o755)
+		os.WriteFile(golden, []byte(b.String()), 0o644)
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != string(want) {
+		t.Errorf("table differs from %s (UPDATE_GOLDEN=1 rewrites it):\n%s", golden, b.String())
+	}
+	missing := filepath.Join(t.TempDir(), "none")
+	if got, err := List(missing); err != nil || len(got) != 0 {
+		t.Errorf("List(missing) = %v, %v", got, err)
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("List created %s", missing)
 	}
 }

@@ -51,7 +51,7 @@ func startFetchHelper(t *testing.T, dir string) (*exec.Cmd, string) {
 	return cmd, strings.TrimSpace(line)
 }
 
-// images:gc (Gc with the target's one-hour age) removes a fresh download
+// store:gc (Gc with the target's one-hour age) removes a fresh download
 // whose fetch was killed, keeps one whose fetch still runs, and the next
 // fetch sweeps dead downloads too.
 func TestGcRemovesDeadFetchesAtOnce(t *testing.T) {

@@ -9,37 +9,45 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/internal/say"
 )
 
-// testConfig loads the configuration with env as the only environment.
-func testConfig(t *testing.T, env map[string]string) *config.Config {
+// testSigner builds a signer from settings named like the configuration
+// keys, with the shipped defaults for the identity.
+func testSigner(t *testing.T, env map[string]string) *Signer {
 	t.Helper()
-	c, err := config.Load(config.Options{Dir: t.TempDir(), LookupEnv: func(k string) (string, bool) {
-		v, ok := env[k]
-		return v, ok
-	}})
-	if err != nil {
-		t.Fatal(err)
+	get := func(k, def string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		return def
 	}
-	return c
+	return NewSigner(SignerOptions{
+		Base:           get("SIGNING_KEY", ""),
+		PassphraseFile: get("SIGNING_PASSPHRASE_FILE", ""),
+		Identity: Identity{
+			Name:    get("KEY_USE_NAME", "rktbuild"),
+			Comment: get("KEY_USE_COMMENT", "rktbuild image signing key"),
+			Email:   get("KEY_USE_EMAIL", "rktbuild@localhost"),
+		},
+	})
 }
 
 // quietOutput captures the messages written with the returned context.
 func quietOutput(t *testing.T) (context.Context, *bytes.Buffer) {
+	t.Helper()
 	var buf bytes.Buffer
 	return say.WithWriter(context.Background(), &buf), &buf
 }
 
 func init() { ensureBits = 2048 } // TestGenKeyDefault4096 covers the default
 
-func TestEnsureKey(t *testing.T) {
+func TestSignerEnsure(t *testing.T) {
 	ctx, out := quietOutput(t)
 	t.Setenv(PassphraseEnv, "")
 	dir := t.TempDir()
 	base := filepath.Join(dir, "keys", "rktbuild")
-	c := testConfig(t, map[string]string{"SIGNING_KEY": base, "KEY_USE_NAME": "Builder", "KEY_USE_COMMENT": "CI", "KEY_USE_EMAIL": "ci@example.com"})
+	c := testSigner(t, map[string]string{"SIGNING_KEY": base, "KEY_USE_NAME": "Builder", "KEY_USE_COMMENT": "CI", "KEY_USE_EMAIL": "ci@example.com"})
 
 	// Several goroutines sign at once on first use: one key results.
 	var wg sync.WaitGroup
@@ -50,7 +58,7 @@ func TestEnsureKey(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			fprs[i], gens[i], errs[i] = EnsureKey(ctx, c)
+			fprs[i], gens[i], errs[i] = c.Ensure(ctx)
 		}(i)
 	}
 	wg.Wait()
@@ -79,7 +87,7 @@ func TestEnsureKey(t *testing.T) {
 
 	// A lost public key is re-exported from the private key.
 	os.Remove(base + PublicKeySuffix)
-	fpr, gen, err := EnsureKey(ctx, c)
+	fpr, gen, err := c.Ensure(ctx)
 	if err != nil || gen || fpr != fprs[0] {
 		t.Fatalf("EnsureKey after losing the public key: %s %v %v", fpr, gen, err)
 	}
@@ -87,9 +95,9 @@ func TestEnsureKey(t *testing.T) {
 		t.Fatalf("re-exported public key: %+v, %v", info, err)
 	}
 
-	// SignArtifact signs with it.
+	// SignFile signs with it.
 	f := writeData(t, "img.aci", artifact())
-	if err := SignArtifact(ctx, c, f); err != nil {
+	if err := c.SignFile(ctx, f); err != nil {
 		t.Fatal(err)
 	}
 	if signer, err := VerifyFile(f, "", base+PublicKeySuffix); err != nil || signer != "Builder (CI) <ci@example.com>" {
@@ -97,17 +105,17 @@ func TestEnsureKey(t *testing.T) {
 	}
 }
 
-func TestEnsureKeyPassphrase(t *testing.T) {
+func TestSignerEnsurePassphrase(t *testing.T) {
 	ctx, _ := quietOutput(t)
 	dir := t.TempDir()
 	passFile := filepath.Join(dir, "pass")
 	os.WriteFile(passFile, []byte("s3cret\n"), 0o600)
 	base := filepath.Join(dir, "k")
 	env := map[string]string{"SIGNING_KEY": base, "SIGNING_PASSPHRASE_FILE": passFile}
-	c := testConfig(t, env)
+	c := testSigner(t, env)
 	t.Setenv(PassphraseEnv, "ignored: the file wins")
 	f := writeData(t, "img.aci", artifact())
-	if err := SignArtifact(ctx, c, f); err != nil {
+	if err := c.SignFile(ctx, f); err != nil {
 		t.Fatal(err)
 	}
 	if info, _ := Identify(base + PrivateKeySuffix); !info.Encrypted {
@@ -117,18 +125,18 @@ func TestEnsureKeyPassphrase(t *testing.T) {
 		t.Fatalf("the file's passphrase (without its newline) does not unlock the key: %v", err)
 	}
 	// From the environment instead of the file.
-	c2 := testConfig(t, map[string]string{"SIGNING_KEY": base})
+	c2 := testSigner(t, map[string]string{"SIGNING_KEY": base})
 	t.Setenv(PassphraseEnv, "s3cret")
-	if err := SignArtifact(ctx, c2, f); err != nil {
+	if err := c2.SignFile(ctx, f); err != nil {
 		t.Fatalf("KEY_PASSPHRASE: %v", err)
 	}
 	t.Setenv(PassphraseEnv, "")
-	if err := SignArtifact(ctx, c2, f); err == nil || !strings.Contains(err.Error(), "KEY_PASSPHRASE") {
+	if err := c2.SignFile(ctx, f); err == nil || !strings.Contains(err.Error(), "KEY_PASSPHRASE") {
 		t.Fatalf("protected key without passphrase: %v", err)
 	}
 }
 
-func TestEnsureKeyErrors(t *testing.T) {
+func TestSignerEnsureErrors(t *testing.T) {
 	ctx, _ := quietOutput(t)
 	t.Setenv(PassphraseEnv, "")
 	dir := t.TempDir()
@@ -149,7 +157,7 @@ func TestEnsureKeyErrors(t *testing.T) {
 		{"public key as private", map[string]string{"SIGNING_KEY": pubOnly}, "holds a public key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := EnsureKey(ctx, testConfig(t, tc.env))
+			_, _, err := testSigner(t, tc.env).Ensure(ctx)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("EnsureKey: %v, want error containing %q", err, tc.want)
 			}
