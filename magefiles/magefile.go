@@ -16,9 +16,6 @@ import (
 // Short names for namespaced targets. (mage resolves aliases only to targets
 // of this file's package, so these are one-line wrappers.)
 
-// Bench runs every benchmark and prints one table (same as bench:all).
-func Bench(ctx context.Context) error { return targets.Bench{}.All(ctx) }
-
 // Images builds every image recipe in order (same as buildImages).
 func Images(ctx context.Context) error { return targets.BuildImages(ctx) }
 

@@ -19,7 +19,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/magefile/mage/mg"
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/step"
 )
@@ -90,10 +89,6 @@ func Plan(ctx context.Context, target string) error {
 	defer step.SetDryRun(false)
 	return r.plan(ctx)
 }
-
-// Bench groups the benchmarks; each prints a BENCH line that `mage bench`
-// tabulates against the peer tool it was measured with.
-type Bench mg.Namespace
 
 // All builds the stage1 image and all container images concurrently.
 //

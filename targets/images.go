@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/magefile/mage/mg"
@@ -23,55 +22,8 @@ var (
 	debootstrapTool = step.Tool{Command: "debootstrap", Package: "debootstrap", VersionArgs: []string{"--version"}}
 	nspawnTool      = step.Tool{Command: "systemd-nspawn", Package: "systemd-container", VersionArgs: []string{"--version"}}
 	goTool          = step.Tool{Command: "go", Package: "golang-go", VersionArgs: []string{"version"}}
+	mmdebstrapTool  = step.Tool{Command: "mmdebstrap", Package: "mmdebstrap", VersionArgs: []string{"--version"}}
 )
-
-func init() { registerBench("run") }
-
-// Run measures `mage run` against bare systemd-nspawn on one image.
-//
-// It measures `mage run base -args=true` (configuration, signature check,
-// cached rendering lookup, systemd-nspawn on an overlay) against bare
-// `systemd-nspawn --volatile=overlay` running `true` in the same rendered
-// rootfs: the cost of rktbuild's rkt-style checks on every run. Median of
-// BENCH_RUNS (default 5) runs each; it builds the base image first if
-// needed (ROOTFS_SUITE must be reachable).
-func (Bench) Run(ctx context.Context) error {
-	c, err := load()
-	if err != nil {
-		return err
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	prep := step.Command(ctx, self, "image", "base")
-	prep.Stdout, prep.Stderr = os.Stdout, os.Stderr
-	if err := prep.Run(); err != nil {
-		return fmt.Errorf("bench:run needs the base image: %w", err)
-	}
-	r, runner, err := images.Prepare(ctx, c, images.BaseFile(c), false)
-	if err != nil {
-		return err
-	}
-	n := 5
-	if v, err := strconv.Atoi(os.Getenv("BENCH_RUNS")); err == nil && v > 0 {
-		n = v
-	}
-	ours, err := timeRuns(ctx, n, self, "run", "base", "-args=true")
-	if err != nil {
-		return err
-	}
-	args, err := nspawn.Args(nspawn.Options{Root: r.Rootfs(), Volatile: true, Args: []string{"true"}})
-	if err != nil {
-		return err
-	}
-	peer, err := timeRuns(ctx, n, runner.Binary, args...)
-	if err != nil {
-		return err
-	}
-	printBench("run", ours, peer, "systemd-nspawn --volatile=overlay true")
-	return nil
-}
 
 // Rootfs builds the base root file system (minbase) when its inputs changed.
 //

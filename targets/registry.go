@@ -20,7 +20,6 @@ import (
 	"github.com/magefile/mage/mg"
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/format/aci"
-	"github.com/rktbuild/rktbuild/registry/bench"
 	"github.com/rktbuild/rktbuild/registry/certs"
 	"github.com/rktbuild/rktbuild/registry/fetch"
 	"github.com/rktbuild/rktbuild/registry/publish"
@@ -574,53 +573,6 @@ func (Images) Gc(ctx context.Context) error {
 		step.Logf(ctx, "removed %s", p)
 	}
 	step.Summaryf("images:gc: removed %d files", len(gone))
-	return nil
-}
-
-func init() {
-	registerBench("fetch")
-}
-
-// Fetch times a loopback fetch against curl | gunzip | sha512sum.
-//
-// A generated ~96 MB image is published, served over HTTPS on 127.0.0.1 and fetched by name into an
-// empty store (discovery, download, signature and structure checks, store
-// with fsync), against `curl | gunzip | sha512sum` (the shell floor for
-// download, decompression and the image ID hash) and plain `curl` on the
-// same file from the same server. Median of BENCH_RUNS (default 3) runs after a warm-up round.
-//
-// Usage: mage bench:fetch
-func (Bench) Fetch(ctx context.Context) error {
-	if err := step.Need(ctx, step.Tool{Command: "curl", Package: "curl"}); err != nil {
-		return err
-	}
-	c, err := load()
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(c.BuildDir, 0o755); err != nil {
-		return err
-	}
-	dir, err := os.MkdirTemp(c.BuildDir, "bench-fetch-")
-	if err != nil {
-		return err
-	}
-	defer step.RemoveAll(dir)
-	runs := 3
-	if v, err := strconv.Atoi(os.Getenv("BENCH_RUNS")); err == nil && v > 0 {
-		runs = v
-	}
-	res, err := bench.Fetch(ctx, bench.Options{Dir: dir, Runs: runs})
-	if err != nil {
-		return err
-	}
-	mb := float64(res.Bytes) / 1e6
-	fmt.Printf("fetch of a %.1f MB ACI over loopback HTTPS: ours %.1f MB/s (download+verify+store), curl %.1f MB/s (download only)\n",
-		mb, mb/res.Ours.Seconds(), mb/res.Peer.Seconds())
-	fmt.Printf("sha512 alone (the image ID hash every fetch must compute) runs at %.0f MB/s here\n", res.SHA512MBps)
-	fmt.Printf("ours %.3fs = %.2fx `curl | gunzip | sha512sum` (%.3fs; goal <= 1.3x), %.2fx plain curl (%.3fs)\n",
-		res.Ours.Seconds(), res.Ours.Seconds()/res.Pipe.Seconds(), res.Pipe.Seconds(), res.Ours.Seconds()/res.Peer.Seconds(), res.Peer.Seconds())
-	printBench("fetch", res.Ours, res.Pipe, "curl | gunzip | sha512sum")
 	return nil
 }
 

@@ -3,12 +3,7 @@ package targets
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
-	"sort"
-	"strconv"
-	"time"
 
 	"github.com/magefile/mage/mg"
 	"github.com/rktbuild/rktbuild/registry/fetch"
@@ -180,106 +175,4 @@ func (Sign) Trust(ctx context.Context, prefix, pubkey string, fingerprint *strin
 		opts.Fingerprint = *fingerprint
 	}
 	return trustKeys(ctx, c, opts, pubkey)
-}
-
-func init() {
-	registerBench("sign")
-}
-
-// Sign measures signing 256 MiB with our signer against GnuPG.
-//
-// It measures signing a 256 MiB artifact with our signer against GnuPG
-// (`gpg --armor --detach-sign`) using the same 4096-bit RSA key, median of
-// BENCH_RUNS (default 3) runs each, and checks that each side verifies the
-// other's signature. Scratch files live in S1B_BUILD_DIR/bench/sign.
-func (Bench) Sign(ctx context.Context) error {
-	c, err := load()
-	if err != nil {
-		return err
-	}
-	if err := step.Need(ctx, step.Tool{Command: "gpg", Package: "gnupg"}); err != nil {
-		return err
-	}
-	dir, err := filepath.Abs(filepath.Join(c.BuildDir, "bench", "sign"))
-	if err != nil {
-		return err
-	}
-	data := filepath.Join(dir, "artifact.bin")
-	const size = 256 << 20
-	if fi, err := os.Stat(data); err != nil || fi.Size() != size {
-		step.Summaryf("bench:sign: writing a %d MiB test artifact", size>>20)
-		if err := step.WriteFile(data, 0o644, func(w io.Writer) error {
-			buf := make([]byte, 1<<20)
-			for i := range buf {
-				buf[i] = byte(i*131 + i>>9)
-			}
-			for n := 0; n < size; n += len(buf) {
-				buf[0] = byte(n >> 20)
-				if _, err := w.Write(buf); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-	}
-	base := filepath.Join(dir, "benchkey")
-	if _, err := os.Stat(base + sign.PrivateKeySuffix); err != nil {
-		step.Summaryf("bench:sign: generating a 4096-bit RSA test key")
-		if _, err := sign.GenKey(base, sign.Identity{Name: "rktbuild bench", Comment: "throwaway", Email: "bench@rktbuild.invalid"}, sign.DefaultBits, nil); err != nil {
-			return err
-		}
-	}
-	info, err := sign.Identify(base + sign.PrivateKeySuffix)
-	if err != nil {
-		return err
-	}
-	home, err := os.MkdirTemp("", "gpgbench")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(home)
-	gpg := step.Cmd{Env: []string{"GNUPGHOME=" + home}}
-	defer func() { _ = gpg.Run(context.Background(), "gpgconf", "--kill", "all") }()
-	if err := gpg.Run(ctx, "gpg", "--batch", "--import", base+sign.PrivateKeySuffix); err != nil {
-		return err
-	}
-	n := 3
-	if v, err := strconv.Atoi(os.Getenv("BENCH_RUNS")); err == nil && v > 0 {
-		n = v
-	}
-	median := func(run func() error) (time.Duration, error) {
-		var ds []time.Duration
-		for i := 0; i < n; i++ {
-			start := time.Now()
-			if err := run(); err != nil {
-				return 0, err
-			}
-			ds = append(ds, time.Since(start))
-		}
-		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-		return ds[len(ds)/2], nil
-	}
-	ours, err := median(func() error { return sign.SignFile(data, base, nil) })
-	if err != nil {
-		return err
-	}
-	gpgSig := filepath.Join(dir, "artifact.gpg.asc")
-	peer, err := median(func() error {
-		return gpg.Run(ctx, "gpg", "--batch", "--yes", "--armor", "--detach-sign", "-u", info.Fingerprint, "-o", gpgSig, data)
-	})
-	if err != nil {
-		return err
-	}
-	// Each side must accept the other's signature.
-	if err := gpg.Run(ctx, "gpg", "--batch", "--verify", data+sign.SignatureSuffix, data); err != nil {
-		return fmt.Errorf("bench:sign: GnuPG rejects our signature: %w", err)
-	}
-	if _, err := sign.VerifyFile(data, gpgSig, base); err != nil {
-		return fmt.Errorf("bench:sign: we reject GnuPG's signature: %w", err)
-	}
-	step.Summaryf("signing %d MiB with rsa4096: ours %.3fs (%.0f MB/s), gpg %.3fs", size>>20, ours.Seconds(), size/1e6/ours.Seconds(), peer.Seconds())
-	printBench("sign", ours, peer, "gpg --detach-sign")
-	return nil
 }

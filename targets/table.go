@@ -48,17 +48,10 @@ func init() {
 		// The end-to-end suite pulls and runs OCI images with real clients,
 		// boots the from-source stage1 with rkt's kvm networking.
 		{name: "e2e", tools: tools(podmanTool, skopeoTool, umociTool, runcTool, stage1SrcE2ETools)},
-		{name: "bench:kernel", tools: tools(kernelTools, ccacheTool)},
-		{name: "bench:rootfs", tools: tools(debootstrapTool, mmdebstrapTool)},
-		{name: "bench:fetch", tools: tools(curlTool)},
-		{name: "bench:sign", tools: tools(gpgTool)},
+		// Each benchmark checks its own tools (bench.List).
+		{name: "bench"},
 	}
 }
-
-var (
-	curlTool = step.Tool{Command: "curl", Package: "curl", VersionArgs: []string{"--version"}}
-	gpgTool  = step.Tool{Command: "gpg", Package: "gnupg", VersionArgs: []string{"--version"}}
-)
 
 // tools flattens tool values and lists into one list, each command once.
 func tools(ts ...any) []step.Tool {
