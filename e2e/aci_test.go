@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"github.com/rktbuild/rktbuild/internal/testenv"
+	"github.com/rktbuild/rktbuild/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,7 +54,7 @@ func TestACIDebootstrap(t *testing.T) {
 		// machine's configuration.
 		cmd := exec.CommandContext(ctx, builder, "--variant=minbase", "bookworm", rootfs)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v\n%s", builder, err, tail(out))
+			t.Fatalf("%s: %v\n%s", builder, err, testutil.TailBytes(out, 3000))
 		}
 	}
 	// A capability on a real binary, as Debian's postinst would set it.
@@ -201,11 +202,4 @@ func describeTree(t *testing.T, root string) (map[string]treeEntry, map[string]u
 		t.Fatal(err)
 	}
 	return out, inos
-}
-
-func tail(b []byte) []byte {
-	if len(b) > 3000 {
-		return b[len(b)-3000:]
-	}
-	return b
 }

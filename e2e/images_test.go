@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/rktbuild/rktbuild/internal/testenv"
+	"github.com/rktbuild/rktbuild/internal/testutil"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,26 +32,6 @@ const (
 	imgStringer = "golang.org/x/tools/cmd/stringer@v0.52.0"
 	imgHey      = "github.com/rakyll/hey@v0.1.5"
 )
-
-// syncBuffer collects rktbuild's output from concurrent builds.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Take() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := s.b.String()
-	s.b.Reset()
-	return out
-}
 
 // TestImagesRepoBuild is the images issue's end-to-end test: a bookworm
 // rootfs → the base ACI → the Go builder ACI (both signed, both accepted by
@@ -94,7 +74,7 @@ func TestImagesRepoBuild(t *testing.T) {
 	}
 	step.DefaultStampDir = filepath.Join(c.BuildDir, ".stamps")
 	step.JobsLimit = c.Jobs
-	out := &syncBuffer{}
+	out := &testutil.SyncBuffer{}
 	step.Out = io.MultiWriter(os.Stdout, out)
 	defer func() { step.Out = os.Stdout }()
 
