@@ -54,30 +54,13 @@ func Aci(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	layout := filepath.Join(base, "layout")
 	actool := filepath.Join(base, "actool")
 	if err := step.Run(ctx, "go", "build", "-o", actool, "github.com/appc/spec/actool"); err != nil {
 		return Result{}, fmt.Errorf("building actool from the pinned appc/spec module: %w", err)
 	}
-	if o.AciRootfs != "" {
-		layout = filepath.Join(base, "rootfs-layout")
-		if err := layoutFrom(ctx, o.AciRootfs, layout); err != nil {
-			return Result{}, fmt.Errorf("ACI_BENCH_ROOTFS=%s: %w", o.AciRootfs, err)
-		}
-	} else if _, err := os.Stat(filepath.Join(layout, "manifest")); err != nil {
-		step.Summaryf("bench aci: generating the benchmark tree in %s", layout)
-		if err := step.ReplaceDir(layout, makeTree); err != nil {
-			return Result{}, fmt.Errorf("generating %s: %w", layout, err)
-		}
-	}
-	st, err := statTree(filepath.Join(layout, "rootfs"))
+	layout, err := aciTree(ctx, o)
 	if err != nil {
 		return Result{}, err
-	}
-	step.Summaryf("bench aci: tree %s: %.0f MB in %d files, %d dirs, %d symlinks, %d hardlinks",
-		layout, float64(st.bytes)/1e6, st.files, st.dirs, st.symlinks, st.hardlinks)
-	if st.bytes < aciMinBytes {
-		return Result{}, fmt.Errorf("tree %s holds only %.0f MB, need ≥150 MB: remove it and rerun", layout, float64(st.bytes)/1e6)
 	}
 	levels := o.AciLevels
 	if len(levels) == 0 {
@@ -142,6 +125,38 @@ func Aci(ctx context.Context, o Options) (Result, error) {
 	}
 	step.Summaryf("bench aci: actool validate accepts every output")
 	return Result{Ours: seconds(ours[0].wall), Peer: seconds(peer.wall), PeerTool: "actool build"}, nil
+}
+
+// aciTree returns the layout (manifest + rootfs/) bench aci packs and bench
+// fetch serves: a copy of o.AciRootfs, or the tree generated once from the
+// host's files; it holds at least 150 MB.
+func aciTree(ctx context.Context, o Options) (string, error) {
+	base, err := o.dir("aci")
+	if err != nil {
+		return "", err
+	}
+	layout := filepath.Join(base, "layout")
+	if o.AciRootfs != "" {
+		layout = filepath.Join(base, "rootfs-layout")
+		if err := layoutFrom(ctx, o.AciRootfs, layout); err != nil {
+			return "", fmt.Errorf("ACI_BENCH_ROOTFS=%s: %w", o.AciRootfs, err)
+		}
+	} else if _, err := os.Stat(filepath.Join(layout, "manifest")); err != nil {
+		step.Summaryf("bench: generating the benchmark tree in %s", layout)
+		if err := step.ReplaceDir(layout, makeTree); err != nil {
+			return "", fmt.Errorf("generating %s: %w", layout, err)
+		}
+	}
+	st, err := statTree(filepath.Join(layout, "rootfs"))
+	if err != nil {
+		return "", err
+	}
+	step.Summaryf("bench: tree %s: %.0f MB in %d files, %d dirs, %d symlinks, %d hardlinks",
+		layout, float64(st.bytes)/1e6, st.files, st.dirs, st.symlinks, st.hardlinks)
+	if st.bytes < aciMinBytes {
+		return "", fmt.Errorf("tree %s holds only %.0f MB, need ≥150 MB: remove it and rerun", layout, float64(st.bytes)/1e6)
+	}
+	return layout, nil
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

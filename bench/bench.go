@@ -23,6 +23,7 @@ import (
 
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/kernel"
+	"github.com/rktbuild/rktbuild/rkt"
 	"github.com/rktbuild/rktbuild/rootfs"
 	"github.com/rktbuild/rktbuild/step"
 )
@@ -47,6 +48,12 @@ type Options struct {
 	// directories); KernelTools are the host tools it needs.
 	Kernel      kernel.Options
 	KernelTools []step.Tool
+	// Rkt is where bench fetch builds (or finds cached) the real rkt it
+	// compares with; RktTools are the host tools that build needs. NoRkt
+	// leaves rkt out.
+	Rkt      rkt.Options
+	RktTools []step.Tool
+	NoRkt    bool
 	// Rootfs is the rootfs build bench rootfs repeats with each builder.
 	Rootfs rootfs.Options
 	// Config is the loaded configuration, for bench run (which prepares
@@ -79,7 +86,7 @@ type Benchmark struct {
 var List = []Benchmark{
 	{Name: "aci", Summary: "pack a ≥150 MB tree: aci.Pack vs actool build", Tools: noTools, Run: Aci},
 	{Name: "sign", Summary: "sign 256 MiB: our signer vs gpg --detach-sign", Tools: tools(gpgTool), Run: Sign},
-	{Name: "fetch", Summary: "fetch a signed image: ours vs curl | gunzip | sha512sum (and rkt fetch when built)", Tools: tools(curlTool), Run: Fetch},
+	{Name: "fetch", Summary: "fetch a signed image: ours vs curl | gunzip | sha512sum (and rkt fetch when built)", Tools: fetchTools, Run: Fetch},
 	{Name: "run", Summary: "mage run base vs systemd-nspawn --volatile=overlay", Tools: tools(nspawnTool), Run: RunImage},
 	{Name: "noop", Summary: "no-op buildStage1 vs mage -l", Tools: noTools, Run: Noop},
 	{Name: "kernel", Summary: "kernel rebuild after a fragment change vs a cold build", Tools: kernelTools, Run: Kernel},
@@ -99,6 +106,13 @@ func noTools(Options) []step.Tool { return nil }
 
 func tools(ts ...step.Tool) func(Options) []step.Tool {
 	return func(Options) []step.Tool { return ts }
+}
+
+func fetchTools(o Options) []step.Tool {
+	if o.NoRkt {
+		return []step.Tool{curlTool}
+	}
+	return append([]step.Tool{curlTool}, o.RktTools...)
 }
 
 func kernelTools(o Options) []step.Tool {

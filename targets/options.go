@@ -3,10 +3,12 @@ package targets
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/rktbuild/rktbuild/bench"
 	"github.com/rktbuild/rktbuild/config"
+	"github.com/rktbuild/rktbuild/rkt"
 	"github.com/rktbuild/rktbuild/rootfs"
 )
 
@@ -19,7 +21,8 @@ import (
 // bench.Options.
 func benchOptions(c *config.Config) (bench.Options, error) {
 	o := bench.Options{BuildDir: c.BuildDir, Config: c, KernelTools: kernelTools,
-		Rootfs: rootfs.FromConfig(c), AciRootfs: os.Getenv("ACI_BENCH_ROOTFS")}
+		Rootfs: rootfs.FromConfig(c), AciRootfs: os.Getenv("ACI_BENCH_ROOTFS"),
+		Rkt: rkt.Options{WorkDir: filepath.Join(c.BuildDir, "rkt")}, RktTools: rktTools}
 	if v := os.Getenv("BENCH_RUNS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
