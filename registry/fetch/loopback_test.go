@@ -58,7 +58,7 @@ func TestMain(m *testing.M) {
 }
 
 // setup makes the keys, certificates and images once for all tests.
-func setup(t *testing.T) *env {
+func setup(t testing.TB) *env {
 	t.Helper()
 	setupOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "rktbuild-registry-test-")
