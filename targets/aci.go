@@ -43,9 +43,9 @@ func packOptions(c *config.Config, root *bool) (aci.PackOptions, error) {
 // and the archive rules of aci:validate are checked before anything is
 // written (a symlink escaping the rootfs fails the build). Each device
 // node or FIFO is kept but reported: rkt cannot run such an image.
-// OUT is written atomically. -level sets the gzip level (default 4: within
-// about 5% of actool's size; 1 is fastest and about 12% larger; the level
-// is part of the output bytes).
+// OUT is written atomically. -level sets the gzip level (default 5: within
+// 5% of actool's size; 1 is fastest and about 12% larger; the level is
+// part of the output bytes).
 func (Aci) Build(ctx context.Context, dir, out string, root *bool, level *int) error {
 	c, err := load()
 	if err != nil {

@@ -60,7 +60,7 @@ func BenchmarkPack(b *testing.B) {
 		b.Fatal(err)
 	}
 	peerSize := gzipSize(b, raw)
-	for _, level := range []int{FastLevel, DefaultLevel, 5, 6} {
+	for _, level := range []int{FastLevel, 4, DefaultLevel, 6} {
 		b.Run("level="+string(rune('0'+level)), func(b *testing.B) {
 			out := filepath.Join(dir, "out.aci")
 			b.SetBytes(size)
