@@ -64,7 +64,7 @@ func Aci(ctx context.Context, o Options) (Result, error) {
 	}
 	levels := o.AciLevels
 	if len(levels) == 0 {
-		levels = []int{aci.DefaultLevel, aciPeerLevel}
+		levels = []int{aci.DefaultLevel, 4, aciPeerLevel}
 	}
 	type side struct {
 		level     int
