@@ -1,14 +1,17 @@
 // Package testutil holds the helpers the repository's tests share: golden
 // files (compare, or rewrite with `go test -update` / UPDATE_GOLDEN=1),
-// the tail of a long output for failure messages, and a buffer that
-// concurrent writers may share.
+// the tail of a long output for failure messages, a buffer that
+// concurrent writers may share, and generated payload for benchmarks.
 //
 // It is imported by _test.go files only.
 package testutil
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/base64"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,6 +47,27 @@ func Golden(t testing.TB, path string, got []byte) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("output differs from %s (review, then go test -update accepts it):\n%s", path, got)
+	}
+}
+
+// WritePayload writes sizeMB files of 1 MiB-ish into dir (created): the
+// even ones random, the odd ones base64 text, so the tree compresses like
+// a mixed rootfs. Benchmarks use it as image content.
+func WritePayload(t testing.TB, dir string, sizeMB int) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 1<<20)
+	for i := 0; i < sizeMB; i++ {
+		rand.Read(chunk)
+		data := chunk
+		if i%2 == 1 {
+			data = []byte(base64.StdEncoding.EncodeToString(chunk[:3<<18]))
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("blob-%03d", i)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -2,8 +2,6 @@ package fetch_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"net"
 	"os"
@@ -11,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/rktbuild/rktbuild/format/aci"
+	"github.com/rktbuild/rktbuild/internal/testutil"
 	"github.com/rktbuild/rktbuild/registry/fetch"
 	"github.com/rktbuild/rktbuild/registry/publish"
 	"github.com/rktbuild/rktbuild/registry/serve"
@@ -28,21 +27,7 @@ func BenchmarkFetch(b *testing.B) {
 	ctx := context.Background()
 	dir := b.TempDir()
 	name := prefix + "/bench"
-	rootfs := filepath.Join(dir, "rootfs", "usr", "lib")
-	if err := os.MkdirAll(rootfs, 0o755); err != nil {
-		b.Fatal(err)
-	}
-	chunk := make([]byte, 1<<20)
-	for i := 0; i < 64; i++ {
-		rand.Read(chunk)
-		data := chunk
-		if i%2 == 1 {
-			data = []byte(base64.StdEncoding.EncodeToString(chunk[:3<<18]))
-		}
-		if err := os.WriteFile(filepath.Join(rootfs, fmt.Sprintf("blob-%02d", i)), data, 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
+	testutil.WritePayload(b, filepath.Join(dir, "rootfs", "usr", "lib"), 64)
 	m, err := aci.NewManifest(name, map[string]string{"version": "1.0.0"})
 	if err != nil {
 		b.Fatal(err)
