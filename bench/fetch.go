@@ -26,10 +26,10 @@ import (
 //
 // The image of bench aci's tree (≥150 MB of host files, as a rootfs
 // compresses; generated on first use) is signed, published, served over
-// HTTPS on 127.0.0.1 and fetched by name into an empty store (discovery, download, signature
-// and structure checks, store with fsync), against `curl | gunzip |
-// sha512sum` (the shell floor for download, decompression and the image ID
-// hash), plain `curl` and real `rkt fetch URL` (rkt.Build, cached under
+// HTTPS on 127.0.0.1 and fetched by name into an empty store (discovery,
+// download, signature and structure checks, store with fsync), against
+// `curl | gunzip | sha512sum` (the shell floor for download, decompression
+// and the image ID hash), plain `curl` and real `rkt fetch URL` (rkt.Build, cached under
 // o.Rkt.WorkDir; o.NoRkt leaves it out) on the same file from the same
 // server; medians of o.Runs (default 3) rounds after a warm-up round.
 func Fetch(ctx context.Context, o Options) (Result, error) {
