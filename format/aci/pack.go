@@ -30,10 +30,11 @@ import (
 const (
 	// DefaultLevel is the gzip level used when PackOptions.Level is 0:
 	// the fastest level whose output stays within 5% of actool's size
-	// (stdlib level 6). On bench aci's 271 MB tree of host files (same
-	// run, 2 busy cores, load ~8) level 5 is 1.032x actool's size at 3.6x
-	// its speed; level 4 is 4.9x faster but 1.052x the size, level 6
-	// 1.021x at 2.5x. `mage bench aci` reports levels 5, 4 and 6.
+	// (stdlib level 6). On bench aci's 271 MB tree of host files, in three
+	// runs on 2 shared cores (load 3.5 to 15), level 5 was 1.032x actool's
+	// size at 2.6-3.6x its speed (CPU time 2.6-2.8x less); level 4 1.052x
+	// at 3.2-4.9x; level 6 1.021x at 2.5-2.8x, for 0-5% more CPU than 5.
+	// `mage bench aci` reports levels 5, 4 and 6.
 	DefaultLevel = 5
 	// FastLevel is the cheapest level, for scratch images (aci:build -level=1).
 	FastLevel  = 1
