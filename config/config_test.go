@@ -2,15 +2,14 @@ package config
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/rktbuild/rktbuild/internal/testutil"
+)
 
 func envOf(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
@@ -153,15 +152,5 @@ func TestEveryKeyHasAField(t *testing.T) {
 	c.Print(&buf)
 	golden := filepath.Join("..", "testdata", "config", "defaults.golden")
 	got := buf.String()
-	if *update {
-		os.MkdirAll(filepath.Dir(golden), 0o755)
-		os.WriteFile(golden, []byte(got), 0o644)
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./config -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("`mage config` output differs from %s (run go test ./config -update if intended):\n%s", golden, got)
-	}
+	testutil.Golden(t, golden, []byte(got))
 }

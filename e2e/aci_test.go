@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rktbuild/rktbuild/internal/testenv"
+	"github.com/rktbuild/rktbuild/internal/testutil"
 
 	"golang.org/x/sys/unix"
 
@@ -54,7 +55,7 @@ func TestACIDebootstrap(t *testing.T) {
 		// machine's configuration.
 		cmd := exec.CommandContext(ctx, builder, "--variant=minbase", "bookworm", rootfs)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v\n%s", builder, err, tail(out))
+			t.Fatalf("%s: %v\n%s", builder, err, testutil.TailBytes(out, 3000))
 		}
 	}
 	// A capability on a real binary, as Debian's postinst would set it.
@@ -202,11 +203,4 @@ func describeTree(t *testing.T, root string) (map[string]treeEntry, map[string]u
 		t.Fatal(err)
 	}
 	return out, inos
-}
-
-func tail(b []byte) []byte {
-	if len(b) > 3000 {
-		return b[len(b)-3000:]
-	}
-	return b
 }

@@ -13,12 +13,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rktbuild/rktbuild/internal/testenv"
+	"github.com/rktbuild/rktbuild/internal/testutil"
 
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/image"
@@ -33,26 +33,6 @@ const (
 	imgStringer = "golang.org/x/tools/cmd/stringer@v0.52.0"
 	imgHey      = "github.com/rakyll/hey@v0.1.5"
 )
-
-// syncBuffer collects rktbuild's output from concurrent builds.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Take() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := s.b.String()
-	s.b.Reset()
-	return out
-}
 
 // TestImagesRepoBuild is the images issue's end-to-end test: a bookworm
 // rootfs → the base ACI → the Go builder ACI (both signed, both accepted by
@@ -93,7 +73,7 @@ func TestImagesRepoBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := &syncBuffer{}
+	out := &testutil.SyncBuffer{}
 	ses := step.NewSession(filepath.Join(c.BuildDir, ".stamps"), c.Jobs)
 	ses.Out = io.MultiWriter(os.Stdout, out)
 	ctx = step.WithSession(ctx, ses)

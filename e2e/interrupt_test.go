@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/rktbuild/rktbuild/format/aci"
+	"github.com/rktbuild/rktbuild/internal/testutil"
 	"github.com/rktbuild/rktbuild/registry/certs"
 	"github.com/rktbuild/rktbuild/registry/serve"
 	"github.com/rktbuild/rktbuild/sign"
@@ -84,27 +85,9 @@ func intrEnv(work string) []string {
 // mageProc is a running mage process.
 type mageProc struct {
 	cmd  *exec.Cmd
-	out  *syncOut
+	out  *testutil.SyncBuffer
 	done chan struct{} // closed when the process ended; err is then set
 	err  error
-}
-
-// syncOut is an output buffer safe to read while the process writes.
-type syncOut struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncOut) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncOut) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func startMage(t *testing.T, work string, env []string, args ...string) *mageProc {
@@ -112,7 +95,7 @@ func startMage(t *testing.T, work string, env []string, args ...string) *magePro
 	cmd := exec.Command(interruptMage(t), args...)
 	cmd.Dir = work
 	cmd.Env = append(append(os.Environ(), intrEnv(work)...), env...)
-	out := &syncOut{}
+	out := &testutil.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -527,7 +510,7 @@ func TestInterruptMageParentOnly(t *testing.T) {
 	out := filepath.Join(work, "out", "big.aci")
 	cmd := exec.Command(mageTool, "-d", repo, "-w", work, "aci:build", layout, out)
 	cmd.Env = append(append(os.Environ(), intrEnv(work)...), "MAGEFILE_CACHE="+filepath.Join(work, "magecache"))
-	log := &syncOut{}
+	log := &testutil.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -13,21 +13,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"github.com/rktbuild/rktbuild/internal/testenv"
+	"github.com/rktbuild/rktbuild/internal/testutil"
+
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 
 	"github.com/rktbuild/rktbuild/nspawn"
 	"github.com/rktbuild/rktbuild/nspawn/static"
 	"github.com/rktbuild/rktbuild/step"
 )
-
-func nspawnTail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
 
 // nspawnArgs runs cmd in the container at root the way the runner does
 // when there is no systemd as PID 1.
@@ -73,9 +67,9 @@ func TestStaticNspawn(t *testing.T) {
 	// 1. The build.
 	out, took, err := runMage(ctx, env, "nspawn:build")
 	if err != nil {
-		t.Fatalf("nspawn:build failed after %s: %v\n%s", took, err, nspawnTail(out, 60))
+		t.Fatalf("nspawn:build failed after %s: %v\n%s", took, err, testutil.Tail(out, 60))
 	}
-	t.Logf("nspawn:build took %s:\n%s", took.Round(time.Second), nspawnTail(out, 10))
+	t.Logf("nspawn:build took %s:\n%s", took.Round(time.Second), testutil.Tail(out, 10))
 	bin := filepath.Join(buildDir, "nspawn", "systemd-nspawn")
 	fi, err := os.Stat(bin)
 	if err != nil {
@@ -110,10 +104,10 @@ func TestStaticNspawn(t *testing.T) {
 	// 4. Nothing changed: nothing is rebuilt, the binary stays.
 	out2, took2, err := runMage(ctx, env, "nspawn:build")
 	if err != nil {
-		t.Fatalf("second nspawn:build: %v\n%s", err, nspawnTail(out2, 40))
+		t.Fatalf("second nspawn:build: %v\n%s", err, testutil.Tail(out2, 40))
 	}
 	if strings.Contains(out2, ": ran: ") || !strings.Contains(out2, "nspawn:build: up to date") {
-		t.Errorf("second nspawn:build was not a no-op (%s):\n%s", took2, nspawnTail(out2, 20))
+		t.Errorf("second nspawn:build was not a no-op (%s):\n%s", took2, testutil.Tail(out2, 20))
 	}
 	if fi2, err := os.Stat(bin); err != nil || !fi2.ModTime().Equal(fi.ModTime()) {
 		t.Errorf("the no-op rebuild rewrote %s", bin)
@@ -124,7 +118,7 @@ func TestStaticNspawn(t *testing.T) {
 	if rootfs == "" {
 		rootfs = filepath.Join(tmp, "rootfs")
 		if b, err := exec.CommandContext(ctx, "debootstrap", "--variant=minbase", "bookworm", rootfs).CombinedOutput(); err != nil {
-			t.Fatalf("debootstrap: %v\n%s", err, nspawnTail(string(b), 20))
+			t.Fatalf("debootstrap: %v\n%s", err, testutil.Tail(string(b), 20))
 		}
 	}
 	const script = `echo "in-container pid=$$ debian=$(cat /etc/debian_version)"`
@@ -328,11 +322,11 @@ func TestStaticNspawnInRootfs(t *testing.T) {
 	}
 	out, took, err := runMage(ctx, env, "nspawn:build")
 	if err != nil {
-		t.Fatalf("nspawn:build in a rootfs failed after %s: %v\n%s", took, err, nspawnTail(out, 60))
+		t.Fatalf("nspawn:build in a rootfs failed after %s: %v\n%s", took, err, testutil.Tail(out, 60))
 	}
-	t.Logf("nspawn:build (rootfs) took %s:\n%s", took.Round(time.Second), nspawnTail(out, 10))
+	t.Logf("nspawn:build (rootfs) took %s:\n%s", took.Round(time.Second), testutil.Tail(out, 10))
 	if !strings.Contains(out, "nspawn:buildroot: ran") {
-		t.Errorf("no build root was made:\n%s", nspawnTail(out, 20))
+		t.Errorf("no build root was made:\n%s", testutil.Tail(out, 20))
 	}
 	bin := filepath.Join(buildDir, "nspawn", "systemd-nspawn")
 	if err := static.CheckStatic(bin); err != nil {

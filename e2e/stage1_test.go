@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rktbuild/rktbuild/internal/testenv"
+	"github.com/rktbuild/rktbuild/internal/testutil"
 )
 
 // TestStage1 is the main job end to end: buildStage1 with the default
@@ -53,19 +54,19 @@ func TestStage1(t *testing.T) {
 	// 1. The build.
 	out, took, err := runMage(ctx, env, "-v", "buildStage1")
 	if err != nil {
-		t.Fatalf("buildStage1 failed after %s: %v\n%s", took, err, stage1Tail(out, 80))
+		t.Fatalf("buildStage1 failed after %s: %v\n%s", took, err, testutil.Tail(out, 80))
 	}
 	t.Logf("first buildStage1: %s", took.Round(time.Second))
 	m := regexp.MustCompile(`built (\S+stage1-kvm-1\.30\.0-linux-(\S+)\.aci) with id (sha512-[0-9a-f]{128})`).FindStringSubmatch(out)
 	if m == nil {
-		t.Fatalf("no `built ... with id sha512-...` line:\n%s", stage1Tail(out, 40))
+		t.Fatalf("no `built ... with id sha512-...` line:\n%s", testutil.Tail(out, 40))
 	}
 	file, release, id := m[1], m[2], m[3]
 	if !strings.HasSuffix(release, "-rktbuild-v1") {
 		t.Errorf("release %s lacks S1B_KERNEL_VERSION_SUFFIX", release)
 	}
 	if !strings.Contains(out, "kernel patch 0001-reboot-halt-returns-control-to-host.patch: applied") {
-		t.Errorf("the reboot patch was not reported applied:\n%s", stage1Tail(out, 40))
+		t.Errorf("the reboot patch was not reported applied:\n%s", testutil.Tail(out, 40))
 	}
 	for _, f := range []string{file, file + ".asc"} {
 		if _, err := os.Stat(f); err != nil {
@@ -87,19 +88,19 @@ func TestStage1(t *testing.T) {
 	// 2. Boot it.
 	sout, stook, err := runMage(ctx, env, "stage1:smoke")
 	if err != nil {
-		t.Fatalf("stage1:smoke failed after %s: %v\n%s", stook, err, stage1Tail(sout, 80))
+		t.Fatalf("stage1:smoke failed after %s: %v\n%s", stook, err, testutil.Tail(sout, 80))
 	}
 	if strings.Contains(sout, ": ran ") && !strings.Contains(sout, "stage1:smoke-rootfs: ran") || strings.Count(sout, ": ran ") > 1 {
-		t.Errorf("stage1:smoke rebuilt parts of the image:\n%s", stage1Tail(sout, 20))
+		t.Errorf("stage1:smoke rebuilt parts of the image:\n%s", testutil.Tail(sout, 20))
 	}
 	if !strings.Contains(sout, "smoke: kernel "+release+" booted") {
-		t.Errorf("smoke did not report kernel %s:\n%s", release, stage1Tail(sout, 20))
+		t.Errorf("smoke did not report kernel %s:\n%s", release, testutil.Tail(sout, 20))
 	}
 	t.Logf("stage1:smoke: %s", stook.Round(time.Second))
 	if bt := regexp.MustCompile(`boot time \(qemu start to the init's marker\) (\S+),`).FindStringSubmatch(sout); bt != nil {
 		t.Logf("stage1:smoke boot time (qemu start -> init marker): %s", bt[1])
 	} else {
-		t.Errorf("stage1:smoke reported no boot time:\n%s", stage1Tail(sout, 10))
+		t.Errorf("stage1:smoke reported no boot time:\n%s", testutil.Tail(sout, 10))
 	}
 
 	// 3. No-op rebuild: nothing ran, same image, seconds.
@@ -107,14 +108,14 @@ func TestStage1(t *testing.T) {
 	before, _ := os.Stat(image)
 	out2, took2, err := runMage(ctx, env, "-v", "buildStage1")
 	if err != nil {
-		t.Fatalf("second buildStage1: %v\n%s", err, stage1Tail(out2, 40))
+		t.Fatalf("second buildStage1: %v\n%s", err, testutil.Tail(out2, 40))
 	}
 	t.Logf("no-op buildStage1: %s", took2.Round(time.Millisecond))
 	if strings.Contains(out2, ": ran ") || strings.Contains(out2, ": running (") {
-		t.Errorf("the second build ran steps:\n%s", stage1Tail(out2, 40))
+		t.Errorf("the second build ran steps:\n%s", testutil.Tail(out2, 40))
 	}
 	if !strings.Contains(out2, "with id "+id) {
-		t.Errorf("the second build reports another image:\n%s", stage1Tail(out2, 10))
+		t.Errorf("the second build reports another image:\n%s", testutil.Tail(out2, 10))
 	}
 	if after, err := os.Stat(image); err != nil || before == nil || !after.ModTime().Equal(before.ModTime()) {
 		t.Error("the kernel image was rebuilt")
@@ -122,12 +123,4 @@ func TestStage1(t *testing.T) {
 	if took2 > 60*time.Second {
 		t.Errorf("no-op rebuild took %s, want seconds", took2)
 	}
-}
-
-func stage1Tail(s string, n int) string {
-	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(l) > n {
-		l = l[len(l)-n:]
-	}
-	return strings.Join(l, "\n")
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/appc/spec/schema/types"
 
 	"github.com/rktbuild/rktbuild/format/aci"
+	"github.com/rktbuild/rktbuild/internal/testutil"
 	"github.com/rktbuild/rktbuild/rkt"
 	"github.com/rktbuild/rktbuild/stage1"
 	"github.com/rktbuild/rktbuild/stage1/upstream"
@@ -99,11 +100,11 @@ func TestStage1FromSource(t *testing.T) {
 		env := append(append([]string{}, common...), "S1B_OUT_DIR="+out, "S1B_UPSTREAM_STAGE1_KVM_ACI="+upstreamACI)
 		log, took, err := runMageLocked(ctx, env, "-v", "buildStage1")
 		if err != nil {
-			t.Fatalf("buildStage1 (S1B_UPSTREAM_STAGE1_KVM_ACI=%q) failed after %s: %v\n%s", upstreamACI, took, err, stage1Tail(log, 80))
+			t.Fatalf("buildStage1 (S1B_UPSTREAM_STAGE1_KVM_ACI=%q) failed after %s: %v\n%s", upstreamACI, took, err, testutil.Tail(log, 80))
 		}
 		m := regexp.MustCompile(`built (\S+stage1-kvm-1\.30\.0-linux-(\S+)\.aci) with id`).FindStringSubmatch(log)
 		if m == nil {
-			t.Fatalf("no `built ... with id` line:\n%s", stage1Tail(log, 40))
+			t.Fatalf("no `built ... with id` line:\n%s", testutil.Tail(log, 40))
 		}
 		t.Logf("buildStage1 S1B_UPSTREAM_STAGE1_KVM_ACI=%q: %s", upstreamACI, took.Round(time.Second))
 		if um := regexp.MustCompile(`(?m)^built (\S+rkt-stage1-kvm-1\.30\.0-src\.aci) with id .* in (\S+)$`).FindStringSubmatch(log); um != nil {
@@ -168,16 +169,16 @@ func TestStage1FromSource(t *testing.T) {
 			took := time.Since(start)
 			var ee *exec.ExitError
 			if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == s1srcExit) {
-				t.Fatalf("rkt run --stage1-path=%s: %v\n%s", v.stage1, err, stage1Tail(out, 80))
+				t.Fatalf("rkt run --stage1-path=%s: %v\n%s", v.stage1, err, testutil.Tail(out, 80))
 			}
 			if !strings.Contains(out, s1srcStart) {
-				t.Fatalf("the probe never ran:\n%s", stage1Tail(out, 80))
+				t.Fatalf("the probe never ran:\n%s", testutil.Tail(out, 80))
 			}
 			if got := s1srcValue(out, s1srcRelease); got != release {
 				t.Errorf("uname -r in the pod = %q, want the kernel's release %q", got, release)
 			}
 			if !strings.Contains(out, s1srcHeaders) {
-				t.Errorf("the probe did not see /lib/modules/%s/include and source/include:\n%s", release, stage1Tail(out, 40))
+				t.Errorf("the probe did not see /lib/modules/%s/include and source/include:\n%s", release, testutil.Tail(out, 40))
 			}
 			t.Logf("%s: rkt run took %s; boot (qemu start -> app marker) %s; rkt run start -> marker %s",
 				v.name, took.Round(time.Millisecond), markers.boot(), markers.sinceStart())

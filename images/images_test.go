@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,11 +12,10 @@ import (
 
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/format/aci"
+	"github.com/rktbuild/rktbuild/internal/testutil"
 	"github.com/rktbuild/rktbuild/sign"
 	"github.com/rktbuild/rktbuild/step"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/images")
 
 func names(rs []Recipe) []string {
 	var out []string
@@ -303,16 +301,7 @@ func TestBaseRecipe(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden := filepath.Join("..", "testdata", "images", "base.manifest.json")
-	if *update {
-		os.WriteFile(golden, got, 0o644)
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("base manifest differs from %s (go test -update):\n%s", golden, got)
-	}
+	testutil.Golden(t, golden, got)
 	if signer, err := verify(file); err != nil || !strings.Contains(signer, "test@example.test") {
 		t.Errorf("Verify = %q, %v", signer, err)
 	}
@@ -422,16 +411,7 @@ func TestGoBuilderManifest(t *testing.T) {
 	}
 	got, _ := aci.MarshalManifest(m)
 	golden := filepath.Join("..", "testdata", "images", "go-builder.manifest.json")
-	if *update {
-		os.WriteFile(golden, got, 0o644)
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("Go builder manifest differs from %s (go test -update):\n%s", golden, got)
-	}
+	testutil.Golden(t, golden, got)
 	if GoBuilderFile(c) != filepath.Join(tmp, "aci", "go-builder-go1.26.8-linux-amd64.aci") {
 		t.Errorf("GoBuilderFile = %s", GoBuilderFile(c))
 	}

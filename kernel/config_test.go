@@ -1,14 +1,13 @@
 package kernel
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files in testdata/kernel")
+	"github.com/rktbuild/rktbuild/internal/testutil"
+)
 
 func writeFile(t *testing.T, path, data string) {
 	t.Helper()
@@ -115,16 +114,7 @@ func TestMergeAndDrift(t *testing.T) {
 	want := append(frag, LocalVersion("-rktbuild-v1")...)
 	merged := Merge([]byte(base), want)
 	golden := filepath.Join("..", "testdata", "kernel", "merged.config")
-	if *update {
-		writeFile(t, golden, string(merged))
-	}
-	g, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(g) != string(merged) {
-		t.Errorf("merged config differs from %s:\n%s", golden, merged)
-	}
+	testutil.Golden(t, golden, merged)
 	// Merging again changes nothing.
 	if again := Merge(merged, want); string(again) != string(merged) {
 		t.Errorf("merge is not idempotent:\n%s", again)

@@ -1,14 +1,12 @@
 package rkt
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files in testdata/rkt")
+	"github.com/rktbuild/rktbuild/internal/testutil"
+)
 
 func TestDependencies(t *testing.T) {
 	deps, err := Dependencies()
@@ -69,21 +67,7 @@ func TestGoModGolden(t *testing.T) {
 	}
 	got := GoMod(deps)
 	golden := filepath.Join("..", "testdata", "rkt", "go.mod.golden")
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("generated go.mod differs from %s (run go test ./rkt -update if intended):\n%s", golden, got)
-	}
+	testutil.Golden(t, golden, got)
 	for _, d := range deps {
 		if !strings.Contains(string(got), "\t"+d.Path+" => "+d.Path+" "+d.Version+"\n") {
 			t.Errorf("go.mod does not replace %s with %s", d.Path, d.Version)

@@ -5,16 +5,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+	"github.com/rktbuild/rktbuild/internal/testutil"
+)
 
 const status = `Package: libc6
 Status: install ok installed
@@ -140,18 +139,7 @@ func TestGolden(t *testing.T) {
 		t.Errorf("%d packages, want 4 (the installed ones)", n)
 	}
 	gp := filepath.Join("testdata", "base.spdx.json")
-	if *update {
-		if err := os.WriteFile(gp, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(gp)
-	if err != nil {
-		t.Fatalf("%v (run go test ./sbom -update to create it)", err)
-	}
-	if !bytes.Equal(b, want) {
-		t.Errorf("SBOM differs from %s (review, then -update):\n%s", gp, b)
-	}
+	testutil.Golden(t, gp, b)
 	again, _, err := ForACI(context.Background(), file, 1700000000, true)
 	if err != nil || !bytes.Equal(again, b) {
 		t.Errorf("second run differs (err %v)", err)

@@ -1,17 +1,14 @@
 package stage1
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/rktbuild/rktbuild/format/aci"
+	"github.com/rktbuild/rktbuild/internal/testutil"
 	"github.com/rktbuild/rktbuild/kernel"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/stage1")
 
 func TestParseRktVersion(t *testing.T) {
 	tests := []struct{ in, want, err string }{
@@ -101,18 +98,7 @@ func TestManifestGolden(t *testing.T) {
 			name = "manifest-" + tt.rkt + "-flattened.json"
 		}
 		golden := filepath.Join("..", "testdata", "stage1", name)
-		if *update {
-			if err := os.WriteFile(golden, append(b, '\n'), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(want) != string(b)+"\n" {
-			t.Errorf("%s differs:\n%s", golden, b)
-		}
+		testutil.Golden(t, golden, append(b, '\n'))
 		if got, _ := m.GetLabel("kernelversion"); got != "6.1.192-rktbuild-v1" {
 			t.Errorf("kernelversion label %q", got)
 		}

@@ -11,9 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/rktbuild/rktbuild/bench"
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/format/oci"
@@ -183,10 +185,6 @@ func nspawnOptions(c *config.Config) static.Options {
 
 // --- end engine ---
 
-// This file maps the configuration to the typed options of the domain
-// packages, one block per area, so that those packages never import
-// config.
-
 // --- model (signing, verification, image location) ---
 
 // signerFor is the one signer of the configured key: SIGNING_KEY, its
@@ -318,4 +316,32 @@ func serveOptions(ctx context.Context, c *config.Config, plain bool) (serve.Opti
 		step.Summaryf(ctx, "serve: %s on %s://%s (discovery tags point at %s); Ctrl-C stops", opts.Root, scheme, addr, c.PublishBaseURL)
 	}
 	return opts, nil
+}
+
+// --- bench ---
+
+// benchOptions maps the configuration, BENCH_RUNS and ACI_BENCH_ROOTFS to
+// bench.Options.
+func benchOptions(c *config.Config) (bench.Options, error) {
+	o := bench.Options{BuildDir: c.BuildDir, Config: c, KernelTools: kernelTools,
+		Rootfs: images.RootfsOptions(c), Verifier: verifierFor(c), AciRootfs: os.Getenv("ACI_BENCH_ROOTFS"),
+		Rkt: rkt.Options{WorkDir: filepath.Join(c.BuildDir, "rkt")}, RktTools: rktTools}
+	if v := os.Getenv("BENCH_RUNS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return o, fmt.Errorf("BENCH_RUNS=%q is not a positive number of rounds: set e.g. BENCH_RUNS=3", v)
+		}
+		o.Runs = n
+	}
+	k, err := kernelOptions(c)
+	if err != nil {
+		return o, err
+	}
+	o.Kernel = k
+	self, err := os.Executable()
+	if err != nil {
+		return o, err
+	}
+	o.Self = self
+	return o, nil
 }

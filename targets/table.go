@@ -54,6 +54,8 @@ func init() {
 		// The end-to-end suite pulls and runs OCI images with real clients,
 		// boots the from-source stage1 with rkt's kvm networking.
 		{name: "e2e", tools: tools(podmanTool, skopeoTool, umociTool, runcTool, stage1SrcE2ETools)},
+		// Each benchmark checks its own tools (bench.List).
+		{name: "bench"},
 	}
 }
 

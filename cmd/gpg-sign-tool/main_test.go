@@ -2,13 +2,12 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/sign")
+	"github.com/rktbuild/rktbuild/internal/testutil"
+)
 
 // TestUsageGolden pins the usage text (the tool's interface) in
 // testdata/sign/gpg-sign-tool-usage.golden; run with -update to accept a
@@ -19,18 +18,7 @@ func TestUsageGolden(t *testing.T) {
 	if code := run([]string{"help"}, &out, &errb, func(string) (string, bool) { return "", false }); code != 0 {
 		t.Fatalf("help: exit %d: %s", code, errb.String())
 	}
-	if *update {
-		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./cmd/gpg-sign-tool -update to create it)", err)
-	}
-	if !bytes.Equal(out.Bytes(), want) {
-		t.Fatalf("usage text changed (go test ./cmd/gpg-sign-tool -update accepts it):\n%s", out.String())
-	}
+	testutil.Golden(t, golden, out.Bytes())
 }
 
 // TestRunInProcess checks the exit codes of run itself (the binary is

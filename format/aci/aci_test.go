@@ -9,9 +9,9 @@ import (
 	"crypto/sha512"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"github.com/rktbuild/rktbuild/internal/testenv"
+	"github.com/rktbuild/rktbuild/internal/testutil"
 	"io"
 	"os"
 	"os/exec"
@@ -23,8 +23,6 @@ import (
 	"github.com/appc/spec/schema/types"
 	"golang.org/x/sys/unix"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/aci")
 
 const testEpoch = 1600000000 // earlier than fixtureTime
 
@@ -552,15 +550,8 @@ func TestGoldenManifest(t *testing.T) {
 	b, err := MarshalManifest(m)
 	must(t, err)
 	golden := filepath.Join("..", "..", "testdata", "aci", "manifest.golden")
-	if *update {
-		must(t, os.WriteFile(golden, b, 0o644))
-	}
-	want, err := os.ReadFile(golden)
-	must(t, err)
-	if !bytes.Equal(b, want) {
-		t.Errorf("manifest bytes differ from %s (run go test ./aci -update after checking):\n%s", golden, b)
-	}
-	back, err := ParseManifest(golden, want)
+	testutil.Golden(t, golden, b)
+	back, err := ParseManifest(golden, b)
 	must(t, err)
 	if back.Name != m.Name || len(back.App.MountPoints) != 1 {
 		t.Errorf("golden manifest did not parse back: %+v", back)

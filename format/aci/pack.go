@@ -27,14 +27,14 @@ import (
 // primed with the previous block's tail), so the output depends on the level
 // and block size only, never on the number of workers.
 const (
-	// DefaultLevel is the gzip level used when PackOptions.Level is 0.
-	// On the 266 MB bench:aci tree, klauspost level 4 (its fastest
-	// lazy-matching level) is 1.049x actool's size (stdlib level 6) for
-	// about the CPU time of level 1, spread over every core; level 5 is
-	// 1.03x but a third more CPU, which keeps it under 4x actool's speed
-	// on two busy cores; level 1 is 1.12x (see bench:aci, which reports
-	// the default and level 1).
-	DefaultLevel = 4
+	// DefaultLevel is the gzip level used when PackOptions.Level is 0:
+	// the fastest level whose output stays within 5% of actool's size
+	// (stdlib level 6). On bench aci's 271 MB tree of host files, in three
+	// runs on 2 shared cores (load 3.5 to 15), level 5 was 1.032x actool's
+	// size at 2.6-3.6x its speed (CPU time 2.6-2.8x less); level 4 1.052x
+	// at 3.2-4.9x; level 6 1.021x at 2.5-2.8x, for 0-5% more CPU than 5.
+	// `mage bench aci` reports levels 5, 4 and 6.
+	DefaultLevel = 5
 	// FastLevel is the cheapest level, for scratch images (aci:build -level=1).
 	FastLevel  = 1
 	gzipBlock  = 1 << 20

@@ -4,13 +4,13 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha512"
-	"encoding/base64"
 	"io"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/rktbuild/rktbuild/internal/testutil"
 )
 
 // checkSequential is Check as it was before the pipeline: decompression,
@@ -38,26 +38,12 @@ func checkSequential(r io.Reader) (CheckResult, error) {
 	return res, nil
 }
 
-// benchImage packs a 64 MB image (half random, half base64 text, like
-// the bench:fetch payload) once per benchmark binary.
+// benchImage packs a 64 MB image (testutil.WritePayload: half random,
+// half base64 text) once per benchmark binary.
 func benchImage(b *testing.B) []byte {
 	b.Helper()
 	dir := b.TempDir()
-	root := filepath.Join(dir, "rootfs", "usr", "lib")
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		b.Fatal(err)
-	}
-	chunk := make([]byte, 1<<20)
-	for i := 0; i < 64; i++ {
-		rand.Read(chunk)
-		data := chunk
-		if i%2 == 1 {
-			data = []byte(base64.StdEncoding.EncodeToString(chunk[:3<<18]))
-		}
-		if err := os.WriteFile(filepath.Join(root, "blob"+string(rune('a'+i%26))+string(rune('a'+i/26))), data, 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
+	testutil.WritePayload(b, filepath.Join(dir, "rootfs", "usr", "lib"), 64)
 	m, err := NewManifest("example.com/bench", nil)
 	if err != nil {
 		b.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"io"
 	"os"
 	"path/filepath"
@@ -21,9 +20,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 	"github.com/klauspost/compress/gzip"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+	"github.com/rktbuild/rktbuild/internal/testutil"
+)
 
 const fixtureManifest = `{
   "acKind": "ImageManifest", "acVersion": "0.8.11",
@@ -143,18 +142,7 @@ func TestLayoutGolden(t *testing.T) {
 	got := golden{Manifest: rawM, Config: rawC, Digest: res.Digest.String(), LayerDigest: ld.String(), DiffID: diff.String(), Repository: res.Repository, Tag: res.Tag}
 	gotJSON, _ := json.MarshalIndent(got, "", "  ")
 	gp := filepath.Join("testdata", "golden.json")
-	if *update {
-		if err := os.WriteFile(gp, append(gotJSON, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(gp)
-	if err != nil {
-		t.Fatalf("%v (run go test ./format/oci -update to create it)", err)
-	}
-	if string(bytes.TrimSpace(want)) != string(gotJSON) {
-		t.Errorf("layout differs from %s (a change in the mapping? then run with -update and review the diff):\n%s", gp, gotJSON)
-	}
+	testutil.Golden(t, gp, append(gotJSON, '\n'))
 
 	// Same ACI, second conversion: same bytes.
 	res2, err := WriteLayout(context.Background(), aciFile, out, opts)

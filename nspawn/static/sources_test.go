@@ -1,15 +1,14 @@
 package static
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files in testdata/nspawn")
+	"github.com/rktbuild/rktbuild/internal/testutil"
+)
 
 const hostDeb822 = `Types: deb
 # a comment inside a stanza
@@ -159,18 +158,7 @@ func TestFormatDeb822Golden(t *testing.T) {
 	}
 	got := FormatDeb822(src)
 	golden := filepath.Join("..", "..", "testdata", "nspawn", "trixie.sources")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./nspawn/static -update to create it)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("FormatDeb822 differs from %s:\n%s", golden, got)
-	}
+	testutil.Golden(t, golden, got)
 	// The result parses back to the same entries.
 	back, err := ParseDeb822(got, "x")
 	if err != nil {

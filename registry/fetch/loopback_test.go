@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/rktbuild/rktbuild/internal/testenv"
+	"github.com/rktbuild/rktbuild/internal/testutil"
 	"io"
 	"net"
 	"net/http"
@@ -57,7 +58,7 @@ func TestMain(m *testing.M) {
 }
 
 // setup makes the keys, certificates and images once for all tests.
-func setup(t *testing.T) *env {
+func setup(t testing.TB) *env {
 	t.Helper()
 	setupOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "rktbuild-registry-test-")
@@ -145,24 +146,7 @@ func (e *env) makeImage(name, version, key string) (string, string, error) {
 // server serves root over HTTPS on 127.0.0.1 until the test ends.
 type server struct {
 	port int
-	log  *syncBuffer
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	log  *testutil.SyncBuffer
 }
 
 func listen(t *testing.T) (net.Listener, int) {
@@ -177,7 +161,7 @@ func listen(t *testing.T) (net.Listener, int) {
 func (e *env) serve(t *testing.T, ln net.Listener, root string) *server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{port: ln.Addr().(*net.TCPAddr).Port, log: &syncBuffer{}}
+	s := &server{port: ln.Addr().(*net.TCPAddr).Port, log: &testutil.SyncBuffer{}}
 	done := make(chan error, 1)
 	go func() {
 		done <- serve.Serve(ctx, ln, serve.Options{Root: root, CertFile: e.certs.ServerCert, KeyFile: e.certs.ServerKey, Log: s.log})

@@ -1,14 +1,12 @@
 package publish
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/registry")
+	"github.com/rktbuild/rktbuild/internal/testutil"
+)
 
 func TestRender(t *testing.T) {
 	labels := map[string]string{"version": "1.2.3", "os": "linux", "arch": "amd64", "name": "ignored"}
@@ -70,16 +68,7 @@ func TestIndexHTML(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden := filepath.Join("..", "..", "testdata", "registry", "index.golden.html")
-	if *update {
-		os.WriteFile(golden, got, 0o644)
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./registry/publish -update)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("index.html differs from %s:\n%s", golden, got)
-	}
+	testutil.Golden(t, golden, got)
 	for _, m := range []string{
 		`<meta name="ac-discovery" content="example.com https://example.com:8443/{name}-{version}-{os}-{arch}.{ext}">`,
 		`<meta name="ac-discovery-pubkeys" content="example.com https://example.com:8443/pubkeys.gpg">`,

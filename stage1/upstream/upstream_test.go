@@ -1,7 +1,6 @@
 package upstream
 
 import (
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,26 +8,14 @@ import (
 	"testing"
 
 	"github.com/rktbuild/rktbuild/format/aci"
+	"github.com/rktbuild/rktbuild/internal/testutil"
 	"github.com/rktbuild/rktbuild/stage1"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	p := filepath.Join("..", "..", "testdata", "stage1", name)
-	if *update {
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run go test -update once)", err)
-	}
-	if string(want) != string(got) {
-		t.Errorf("%s differs from the golden file:\n%s", name, got)
-	}
+	testutil.Golden(t, p, got)
 }
 
 func TestManifest(t *testing.T) {
