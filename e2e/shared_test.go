@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"github.com/rktbuild/rktbuild/internal/testenv"
 	"os"
@@ -35,11 +36,26 @@ func TestMain(m *testing.M) {
 		dir = d
 	}
 	sharedRoot = dir
+	// The tests wait on each other's shared builds (sharedImages, the
+	// stage1 fleet) and mostly wait on downloads and qemu: more of them
+	// may run at once than the 2 cores go test allows by default.
+	flag.Parse()
+	if !flagSet("test.parallel") {
+		_ = flag.Set("test.parallel", "4")
+	}
 	code := m.Run()
+	runSuiteCleanups()
 	if !keep {
 		os.RemoveAll(dir)
 	}
 	os.Exit(code)
+}
+
+// flagSet reports whether the command line set the named flag.
+func flagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // SharedImages is the result of one `mage images` run with a bookworm
