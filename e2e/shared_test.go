@@ -43,6 +43,7 @@ func TestMain(m *testing.M) {
 	if !flagSet("test.parallel") {
 		_ = flag.Set("test.parallel", "4")
 	}
+	prestartShared()
 	code := m.Run()
 	runSuiteCleanups()
 	if !keep {
@@ -99,36 +100,39 @@ func sharedImages(t *testing.T) *SharedImages {
 	if os.Geteuid() != 0 {
 		testenv.Skip(t, "needs root: debootstrap and systemd-nspawn")
 	}
-	imagesOnce.Do(func() {
-		dir := filepath.Join(sharedRoot, "images")
-		envm := sharedImagesEnv(dir)
-		var env []string
-		for k, v := range envm {
-			env = append(env, k+"="+v)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-		defer cancel()
-		out, took, err := runMage(ctx, env, "images")
-		if err != nil {
-			imagesErr = fmt.Errorf("shared `mage images` failed after %s: %v\n%s", took, err, lastLines(out, 60))
-			return
-		}
-		c, err := config.Load(config.Options{Dir: dir, LookupEnv: func(k string) (string, bool) { v, ok := envm[k]; return v, ok }})
-		if err != nil {
-			imagesErr = err
-			return
-		}
-		imagesRes = &SharedImages{
-			Dir: dir, Env: env, Config: c,
-			Base: images.BaseFile(c), Builder: images.GoBuilderFile(c),
-			PubKey: c.SigningKey + ".pub.asc",
-		}
-		fmt.Fprintf(os.Stderr, "e2e: shared images built in %s\n", took.Round(time.Second))
-	})
+	imagesOnce.Do(buildSharedImages)
 	if imagesErr != nil {
 		t.Fatal(imagesErr)
 	}
 	return imagesRes
+}
+
+// buildSharedImages runs the shared `mage images` (through imagesOnce).
+func buildSharedImages() {
+	dir := filepath.Join(sharedRoot, "images")
+	envm := sharedImagesEnv(dir)
+	var env []string
+	for k, v := range envm {
+		env = append(env, k+"="+v)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	out, took, err := runMage(ctx, env, "images")
+	if err != nil {
+		imagesErr = fmt.Errorf("shared `mage images` failed after %s: %v\n%s", took, err, lastLines(out, 60))
+		return
+	}
+	c, err := config.Load(config.Options{Dir: dir, LookupEnv: func(k string) (string, bool) { v, ok := envm[k]; return v, ok }})
+	if err != nil {
+		imagesErr = err
+		return
+	}
+	imagesRes = &SharedImages{
+		Dir: dir, Env: env, Config: c,
+		Base: images.BaseFile(c), Builder: images.GoBuilderFile(c),
+		PubKey: c.SigningKey + ".pub.asc",
+	}
+	fmt.Fprintf(os.Stderr, "e2e: shared images built in %s\n", took.Round(time.Second))
 }
 
 // lastLines returns the last n lines of s.
