@@ -124,6 +124,11 @@ func TestStage1FromSource(t *testing.T) {
 			} else {
 				t.Logf("kernel taken from the step store (machine A's build)")
 			}
+			// kconfig's host programs still go through ccache: answered
+			// by the fleet's HTTP ccache storage, never compiled.
+			if st := ccacheStats(t, filepath.Join(work, "cache")); st.Misses != 0 {
+				t.Errorf("the from-source build ran the compiler %d times: %+v", st.Misses, st)
+			}
 		}
 		if um := regexp.MustCompile(`(?m)^built (\S+rkt-stage1-kvm-1\.30\.0-src\.aci) with id .* in (\S+)$`).FindStringSubmatch(log); um != nil {
 			t.Logf("from-source upstream stage1 built in %s", um[2])
