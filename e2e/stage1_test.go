@@ -36,13 +36,16 @@ var (
 //     kernel and headers come from the step store, zero compiler runs, and
 //     the image is byte-identical to A's;
 //   - a suffix change in A's tree recompiles a small fraction (ccache);
+//   - an epoch round trip in A (a SOURCE_DATE_EPOCH build, then none
+//     again) gives A's first image back, byte for byte;
 //   - machine C (clean directories, redis only): make runs but every
 //     compile is a ccache remote hit (zero cache misses), and the image is
-//     byte-identical to A's;
-//   - an epoch round trip in A (a SOURCE_DATE_EPOCH build, then none
-//     again) gives A's first image back, byte for byte.
+//     byte-identical to A's. It runs last: a whole kernel's make, all hits.
 //
-// Run: go test -tags e2e -timeout 90m -run Stage1 ./e2e/
+// Machine A's build is shared with TestStage1FromSource and starts when
+// the suite starts (stage1fleet_test.go, prestart_test.go).
+//
+// Run: E2E_WORK=DIR go test -tags e2e -timeout 90m -run Stage1 ./e2e/
 func TestStage1(t *testing.T) {
 	stage1Prereqs(t)
 	// Its directories, servers and kernel are its own: it runs beside the
@@ -233,6 +236,21 @@ func TestStage1(t *testing.T) {
 		}
 	})
 
+	// 6. Epoch round trip in A's tree: a build with another epoch, then
+	// none again, must give the first image back (the kernel's build
+	// counter is pinned).
+	t.Run("EpochRoundTrip", func(t *testing.T) {
+		other := append(append([]string(nil), env...), "SOURCE_DATE_EPOCH=1600000000")
+		o1, _, err := runMageLocked(ctx, other, "buildStage1")
+		if err != nil {
+			t.Fatalf("buildStage1 with SOURCE_DATE_EPOCH: %v\n%s", err, stage1Tail(o1, 40))
+		}
+		if m := builtRE.FindStringSubmatch(o1); m == nil || m[3] == id {
+			t.Errorf("another SOURCE_DATE_EPOCH gave the same image (or none):\n%s", stage1Tail(o1, 10))
+		}
+		sameImage(t, "A (round trip)", env)
+	})
+
 	// 5. Machine C: clean directories, redis only: make runs, every
 	// compile is answered by ccache's remote storage.
 	t.Run("RemoteCCache", func(t *testing.T) {
@@ -248,20 +266,6 @@ func TestStage1(t *testing.T) {
 		}
 	})
 
-	// 6. Epoch round trip in A's tree: a build with another epoch, then
-	// none again, must give the first image back (the kernel's build
-	// counter is pinned).
-	t.Run("EpochRoundTrip", func(t *testing.T) {
-		other := append(append([]string(nil), env...), "SOURCE_DATE_EPOCH=1600000000")
-		o1, _, err := runMageLocked(ctx, other, "buildStage1")
-		if err != nil {
-			t.Fatalf("buildStage1 with SOURCE_DATE_EPOCH: %v\n%s", err, stage1Tail(o1, 40))
-		}
-		if m := builtRE.FindStringSubmatch(o1); m == nil || m[3] == id {
-			t.Errorf("another SOURCE_DATE_EPOCH gave the same image (or none):\n%s", stage1Tail(o1, 10))
-		}
-		sameImage(t, "A (round trip)", env)
-	})
 }
 
 func stage1Tail(s string, n int) string {
