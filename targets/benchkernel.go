@@ -16,7 +16,6 @@ import (
 
 func init() {
 	registerBench("kernel")
-	step.Requires("bench:kernel", append(kernelTools, ccacheTool)...)
 }
 
 // kernelBenchToggle is the option the fragment-change round turns on: it

@@ -16,10 +16,6 @@ var mmdebstrapTool = step.Tool{Command: "mmdebstrap", Package: "mmdebstrap", Ver
 
 func init() {
 	registerBench("rootfs")
-	step.Requires("bench:rootfs", debootstrapTool, mmdebstrapTool)
-	// ROOTFS_BUILDER=auto prefers mmdebstrap: setup installs it.
-	step.Requires("rootfs", mmdebstrapTool)
-	step.Requires("buildImages", mmdebstrapTool)
 }
 
 // Rootfs times mmdebstrap against debootstrap on ROOTFS_SUITE.

@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/magefile/mage/mg"
@@ -65,14 +64,6 @@ func fenceNewScratch(dir string) {
 // step.TerminateLikeInterrupt.
 func init() { step.TerminateLikeInterrupt() }
 
-// planned maps target names to functions `mage plan` can dry-run.
-var planned = map[string]func(context.Context) error{}
-
-// register makes a target available to `mage plan`.
-func register(name string, fn func(context.Context) error) {
-	planned[strings.ToLower(name)] = fn
-}
-
 // Config prints every configuration value and where it came from.
 //
 // It prints every effective configuration value and where it came from
@@ -91,18 +82,13 @@ func Config() error {
 // It prints the steps the named target would run and why, without
 // running anything (a dry run; DRY_RUN=1 does the same for any target).
 func Plan(ctx context.Context, target string) error {
-	fn, ok := planned[strings.ToLower(target)]
-	if !ok {
-		var names []string
-		for n := range planned {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		return fmt.Errorf("plan: unknown target %q; known: %s", target, strings.Join(names, ", "))
+	r, ok := lookup(target)
+	if !ok || r.plan == nil {
+		return fmt.Errorf("plan: unknown target %q; known: %s", target, strings.Join(planNames(), ", "))
 	}
 	step.SetDryRun(true)
 	defer step.SetDryRun(false)
-	return fn(ctx)
+	return r.plan(ctx)
 }
 
 // Bench groups the benchmarks; each prints a BENCH line that `mage bench`
@@ -118,5 +104,3 @@ func All(ctx context.Context) error {
 	step.Deps(ctx, BuildStage1, BuildImages)
 	return nil
 }
-
-func init() { register("all", All) }

@@ -25,16 +25,7 @@ var (
 	goTool          = step.Tool{Command: "go", Package: "golang-go", VersionArgs: []string{"version"}}
 )
 
-func init() {
-	step.Requires("rootfs", debootstrapTool)
-	step.Requires("buildImages", debootstrapTool, nspawnTool, goTool)
-	step.Requires("run", nspawnTool)
-	step.Requires("buildRepos", debootstrapTool, nspawnTool, goTool)
-	register("rootfs", Rootfs)
-	register("buildImages", BuildImages)
-	register("buildRepos", func(ctx context.Context) error { return BuildRepos(ctx, nil, nil) })
-	registerBench("run")
-}
+func init() { registerBench("run") }
 
 // Run measures `mage run` against bare systemd-nspawn on one image.
 //

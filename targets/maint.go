@@ -21,14 +21,13 @@ import (
 // (with its version), and the exact command that installs the missing ones.
 // It changes nothing; `mage setup` installs them.
 func Doctor(ctx context.Context) error {
-	targets, tools := step.Requirements()
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TARGET\tTOOL\tSTATUS\tVERSION / INSTALL")
 	var missing []step.Tool
 	seen := map[string]bool{}
-	for _, target := range targets {
-		for i, t := range tools[target] {
-			name := target
+	for _, r := range table {
+		for i, t := range r.tools {
+			name := r.name
 			if i > 0 {
 				name = ""
 			}
@@ -59,10 +58,9 @@ func Doctor(ctx context.Context) error {
 // It installs, as root on Debian/Ubuntu, every host tool any target needs
 // (see `mage doctor`). It runs apt-get update first.
 func Setup(ctx context.Context) error {
-	_, tools := step.Requirements()
 	var all []step.Tool
-	for _, ts := range tools {
-		all = append(all, ts...)
+	for _, r := range table {
+		all = append(all, r.tools...)
 	}
 	miss := step.Missing(ctx, all...)
 	if len(miss) == 0 {

@@ -16,11 +16,6 @@ import (
 // relative to the directory mage runs in (the checkout).
 const nspawnPatchDir = "nspawn/patches"
 
-func init() {
-	step.Requires("nspawn:build", static.Tools...)
-	register("nspawn:build", Nspawn{}.Build)
-}
-
 // Nspawn builds and installs a statically linked systemd-nspawn.
 type Nspawn mg.Namespace
 

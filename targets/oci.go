@@ -29,12 +29,6 @@ var (
 	runcTool = step.Tool{Command: "runc", Package: "runc", VersionArgs: []string{"--version"}}
 )
 
-func init() {
-	step.Requires("oci:validate", skopeoTool, umociTool)
-	// The end-to-end suite pulls and runs the OCI images with real clients.
-	step.Requires("e2e", podmanTool, skopeoTool, umociTool, runcTool)
-}
-
 // Oci holds the OCI image targets: every image rktbuild builds can also
 // be written as an OCI image layout or archive and pulled by podman.
 type Oci mg.Namespace

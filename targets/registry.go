@@ -31,11 +31,6 @@ import (
 	"golang.org/x/term"
 )
 
-func init() {
-	register("publish", func(ctx context.Context) error { return Publish(ctx, nil) })
-	register("certs", Certs)
-}
-
 // Publish lays out a signed image tree for discovery and OCI pulls.
 //
 // It lays out a signed image tree for discovery: every ACI from
@@ -584,7 +579,6 @@ func (Images) Gc(ctx context.Context) error {
 
 func init() {
 	registerBench("fetch")
-	step.Requires("bench:fetch", step.Tool{Command: "curl", Package: "curl", VersionArgs: []string{"--version"}})
 }
 
 // Fetch times a loopback fetch against curl | gunzip | sha512sum.

@@ -22,11 +22,6 @@ var rktTools = []step.Tool{
 	{Command: "ip", Package: "iproute2", VersionArgs: []string{"-V"}},
 }
 
-func init() {
-	step.Requires("rkt:tools", rktTools...)
-	register("rkt:tools", Rkt{}.Tools)
-}
-
 // Rkt builds the real rkt v1.30.0, used as a test tool.
 type Rkt mg.Namespace
 

@@ -184,7 +184,6 @@ func (Sign) Trust(ctx context.Context, prefix, pubkey string, fingerprint *strin
 
 func init() {
 	registerBench("sign")
-	step.Requires("bench:sign", step.Tool{Command: "gpg", Package: "gnupg", VersionArgs: []string{"--version"}})
 }
 
 // Sign measures signing 256 MiB with our signer against GnuPG.

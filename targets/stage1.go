@@ -45,15 +45,6 @@ var ccacheTool = step.Tool{Command: "ccache", Package: "ccache", VersionArgs: []
 
 var qemuTool = step.Tool{Command: "qemu-system-x86_64", Package: "qemu-system-x86", VersionArgs: []string{"--version"}}
 
-func init() {
-	step.Requires("buildStage1", append(kernelTools, ccacheTool)...)
-	step.Requires("kernel:build", append(kernelTools, ccacheTool)...)
-	step.Requires("stage1:smoke", append(kernelTools, qemuTool)...)
-	register("buildStage1", BuildStage1)
-	register("kernel:build", Kernel{}.Build)
-	register("stage1:smoke", Stage1{}.Smoke)
-}
-
 // kernelOptions maps the configuration to kernel.Options.
 func kernelOptions(c *config.Config) (kernel.Options, error) {
 	o := kernel.Options{

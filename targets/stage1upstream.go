@@ -36,13 +36,6 @@ var stage1SrcE2ETools = []step.Tool{
 	{Command: "busybox", Package: "busybox-static", VersionArgs: []string{"--help"}},
 }
 
-func init() {
-	step.Requires("stage1:upstream", upstreamTools...)
-	step.Requires("buildStage1", upstreamTools...)
-	step.Requires("e2e", stage1SrcE2ETools...)
-	register("stage1:upstream", Stage1{}.Upstream)
-}
-
 // Upstream builds rkt 1.30.0's stage1-kvm from source and Debian parts.
 //
 // rkt's stage1 programs come from the github.com/rkt/rkt module (Go module
