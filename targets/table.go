@@ -47,7 +47,7 @@ func init() {
 		{name: "oci:validate", tools: tools(skopeoTool, umociTool)},
 		// The end-to-end suite pulls and runs OCI images with real clients,
 		// boots the from-source stage1 with rkt's kvm networking.
-		{name: "e2e", tools: tools(podmanTool, skopeoTool, umociTool, runcTool, stage1SrcE2ETools)},
+		{name: "e2e", tools: tools(podmanTool, skopeoTool, umociTool, runcTool, stage1SrcE2ETools, e2eFleetTools)},
 		{name: "bench:kernel", tools: tools(kernelTools, ccacheTool)},
 		{name: "bench:rootfs", tools: tools(debootstrapTool, mmdebstrapTool)},
 		{name: "bench:fetch", tools: tools(curlTool)},
