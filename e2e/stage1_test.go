@@ -106,12 +106,14 @@ func TestStage1(t *testing.T) {
 		if err != nil || !strings.Contains(string(cfg), `CONFIG_LOCALVERSION="-rktbuild-v1"`) {
 			t.Error("CONFIG_LOCALVERSION not set in the final .config")
 		}
+		// The source is unpacked and patched by its own step, which an
+		// earlier run (E2E_WORK) may have done already.
+		if stepRan(out, "kernel:source:") && !strings.Contains(out, "kernel patch 0001-reboot-halt-returns-control-to-host.patch: applied") {
+			t.Errorf("the reboot patch was not reported applied:\n%s", stage1Tail(out, 40))
+		}
 		if !coldA {
 			t.Logf("machine A's kernel was kept from an earlier run (E2E_WORK): patch, compile and store checks skipped")
 			return
-		}
-		if !strings.Contains(out, "kernel patch 0001-reboot-halt-returns-control-to-host.patch: applied") {
-			t.Errorf("the reboot patch was not reported applied:\n%s", stage1Tail(out, 40))
 		}
 		if stA.Misses == 0 {
 			t.Errorf("machine A compiled nothing through ccache: %+v", stA)
