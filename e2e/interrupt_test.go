@@ -551,6 +551,6 @@ func TestInterruptMageParentOnly(t *testing.T) {
 		}
 	}
 	if left := leftovers(t, work, "big.aci", ".big.aci.tmp-*"); len(left) > 0 {
-		t.Errorf("orphaned pack left %v", left)
+		t.Errorf("orphaned pack left %v\n%s", left, log.String())
 	}
 }
