@@ -21,8 +21,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/host"
+	"github.com/rktbuild/rktbuild/images"
 	"github.com/rktbuild/rktbuild/kernel"
 	"github.com/rktbuild/rktbuild/rkt"
 	"github.com/rktbuild/rktbuild/rootfs"
@@ -58,9 +58,9 @@ type Options struct {
 	NoRkt    bool
 	// Rootfs is the rootfs build bench rootfs repeats with each builder.
 	Rootfs rootfs.Options
-	// Config is the loaded configuration, for bench run (which prepares
-	// the base image as `mage run` does).
-	Config *config.Config
+	// Recipes are the image recipes' settings, for bench run (which
+	// prepares the base image as `mage run` does).
+	Recipes *images.Settings
 	// Verifier checks the base image's signature in bench run, as mage run does.
 	Verifier sign.Verifier
 	// Out receives the table; nil: os.Stdout.

@@ -167,8 +167,8 @@ func TestOCI(t *testing.T) {
 	ca, _ := os.ReadFile(filepath.Join(work, "certs", "ca.crt"))
 	os.WriteFile(filepath.Join(certDir, "ca.crt"), ca, 0o644)
 
-	baseRepo := host + "/" + oci.Repository(images.BaseName(s.Config))
-	builderRepo := host + "/" + oci.Repository(images.GoBuilderName(s.Config))
+	baseRepo := host + "/" + oci.Repository(images.BaseName(recipeSettings(s.Config)))
+	builderRepo := host + "/" + oci.Repository(images.GoBuilderName(recipeSettings(s.Config)))
 	_, baseDesc, err := oci.ReadLayout(oci.LayoutDir(s.Base), "")
 	if err != nil {
 		t.Fatal(err)

@@ -105,7 +105,7 @@ func sharedImages(t *testing.T) *SharedImages {
 		}
 		imagesRes = &SharedImages{
 			Dir: dir, Env: env, Config: c,
-			Base: images.BaseFile(c), Builder: images.GoBuilderFile(c),
+			Base: images.BaseFile(recipeSettings(c)), Builder: images.GoBuilderFile(recipeSettings(c)),
 			PubKey: c.SigningKey + ".pub.asc",
 		}
 		fmt.Fprintf(os.Stderr, "e2e: shared images built in %s\n", took.Round(time.Second))
