@@ -22,8 +22,8 @@ import (
 	"time"
 
 	"github.com/rktbuild/rktbuild/host"
-	"github.com/rktbuild/rktbuild/images"
 	"github.com/rktbuild/rktbuild/kernel"
+	"github.com/rktbuild/rktbuild/recipes"
 	"github.com/rktbuild/rktbuild/rkt"
 	"github.com/rktbuild/rktbuild/rootfs"
 	"github.com/rktbuild/rktbuild/sign"
@@ -60,7 +60,7 @@ type Options struct {
 	Rootfs rootfs.Options
 	// Recipes are the image recipes' settings, for bench run (which
 	// prepares the base image as `mage run` does).
-	Recipes *images.Settings
+	Recipes *recipes.Settings
 	// Verifier checks the base image's signature in bench run, as mage run does.
 	Verifier sign.Verifier
 	// Out receives the table; nil: os.Stdout.

@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/rktbuild/rktbuild/images"
 	"github.com/rktbuild/rktbuild/nspawn"
+	"github.com/rktbuild/rktbuild/recipes"
 	"github.com/rktbuild/rktbuild/step"
 )
 
@@ -21,7 +21,7 @@ func RunImage(ctx context.Context, o Options) (Result, error) {
 	if err := (step.Cmd{Live: true}).Run(ctx, o.Self, "image", "base"); err != nil {
 		return Result{}, fmt.Errorf("bench run needs the base image: %w", err)
 	}
-	r, runner, err := images.Prepare(ctx, o.Recipes, o.Verifier, images.BaseFile(o.Recipes), false)
+	r, runner, err := recipes.Prepare(ctx, o.Recipes, o.Verifier, recipes.BaseFile(o.Recipes), false)
 	if err != nil {
 		return Result{}, err
 	}

@@ -6,16 +6,16 @@ import (
 	"path/filepath"
 
 	"github.com/rktbuild/rktbuild/config"
-	"github.com/rktbuild/rktbuild/images"
+	"github.com/rktbuild/rktbuild/recipes"
 	"github.com/rktbuild/rktbuild/rootfs"
 )
 
 // recipeSettings are the recipe settings `mage` maps from c
 // (recipeSettings in targets/options.go), for tests that call the recipe
 // pipeline directly or name the images `mage images` wrote.
-func recipeSettings(c *config.Config) *images.Settings {
+func recipeSettings(c *config.Config) *recipes.Settings {
 	epoch, has, _ := c.Epoch() // validated by config.Load
-	return &images.Settings{
+	return &recipes.Settings{
 		Registry: c.ACIRegistry, ACIDir: c.ACIDir, OutDir: c.OutDir, BuildDir: c.BuildDir, CacheDir: c.CacheDir,
 		BinsDir: c.BinsDir, StoreDir: c.StoreDir, GoVersion: c.GoVersion, Epoch: epoch, HasEpoch: has, Jobs: c.Jobs,
 		Formats: c.ImageFormats, SigningKey: c.SigningKey,

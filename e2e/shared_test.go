@@ -15,7 +15,7 @@ import (
 	"github.com/rktbuild/rktbuild/internal/testenv"
 
 	"github.com/rktbuild/rktbuild/config"
-	"github.com/rktbuild/rktbuild/images"
+	"github.com/rktbuild/rktbuild/recipes"
 )
 
 // sharedRoot holds the work that several end-to-end tests share (one
@@ -105,7 +105,7 @@ func sharedImages(t *testing.T) *SharedImages {
 		}
 		imagesRes = &SharedImages{
 			Dir: dir, Env: env, Config: c,
-			Base: images.BaseFile(recipeSettings(c)), Builder: images.GoBuilderFile(recipeSettings(c)),
+			Base: recipes.BaseFile(recipeSettings(c)), Builder: recipes.GoBuilderFile(recipeSettings(c)),
 			PubKey: c.SigningKey + ".pub.asc",
 		}
 		fmt.Fprintf(os.Stderr, "e2e: shared images built in %s\n", took.Round(time.Second))

@@ -19,9 +19,9 @@ import (
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/format/oci"
-	"github.com/rktbuild/rktbuild/images"
 	"github.com/rktbuild/rktbuild/kernel"
 	"github.com/rktbuild/rktbuild/nspawn/static"
+	"github.com/rktbuild/rktbuild/recipes"
 	"github.com/rktbuild/rktbuild/registry/certs"
 	"github.com/rktbuild/rktbuild/registry/fetch"
 	"github.com/rktbuild/rktbuild/registry/publish"
@@ -191,9 +191,9 @@ func nspawnOptions(c *config.Config) static.Options {
 // recipes read: ACI_REGISTRY, S1B_ACI_DIR, S1B_OUT_DIR, S1B_BUILD_DIR,
 // CACHE_DIR, BINS_DIR, STORE_DIR, GO_VERSION, ROOTFS_*,
 // SOURCE_DATE_EPOCH, S1B_JOBS, IMAGE_FORMATS and SIGNING_KEY.
-func recipeSettings(c *config.Config) *images.Settings {
+func recipeSettings(c *config.Config) *recipes.Settings {
 	epoch, has, _ := c.Epoch() // validated when the configuration was loaded
-	return &images.Settings{
+	return &recipes.Settings{
 		Registry:   c.ACIRegistry,
 		ACIDir:     c.ACIDir,
 		OutDir:     c.OutDir,
@@ -280,8 +280,8 @@ func verifierFor(c *config.Config) sign.Verifier {
 
 // locatorFor finds images among recipe and stage1 outputs (S1B_ACI_DIR,
 // S1B_OUT_DIR) and the store (STORE_DIR).
-func locatorFor(c *config.Config) images.Locator {
-	return images.NewLocator(recipeSettings(c))
+func locatorFor(c *config.Config) recipes.Locator {
+	return recipes.NewLocator(recipeSettings(c))
 }
 
 // fetchNet is the network of fetch and trust: the system CAs plus

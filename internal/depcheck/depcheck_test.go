@@ -21,7 +21,7 @@ var layers = [][]string{
 	{"step", "host"},
 	{"format/*", "sign", "sbom"},
 	{"nspawn", "rootfs", "kernel", "rkt", "registry/*"},
-	{"nspawn/static", "stage1", "stage1/upstream", "image", "images"},
+	{"nspawn/static", "stage1", "stage1/upstream", "image", "recipes"},
 	{"bench"},
 	{"targets"},
 	// Programs: mage's entry point, commands, the programs stage1 ships
@@ -89,7 +89,7 @@ func TestViolations(t *testing.T) {
 	}{
 		{"clean", []pkg{g("targets", "config", "bench", "step"), g("bench", "config", "sign"), g("sign", "step", "internal/fsutil"), g("magefiles", "targets")}, nil},
 		{"domain imports config", []pkg{g("kernel", "config", "step")}, []string{"kernel -> config"}},
-		{"domain imports targets", []pkg{g("images", "targets")}, []string{"images -> targets"}},
+		{"domain imports targets", []pkg{g("recipes", "targets")}, []string{"recipes -> targets"}},
 		{"import upwards", []pkg{g("format/aci", "rootfs"), g("internal/fsutil", "step")}, []string{"format/aci -> rootfs", "internal/fsutil -> step"}},
 		{"forbidden same layer", []pkg{g("rootfs", "nspawn"), g("registry/fetch", "registry/store")}, []string{"rootfs -> nspawn"}},
 		{"unknown package", []pkg{g("newthing", "step")}, []string{"newthing: in no layer (add it to layers)"}},

@@ -1,4 +1,4 @@
-package images
+package recipes
 
 import (
 	"bytes"
@@ -296,7 +296,7 @@ func TestBaseRecipe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("..", "testdata", "images", "base.manifest.json")
+	golden := filepath.Join("..", "testdata", "recipes", "base.manifest.json")
 	testutil.Golden(t, golden, got)
 	if signer, err := verify(file); err != nil || !strings.Contains(signer, "test@example.test") {
 		t.Errorf("Verify = %q, %v", signer, err)
@@ -406,7 +406,7 @@ func TestGoBuilderManifest(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := aci.MarshalManifest(m)
-	golden := filepath.Join("..", "testdata", "images", "go-builder.manifest.json")
+	golden := filepath.Join("..", "testdata", "recipes", "go-builder.manifest.json")
 	testutil.Golden(t, golden, got)
 	if GoBuilderFile(c) != filepath.Join(tmp, "aci", "go-builder-go1.26.8-linux-amd64.aci") {
 		t.Errorf("GoBuilderFile = %s", GoBuilderFile(c))

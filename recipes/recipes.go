@@ -1,7 +1,9 @@
-// Package images holds rktbuild's image recipes and what works on the
+// Package recipes holds rktbuild's image recipes and their pipeline: the
+// set of recipes and the order they build in, and what works on the
 // images they make: the locator (Locator: files, recipe outputs, the
 // store), running (RunImage), repackaging and OCI export. Package image is
-// the builder one recipe uses. Recipes come one short Go file per
+// the builder one recipe uses (one image: write a tree as a signed ACI,
+// render and run it). Recipes come one short Go file per
 // image, built as an ordered set like the original numbered scripts
 // (00-base, 10-go-builder, ...). A recipe registers itself in an init
 // function; Resolve returns recipes plus what they depend on, in order.
@@ -23,7 +25,7 @@
 // Recipes read Settings, which the command layer maps from the
 // configuration (targets/options.go); Inputs, when set, adds what else the
 // image depends on.
-package images
+package recipes
 
 import (
 	"context"
@@ -81,7 +83,7 @@ func Register(r Recipe) {
 	mu.Lock()
 	defer mu.Unlock()
 	if _, dup := recipes[r.Name]; dup {
-		panic("images: duplicate recipe " + r.Name)
+		panic("recipes: duplicate recipe " + r.Name)
 	}
 	recipes[r.Name] = r
 }
@@ -276,6 +278,8 @@ func InputsOf(s *Settings, r Recipe) step.Inputs {
 	if in.Values == nil {
 		in.Values = map[string]string{}
 	}
+	// The key predates the package's rename (images -> recipes): kept, so
+	// that the rename rebuilds nothing.
 	in.Values["images.version"] = Version
 	in.Values["image.file"] = r.File(s)
 	// Recipe images carry no device nodes (image.Builder.Write): images
