@@ -26,6 +26,7 @@ import (
 	"github.com/rktbuild/rktbuild/recipes"
 	"github.com/rktbuild/rktbuild/sign"
 	"github.com/rktbuild/rktbuild/step"
+	"github.com/rktbuild/rktbuild/targets"
 )
 
 // Real commands from the module proxy, pinned.
@@ -84,7 +85,7 @@ func TestImagesRepoBuild(t *testing.T) {
 	}
 
 	// First run: builds whatever is not up to date, then the repos.
-	sts, res, err := recipes.BuildRepos(ctx, recipeSettings(c), modelSigner(c), modelVerifier(c), list, false)
+	sts, res, err := recipes.BuildRepos(ctx, targets.RecipeSettings(c), modelSigner(c), modelVerifier(c), list, false)
 	if err != nil {
 		t.Fatalf("first buildRepos: %v", err)
 	}
@@ -92,7 +93,7 @@ func TestImagesRepoBuild(t *testing.T) {
 	imgCheckStatuses(t, sts, "")
 	imgCheckResults(t, res, 2)
 
-	baseFile, builderFile := recipes.BaseFile(recipeSettings(c)), recipes.GoBuilderFile(recipeSettings(c))
+	baseFile, builderFile := recipes.BaseFile(targets.RecipeSettings(c)), recipes.GoBuilderFile(targets.RecipeSettings(c))
 	if want := filepath.Join(c.ACIDir, "debian-bookworm-linux-amd64.aci"); baseFile != want {
 		t.Errorf("base image file %s, want %s", baseFile, want)
 	}
@@ -122,7 +123,7 @@ func TestImagesRepoBuild(t *testing.T) {
 
 	// Second run: nothing is rebuilt, nothing is downloaded: the builds
 	// have no network at all, only the module cache.
-	sts, res, err = recipes.BuildRepos(ctx, recipeSettings(c), modelSigner(c), modelVerifier(c), list, true)
+	sts, res, err = recipes.BuildRepos(ctx, targets.RecipeSettings(c), modelSigner(c), modelVerifier(c), list, true)
 	if err != nil {
 		t.Fatalf("second (offline) buildRepos: %v", err)
 	}
@@ -142,7 +143,7 @@ func TestImagesRepoBuild(t *testing.T) {
 	if err := os.WriteFile(list, []byte(bad+"\n"+imgStringer+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, res, err = recipes.BuildRepos(ctx, recipeSettings(c), modelSigner(c), modelVerifier(c), list, true)
+	_, res, err = recipes.BuildRepos(ctx, targets.RecipeSettings(c), modelSigner(c), modelVerifier(c), list, true)
 	if err == nil || !strings.Contains(err.Error(), "1 of 2 repo builds failed: "+bad) {
 		t.Fatalf("buildRepos with a failing entry: err = %v", err)
 	}
@@ -227,7 +228,7 @@ func imgRunHey(t *testing.T, ctx context.Context, hey string) {
 
 func imgRunBase(t *testing.T, ctx context.Context, c *config.Config, file string) {
 	t.Helper()
-	r, runner, err := recipes.Prepare(ctx, recipeSettings(c), modelVerifier(c), file, false)
+	r, runner, err := recipes.Prepare(ctx, targets.RecipeSettings(c), modelVerifier(c), file, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +258,7 @@ func imgRunBase(t *testing.T, ctx context.Context, c *config.Config, file string
 		}
 	}
 	// The cached rendering is reused and was not changed by the run.
-	r2, _, err := recipes.Prepare(ctx, recipeSettings(c), modelVerifier(c), file, false)
+	r2, _, err := recipes.Prepare(ctx, targets.RecipeSettings(c), modelVerifier(c), file, false)
 	if err != nil || !r2.Reused {
 		t.Errorf("second Prepare: reused=%v, %v", r2 != nil && r2.Reused, err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/format/oci"
 	"github.com/rktbuild/rktbuild/recipes"
+	"github.com/rktbuild/rktbuild/targets"
 )
 
 // ociNeed returns the path of an OCI client tool; without it the test
@@ -167,8 +168,8 @@ func TestOCI(t *testing.T) {
 	ca, _ := os.ReadFile(filepath.Join(work, "certs", "ca.crt"))
 	os.WriteFile(filepath.Join(certDir, "ca.crt"), ca, 0o644)
 
-	baseRepo := host + "/" + oci.Repository(recipes.BaseName(recipeSettings(s.Config)))
-	builderRepo := host + "/" + oci.Repository(recipes.GoBuilderName(recipeSettings(s.Config)))
+	baseRepo := host + "/" + oci.Repository(recipes.BaseName(targets.RecipeSettings(s.Config)))
+	builderRepo := host + "/" + oci.Repository(recipes.GoBuilderName(targets.RecipeSettings(s.Config)))
 	_, baseDesc, err := oci.ReadLayout(oci.LayoutDir(s.Base), "")
 	if err != nil {
 		t.Fatal(err)

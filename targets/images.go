@@ -73,7 +73,7 @@ func Image(ctx context.Context, names string) error {
 
 func buildImageSet(ctx context.Context, names []string) error {
 	return run(ctx, "buildImages", func(ctx context.Context, c *config.Config) error {
-		sts, err := recipes.BuildSet(ctx, recipeSettings(c), signerFor(c), names)
+		sts, err := recipes.BuildSet(ctx, RecipeSettings(c), signerFor(c), names)
 		if len(sts) > 0 {
 			printStatus(ctx, sts)
 		}
@@ -107,7 +107,7 @@ func Run(ctx context.Context, imageRef string, args, exec, env, volume, mount *s
 		if err != nil {
 			return err
 		}
-		err = recipes.RunImage(ctx, recipeSettings(c), verifierFor(c), imageRef, a, insecure != nil && *insecure)
+		err = recipes.RunImage(ctx, RecipeSettings(c), verifierFor(c), imageRef, a, insecure != nil && *insecure)
 		if code := nspawn.ExitCode(err); err != nil && code > 0 {
 			return mg.Fatalf(code, "%s exited with status %d", imageRef, code)
 		}
@@ -138,7 +138,7 @@ func BuildRepos(ctx context.Context, file *string, offline *bool) error {
 		if deref(file) != "" {
 			list = *file
 		}
-		sts, _, err := recipes.BuildRepos(ctx, recipeSettings(c), signerFor(c), verifierFor(c), list, deref(offline))
+		sts, _, err := recipes.BuildRepos(ctx, RecipeSettings(c), signerFor(c), verifierFor(c), list, deref(offline))
 		if err != nil && len(sts) > 0 && sts[len(sts)-1].Err != nil {
 			printStatus(ctx, sts)
 		}

@@ -40,7 +40,7 @@ type Oci mg.Namespace
 // the same digests. A rkt stage1 image is refused: it is rkt-only.
 func (Oci) Export(ctx context.Context, image, out string, format *string) error {
 	return run(ctx, "oci:export", func(ctx context.Context, c *config.Config) error {
-		file, err := recipes.FindImage(recipeSettings(c), image)
+		file, err := recipes.FindImage(RecipeSettings(c), image)
 		if err != nil {
 			return err
 		}
@@ -66,7 +66,7 @@ func (Oci) Export(ctx context.Context, image, out string, format *string) error 
 // `mage images` writes it for every image; this target (re)writes one.
 func (Oci) Sbom(ctx context.Context, image string) error {
 	return run(ctx, "oci:sbom", func(ctx context.Context, c *config.Config) error {
-		file, err := recipes.FindImage(recipeSettings(c), image)
+		file, err := recipes.FindImage(RecipeSettings(c), image)
 		if err != nil {
 			return err
 		}

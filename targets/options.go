@@ -187,11 +187,13 @@ func nspawnOptions(c *config.Config) static.Options {
 
 // --- recipes ---
 
-// recipeSettings maps the configuration to the settings the image
+// RecipeSettings maps the configuration to the settings the image
 // recipes read: ACI_REGISTRY, S1B_ACI_DIR, S1B_OUT_DIR, S1B_BUILD_DIR,
 // CACHE_DIR, BINS_DIR, STORE_DIR, GO_VERSION, ROOTFS_*,
-// SOURCE_DATE_EPOCH, S1B_JOBS, IMAGE_FORMATS and SIGNING_KEY.
-func recipeSettings(c *config.Config) *recipes.Settings {
+// SOURCE_DATE_EPOCH, S1B_JOBS, IMAGE_FORMATS and SIGNING_KEY. It is
+// exported for programs and tests that call the recipe pipeline directly
+// (e2e); mage does not list it (a target takes no *config.Config).
+func RecipeSettings(c *config.Config) *recipes.Settings {
 	epoch, has, _ := c.Epoch() // validated when the configuration was loaded
 	return &recipes.Settings{
 		Registry:   c.ACIRegistry,
@@ -281,7 +283,7 @@ func verifierFor(c *config.Config) sign.Verifier {
 // locatorFor finds images among recipe and stage1 outputs (S1B_ACI_DIR,
 // S1B_OUT_DIR) and the store (STORE_DIR).
 func locatorFor(c *config.Config) recipes.Locator {
-	return recipes.NewLocator(recipeSettings(c))
+	return recipes.NewLocator(RecipeSettings(c))
 }
 
 // fetchNet is the network of fetch and trust: the system CAs plus
@@ -370,7 +372,7 @@ func serveOptions(ctx context.Context, c *config.Config, plain bool) (serve.Opti
 // benchOptions maps the configuration, BENCH_RUNS and ACI_BENCH_ROOTFS to
 // bench.Options.
 func benchOptions(c *config.Config) (bench.Options, error) {
-	o := bench.Options{BuildDir: c.BuildDir, Recipes: recipeSettings(c), KernelTools: kernelTools,
+	o := bench.Options{BuildDir: c.BuildDir, Recipes: RecipeSettings(c), KernelTools: kernelTools,
 		Rootfs: rootfsOptions(c), Verifier: verifierFor(c), AciRootfs: os.Getenv("ACI_BENCH_ROOTFS"),
 		Rkt: rkt.Options{WorkDir: filepath.Join(c.BuildDir, "rkt")}, RktTools: rktTools}
 	if v := os.Getenv("BENCH_RUNS"); v != "" {

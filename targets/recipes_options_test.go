@@ -40,7 +40,7 @@ func TestRecipeSettings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, want := recipeSettings(c), tt.want
+			got, want := RecipeSettings(c), tt.want
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("recipeSettings =\n%+v\nwant\n%+v", got, want)
 			}
