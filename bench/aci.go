@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -280,7 +279,7 @@ func makeTree(tmp string) error {
 				if src.maxFile > 0 && fi.Size() > src.maxFile {
 					return nil
 				}
-				if err := copyRegular(p, dst, fi.Mode().Perm()); err != nil {
+				if err := fsutil.CopyFile(p, dst, fi.Mode().Perm()); err != nil {
 					return nil
 				}
 				used += fi.Size()
@@ -309,22 +308,4 @@ func writeManifest(dir string) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "manifest"), b, 0o644)
-}
-
-func copyRegular(src, dst string, perm os.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, perm)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		os.Remove(dst)
-		return err
-	}
-	return out.Close()
 }

@@ -10,11 +10,17 @@ import (
 	"testing"
 )
 
+// maxTargetLines is the longest a target function may be: a target loads
+// the configuration (run), calls one package function and reports; logic
+// lives in packages that tests call directly.
+const maxTargetLines = 20
+
 // maxSynopsis is the longest first sentence `mage -l` may show, so that the
 // list stays readable in an 80-column terminal (name column included).
 const maxSynopsis = 70
 
-// TestTargetSynopsisLength checks what `mage -l` shows for every target of
+// TestTargetSynopsisLength checks that every target is thin (at most
+// maxTargetLines lines) and what `mage -l` shows for every target of
 // this package and of the repository's magefile: the doc comment's first
 // sentence, minus a leading target name (as mage trims it), at most
 // maxSynopsis characters. Details belong in the rest of the doc comment,
@@ -46,6 +52,9 @@ func TestTargetSynopsisLength(t *testing.T) {
 			}
 			checked++
 			name := fn.Name.Name
+			if n := fset.Position(fn.End()).Line - fset.Position(fn.Pos()).Line + 1; n > maxTargetLines {
+				t.Errorf("%s: target %s is %d lines (max %d): move its logic into a package function", fset.Position(fn.Pos()), name, n, maxTargetLines)
+			}
 			if fn.Doc == nil {
 				t.Errorf("%s: target %s has no doc comment", fset.Position(fn.Pos()), name)
 				continue
