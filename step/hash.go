@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -124,16 +123,10 @@ func (s *Session) hashRegular(path string, fi fs.FileInfo, store bool) (string, 
 		return e.Hash, nil
 	}
 	hc.Unlock()
-	f, err := os.Open(path)
+	sum, err := fsutil.HashFile(path)
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hashing %s: %w", path, err)
-	}
-	sum := hex.EncodeToString(h.Sum(nil))
 	if store {
 		hc.Lock()
 		hc.m[abs] = cacheEntry{Key: k, Hash: sum}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rktbuild/rktbuild/internal/fsutil"
+	"github.com/rktbuild/rktbuild/internal/testutil"
 )
 
 // useDir returns a context carrying a fresh session whose stamps live in
@@ -173,7 +174,7 @@ func TestCancelMidway(t *testing.T) {
 		}}
 	}
 	start := time.Now()
-	_, err := Do(ctx, mk(script, func(f io.Writer) io.Writer { return &cancelAfter{w: f, n: 4096, cancel: cancel} }))
+	_, err := Do(ctx, mk(script, func(f io.Writer) io.Writer { return &testutil.CancelAfter{W: f, N: 4096, Cancel: cancel} }))
 	if err == nil || !errors.Is(err, context.Canceled) {
 		t.Fatalf("want a cancellation error, got %v", err)
 	}
@@ -200,22 +201,6 @@ func TestCancelMidway(t *testing.T) {
 	if data, _ := os.ReadFile(out); string(data) != "done" {
 		t.Errorf("re-run output = %q", data)
 	}
-}
-
-// cancelAfter passes writes through and cancels once n bytes went by.
-type cancelAfter struct {
-	w      io.Writer
-	n      int
-	cancel context.CancelFunc
-}
-
-func (c *cancelAfter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n -= n
-	if c.n <= 0 {
-		c.cancel()
-	}
-	return n, err
 }
 
 func TestCommandErrorNamesStepAndTail(t *testing.T) {

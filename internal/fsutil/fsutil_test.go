@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rktbuild/rktbuild/internal/testutil"
 )
 
 // The helper process for TestSweepStale*: it creates a locked temporary
@@ -138,7 +140,7 @@ func TestWriteFileSweepsDeadRuns(t *testing.T) {
 func TestCtxReaderStopsMidCopy(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	src := CtxReader(ctx, zeroReader{})
-	w := &cancelAfter{w: &countWriter{}, n: 1 << 20, cancel: cancel}
+	w := &testutil.CancelAfter{W: &countWriter{}, N: 1 << 20, Cancel: cancel}
 	buf := make([]byte, 32<<10)
 	n, err := copyBufferN(w, src, buf, 1<<40)
 	if !errors.Is(err, context.Canceled) {
@@ -219,22 +221,6 @@ func TestReplaceDir(t *testing.T) {
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("leftovers: %v", entries)
 	}
-}
-
-// cancelAfter passes writes through and cancels once n bytes went by.
-type cancelAfter struct {
-	w      io.Writer
-	n      int
-	cancel context.CancelFunc
-}
-
-func (c *cancelAfter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n -= n
-	if c.n <= 0 {
-		c.cancel()
-	}
-	return n, err
 }
 
 func write(t *testing.T, p, s string) {

@@ -8,10 +8,12 @@ package testutil
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,4 +119,22 @@ func (b *SyncBuffer) Take() string {
 	s := b.buf.String()
 	b.buf.Reset()
 	return s
+}
+
+// CancelAfter passes writes through to W and calls Cancel once N bytes
+// went by: it stops an operation midway at a chosen point.
+type CancelAfter struct {
+	W      io.Writer
+	N      int
+	Cancel context.CancelFunc
+}
+
+// Write passes p through and counts it.
+func (c *CancelAfter) Write(p []byte) (int, error) {
+	n, err := c.W.Write(p)
+	c.N -= n
+	if c.N <= 0 {
+		c.Cancel()
+	}
+	return n, err
 }
