@@ -21,9 +21,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/host"
 	"github.com/rktbuild/rktbuild/kernel"
+	"github.com/rktbuild/rktbuild/recipes"
 	"github.com/rktbuild/rktbuild/rkt"
 	"github.com/rktbuild/rktbuild/rootfs"
 	"github.com/rktbuild/rktbuild/sign"
@@ -58,9 +58,9 @@ type Options struct {
 	NoRkt    bool
 	// Rootfs is the rootfs build bench rootfs repeats with each builder.
 	Rootfs rootfs.Options
-	// Config is the loaded configuration, for bench run (which prepares
-	// the base image as `mage run` does).
-	Config *config.Config
+	// Recipes are the image recipes' settings, for bench run (which
+	// prepares the base image as `mage run` does).
+	Recipes *recipes.Settings
 	// Verifier checks the base image's signature in bench run, as mage run does.
 	Verifier sign.Verifier
 	// Out receives the table; nil: os.Stdout.

@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/rktbuild/rktbuild/images"
 	"github.com/rktbuild/rktbuild/nspawn"
+	"github.com/rktbuild/rktbuild/recipes"
 	"github.com/rktbuild/rktbuild/step"
 )
 
@@ -15,13 +15,13 @@ import (
 // cost of rktbuild's rkt-style checks on every run. Medians of o.Runs
 // (default 5) runs each; it builds the base image first if needed.
 func RunImage(ctx context.Context, o Options) (Result, error) {
-	if o.Config == nil || o.Self == "" {
-		return Result{}, fmt.Errorf("bench run needs the configuration and the mage binary (run it as `mage bench run`)")
+	if o.Recipes == nil || o.Self == "" {
+		return Result{}, fmt.Errorf("bench run needs the recipe settings and the mage binary (run it as `mage bench run`)")
 	}
 	if err := (step.Cmd{Live: true}).Run(ctx, o.Self, "image", "base"); err != nil {
 		return Result{}, fmt.Errorf("bench run needs the base image: %w", err)
 	}
-	r, runner, err := images.Prepare(ctx, o.Config, o.Verifier, images.BaseFile(o.Config), false)
+	r, runner, err := recipes.Prepare(ctx, o.Recipes, o.Verifier, recipes.BaseFile(o.Recipes), false)
 	if err != nil {
 		return Result{}, err
 	}

@@ -22,10 +22,11 @@ import (
 
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/image"
-	"github.com/rktbuild/rktbuild/images"
 	"github.com/rktbuild/rktbuild/nspawn"
+	"github.com/rktbuild/rktbuild/recipes"
 	"github.com/rktbuild/rktbuild/sign"
 	"github.com/rktbuild/rktbuild/step"
+	"github.com/rktbuild/rktbuild/targets"
 )
 
 // Real commands from the module proxy, pinned.
@@ -84,7 +85,7 @@ func TestImagesRepoBuild(t *testing.T) {
 	}
 
 	// First run: builds whatever is not up to date, then the repos.
-	sts, res, err := images.BuildRepos(ctx, c, modelSigner(c), modelVerifier(c), list, false)
+	sts, res, err := recipes.BuildRepos(ctx, targets.RecipeSettings(c), modelSigner(c), modelVerifier(c), list, false)
 	if err != nil {
 		t.Fatalf("first buildRepos: %v", err)
 	}
@@ -92,7 +93,7 @@ func TestImagesRepoBuild(t *testing.T) {
 	imgCheckStatuses(t, sts, "")
 	imgCheckResults(t, res, 2)
 
-	baseFile, builderFile := images.BaseFile(c), images.GoBuilderFile(c)
+	baseFile, builderFile := recipes.BaseFile(targets.RecipeSettings(c)), recipes.GoBuilderFile(targets.RecipeSettings(c))
 	if want := filepath.Join(c.ACIDir, "debian-bookworm-linux-amd64.aci"); baseFile != want {
 		t.Errorf("base image file %s, want %s", baseFile, want)
 	}
@@ -112,8 +113,8 @@ func TestImagesRepoBuild(t *testing.T) {
 	}
 
 	// The binaries run on the host.
-	imgRunStringer(t, ctx, filepath.Join(images.BinDir(c.BinsDir, images.RepoEntry{Target: imgStringer}), "stringer"))
-	imgRunHey(t, ctx, filepath.Join(images.BinDir(c.BinsDir, images.RepoEntry{Target: imgHey}), "hey"))
+	imgRunStringer(t, ctx, filepath.Join(recipes.BinDir(c.BinsDir, recipes.RepoEntry{Target: imgStringer}), "stringer"))
+	imgRunHey(t, ctx, filepath.Join(recipes.BinDir(c.BinsDir, recipes.RepoEntry{Target: imgHey}), "hey"))
 
 	// `mage run`'s path on the base image: verify, render, run with a
 	// host volume; the app's exit code comes back.
@@ -122,7 +123,7 @@ func TestImagesRepoBuild(t *testing.T) {
 
 	// Second run: nothing is rebuilt, nothing is downloaded: the builds
 	// have no network at all, only the module cache.
-	sts, res, err = images.BuildRepos(ctx, c, modelSigner(c), modelVerifier(c), list, true)
+	sts, res, err = recipes.BuildRepos(ctx, targets.RecipeSettings(c), modelSigner(c), modelVerifier(c), list, true)
 	if err != nil {
 		t.Fatalf("second (offline) buildRepos: %v", err)
 	}
@@ -142,7 +143,7 @@ func TestImagesRepoBuild(t *testing.T) {
 	if err := os.WriteFile(list, []byte(bad+"\n"+imgStringer+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, res, err = images.BuildRepos(ctx, c, modelSigner(c), modelVerifier(c), list, true)
+	_, res, err = recipes.BuildRepos(ctx, targets.RecipeSettings(c), modelSigner(c), modelVerifier(c), list, true)
 	if err == nil || !strings.Contains(err.Error(), "1 of 2 repo builds failed: "+bad) {
 		t.Fatalf("buildRepos with a failing entry: err = %v", err)
 	}
@@ -156,7 +157,7 @@ func TestImagesRepoBuild(t *testing.T) {
 
 // imgCheckStatuses checks the rootfs + image rows; want "" accepts built
 // or up to date (a kept IMAGES_E2E_DIR).
-func imgCheckStatuses(t *testing.T, sts []images.Status, want string) {
+func imgCheckStatuses(t *testing.T, sts []recipes.Status, want string) {
 	t.Helper()
 	var got []string
 	for _, s := range sts {
@@ -170,7 +171,7 @@ func imgCheckStatuses(t *testing.T, sts []images.Status, want string) {
 	}
 }
 
-func imgCheckResults(t *testing.T, res []images.RepoResult, n int) {
+func imgCheckResults(t *testing.T, res []recipes.RepoResult, n int) {
 	t.Helper()
 	if len(res) != n {
 		t.Fatalf("%d results, want %d", len(res), n)
@@ -227,7 +228,7 @@ func imgRunHey(t *testing.T, ctx context.Context, hey string) {
 
 func imgRunBase(t *testing.T, ctx context.Context, c *config.Config, file string) {
 	t.Helper()
-	r, runner, err := images.Prepare(ctx, c, modelVerifier(c), file, false)
+	r, runner, err := recipes.Prepare(ctx, targets.RecipeSettings(c), modelVerifier(c), file, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,14 +251,14 @@ func imgRunBase(t *testing.T, ctx context.Context, c *config.Config, file string
 	if code := nspawn.ExitCode(err); code != 4 {
 		t.Fatalf("exit code %d (%v), want 4\n%s", code, err, buf.String())
 	}
-	for f, want := range map[string]string{"version": "12.", "path": images.BasePath, "pwd": "/"} {
+	for f, want := range map[string]string{"version": "12.", "path": recipes.BasePath, "pwd": "/"} {
 		b, err := os.ReadFile(filepath.Join(vol, f))
 		if err != nil || !strings.HasPrefix(string(b), want) {
 			t.Errorf("/out/%s = %q, %v; want prefix %q", f, b, err, want)
 		}
 	}
 	// The cached rendering is reused and was not changed by the run.
-	r2, _, err := images.Prepare(ctx, c, modelVerifier(c), file, false)
+	r2, _, err := recipes.Prepare(ctx, targets.RecipeSettings(c), modelVerifier(c), file, false)
 	if err != nil || !r2.Reused {
 		t.Errorf("second Prepare: reused=%v, %v", r2 != nil && r2.Reused, err)
 	}

@@ -13,8 +13,9 @@ import (
 
 	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/format/oci"
-	"github.com/rktbuild/rktbuild/images"
+	"github.com/rktbuild/rktbuild/recipes"
 	"github.com/rktbuild/rktbuild/step"
+	"github.com/rktbuild/rktbuild/targets"
 )
 
 // TestOCIAndRktFromOneServer: one `mage publish` + `mage serve` of the
@@ -74,7 +75,7 @@ func TestOCIAndRktFromOneServer(t *testing.T) {
 	os.WriteFile(filepath.Join(certDir, "ca.crt"), ca, 0o644)
 	policy, _ := ociPolicy(t, work, host, img.PubKey)
 	podEnv := ociPodmanEnv(t, work)
-	ref := host + "/" + oci.Repository(images.BaseName(img.Config)) + ":latest"
+	ref := host + "/" + oci.Repository(recipes.BaseName(targets.RecipeSettings(img.Config))) + ":latest"
 	pull := step.Command(ctx, "nsenter", "-t", fmt.Sprint(reg.pid), "-n", "-m", "--",
 		"podman", "pull", "--cert-dir", certDir, "--signature-policy", policy, "docker://"+ref)
 	pull.Env = append(os.Environ(), podEnv...)

@@ -22,7 +22,8 @@ import (
 
 	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/format/oci"
-	"github.com/rktbuild/rktbuild/images"
+	"github.com/rktbuild/rktbuild/recipes"
+	"github.com/rktbuild/rktbuild/targets"
 )
 
 // ociNeed returns the path of an OCI client tool; without it the test
@@ -131,7 +132,7 @@ func TestOCI(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(oci.LayoutDir(f), "oci-layout")); err != nil {
 			t.Fatalf("no OCI layout beside %s: %v\n%s", f, err, lastLines(out, 30))
 		}
-		if _, err := os.Stat(images.SBOMFile(f)); err != nil {
+		if _, err := os.Stat(recipes.SBOMFile(f)); err != nil {
 			t.Fatalf("no SBOM beside %s: %v", f, err)
 		}
 	}
@@ -167,8 +168,8 @@ func TestOCI(t *testing.T) {
 	ca, _ := os.ReadFile(filepath.Join(work, "certs", "ca.crt"))
 	os.WriteFile(filepath.Join(certDir, "ca.crt"), ca, 0o644)
 
-	baseRepo := host + "/" + oci.Repository(images.BaseName(s.Config))
-	builderRepo := host + "/" + oci.Repository(images.GoBuilderName(s.Config))
+	baseRepo := host + "/" + oci.Repository(recipes.BaseName(targets.RecipeSettings(s.Config)))
+	builderRepo := host + "/" + oci.Repository(recipes.GoBuilderName(targets.RecipeSettings(s.Config)))
 	_, baseDesc, err := oci.ReadLayout(oci.LayoutDir(s.Base), "")
 	if err != nil {
 		t.Fatal(err)
@@ -267,7 +268,7 @@ func ociCheckSBOMs(t *testing.T, s *SharedImages) {
 		Comment         string `json:"comment"`
 	}
 	read := func(f string) []pkg {
-		b, err := os.ReadFile(images.SBOMFile(f))
+		b, err := os.ReadFile(recipes.SBOMFile(f))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -276,7 +277,7 @@ func ociCheckSBOMs(t *testing.T, s *SharedImages) {
 			Packages    []pkg  `json:"packages"`
 		}
 		if err := json.Unmarshal(b, &doc); err != nil || doc.SPDXVersion != "SPDX-2.3" {
-			t.Fatalf("%s: %v (version %q)", images.SBOMFile(f), err, doc.SPDXVersion)
+			t.Fatalf("%s: %v (version %q)", recipes.SBOMFile(f), err, doc.SPDXVersion)
 		}
 		return doc.Packages
 	}

@@ -21,7 +21,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/rktbuild/rktbuild/format/aci"
-	"github.com/rktbuild/rktbuild/images"
+	"github.com/rktbuild/rktbuild/recipes"
 	"github.com/rktbuild/rktbuild/registry/certs"
 	"github.com/rktbuild/rktbuild/rkt"
 	"github.com/rktbuild/rktbuild/step"
@@ -201,14 +201,14 @@ func TestRktGoBuilderRepo(t *testing.T) {
 		"--volume", "target,kind=host,source=" + target,
 		"--mount", "volume=target,target=/go/bin",
 	}
-	for _, kv := range images.HostEnv() {
+	for _, kv := range recipes.HostEnv() {
 		args = append(args, "--set-env="+kv)
 	}
-	if ca := images.HostCAFile(); ca != "" {
+	if ca := recipes.HostCAFile(); ca != "" {
 		args = append(args,
 			"--volume", "hostca,kind=host,source="+ca+",readOnly=true",
-			"--mount", "volume=hostca,target="+images.HostCAPath,
-			"--set-env=SSL_CERT_FILE="+images.HostCAPath, "--set-env=GIT_SSL_CAINFO="+images.HostCAPath)
+			"--mount", "volume=hostca,target="+recipes.HostCAPath,
+			"--set-env=SSL_CERT_FILE="+recipes.HostCAPath, "--set-env=GIT_SSL_CAINFO="+recipes.HostCAPath)
 	}
 	args = append(args, img.Builder, "--", repo)
 	r := rktRun(t, ctx, s, args...)

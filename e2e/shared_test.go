@@ -15,7 +15,8 @@ import (
 	"github.com/rktbuild/rktbuild/internal/testenv"
 
 	"github.com/rktbuild/rktbuild/config"
-	"github.com/rktbuild/rktbuild/images"
+	"github.com/rktbuild/rktbuild/recipes"
+	"github.com/rktbuild/rktbuild/targets"
 )
 
 // sharedRoot holds the work that several end-to-end tests share (one
@@ -105,7 +106,7 @@ func sharedImages(t *testing.T) *SharedImages {
 		}
 		imagesRes = &SharedImages{
 			Dir: dir, Env: env, Config: c,
-			Base: images.BaseFile(c), Builder: images.GoBuilderFile(c),
+			Base: recipes.BaseFile(targets.RecipeSettings(c)), Builder: recipes.GoBuilderFile(targets.RecipeSettings(c)),
 			PubKey: c.SigningKey + ".pub.asc",
 		}
 		fmt.Fprintf(os.Stderr, "e2e: shared images built in %s\n", took.Round(time.Second))

@@ -9,8 +9,8 @@ import (
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/host"
 	"github.com/rktbuild/rktbuild/image"
-	"github.com/rktbuild/rktbuild/images"
 	"github.com/rktbuild/rktbuild/nspawn"
+	"github.com/rktbuild/rktbuild/recipes"
 	"github.com/rktbuild/rktbuild/rootfs"
 	"github.com/rktbuild/rktbuild/step"
 )
@@ -34,7 +34,7 @@ var (
 // S1B_BUILD_DIR, CACHE_DIR. Needs root and debootstrap.
 func Rootfs(ctx context.Context) error {
 	return run(ctx, "rootfs", func(ctx context.Context, c *config.Config) error {
-		o := images.RootfsOptions(c)
+		o := rootfsOptions(c)
 		res, err := rootfs.Build(ctx, o)
 		if err == nil && !res.Ran {
 			step.Donef(ctx, "rootfs %s: %s", o.Dir, res.Reason)
@@ -73,7 +73,7 @@ func Image(ctx context.Context, names string) error {
 
 func buildImageSet(ctx context.Context, names []string) error {
 	return run(ctx, "buildImages", func(ctx context.Context, c *config.Config) error {
-		sts, err := images.BuildSet(ctx, c, signerFor(c), names)
+		sts, err := recipes.BuildSet(ctx, RecipeSettings(c), signerFor(c), names)
 		if len(sts) > 0 {
 			printStatus(ctx, sts)
 		}
@@ -107,7 +107,7 @@ func Run(ctx context.Context, imageRef string, args, exec, env, volume, mount *s
 		if err != nil {
 			return err
 		}
-		err = images.RunImage(ctx, c, verifierFor(c), imageRef, a, insecure != nil && *insecure)
+		err = recipes.RunImage(ctx, RecipeSettings(c), verifierFor(c), imageRef, a, insecure != nil && *insecure)
 		if code := nspawn.ExitCode(err); err != nil && code > 0 {
 			return mg.Fatalf(code, "%s exited with status %d", imageRef, code)
 		}
@@ -138,7 +138,7 @@ func BuildRepos(ctx context.Context, file *string, offline *bool) error {
 		if deref(file) != "" {
 			list = *file
 		}
-		sts, _, err := images.BuildRepos(ctx, c, signerFor(c), verifierFor(c), list, deref(offline))
+		sts, _, err := recipes.BuildRepos(ctx, RecipeSettings(c), signerFor(c), verifierFor(c), list, deref(offline))
 		if err != nil && len(sts) > 0 && sts[len(sts)-1].Err != nil {
 			printStatus(ctx, sts)
 		}
@@ -147,9 +147,9 @@ func BuildRepos(ctx context.Context, file *string, offline *bool) error {
 }
 
 // printStatus prints the status table of image builds.
-func printStatus(ctx context.Context, sts []images.Status) {
+func printStatus(ctx context.Context, sts []recipes.Status) {
 	var b strings.Builder
-	images.WriteStatus(&b, sts)
+	recipes.WriteStatus(&b, sts)
 	step.Printf(ctx, "%s", b.String())
 }
 

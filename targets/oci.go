@@ -8,7 +8,7 @@ import (
 	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/format/oci"
 	"github.com/rktbuild/rktbuild/host"
-	"github.com/rktbuild/rktbuild/images"
+	"github.com/rktbuild/rktbuild/recipes"
 	"github.com/rktbuild/rktbuild/sbom"
 	"github.com/rktbuild/rktbuild/step"
 )
@@ -40,7 +40,7 @@ type Oci mg.Namespace
 // the same digests. A rkt stage1 image is refused: it is rkt-only.
 func (Oci) Export(ctx context.Context, image, out string, format *string) error {
 	return run(ctx, "oci:export", func(ctx context.Context, c *config.Config) error {
-		file, err := images.FindImage(c, image)
+		file, err := recipes.FindImage(RecipeSettings(c), image)
 		if err != nil {
 			return err
 		}
@@ -48,7 +48,7 @@ func (Oci) Export(ctx context.Context, image, out string, format *string) error 
 		if err != nil {
 			return err
 		}
-		msg, err := images.ExportOCI(ctx, file, out, deref(format), epoch, has)
+		msg, err := recipes.ExportOCI(ctx, file, out, deref(format), epoch, has)
 		if err == nil {
 			step.Summaryf(ctx, "%s", msg)
 		}
@@ -66,7 +66,7 @@ func (Oci) Export(ctx context.Context, image, out string, format *string) error 
 // `mage images` writes it for every image; this target (re)writes one.
 func (Oci) Sbom(ctx context.Context, image string) error {
 	return run(ctx, "oci:sbom", func(ctx context.Context, c *config.Config) error {
-		file, err := images.FindImage(c, image)
+		file, err := recipes.FindImage(RecipeSettings(c), image)
 		if err != nil {
 			return err
 		}
@@ -74,9 +74,9 @@ func (Oci) Sbom(ctx context.Context, image string) error {
 		if err != nil {
 			return err
 		}
-		n, err := sbom.WriteFile(ctx, file, images.SBOMFile(file), epoch, has)
+		n, err := sbom.WriteFile(ctx, file, recipes.SBOMFile(file), epoch, has)
 		if err == nil {
-			step.Summaryf(ctx, "wrote %s (%d packages)", images.SBOMFile(file), n)
+			step.Summaryf(ctx, "wrote %s (%d packages)", recipes.SBOMFile(file), n)
 		}
 		return err
 	})
@@ -91,7 +91,7 @@ func (Oci) Sbom(ctx context.Context, image string) error {
 // would, umoci stat walks its config and layer; either failing fails.
 func (Oci) Validate(ctx context.Context, dir string, tag *string) error {
 	return run(ctx, "oci:validate", func(ctx context.Context, c *config.Config) error {
-		msg, err := images.ValidateOCI(ctx, dir, deref(tag))
+		msg, err := recipes.ValidateOCI(ctx, dir, deref(tag))
 		if err == nil {
 			step.Summaryf(ctx, "%s", msg)
 		}

@@ -19,9 +19,9 @@ import (
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/format/oci"
-	"github.com/rktbuild/rktbuild/images"
 	"github.com/rktbuild/rktbuild/kernel"
 	"github.com/rktbuild/rktbuild/nspawn/static"
+	"github.com/rktbuild/rktbuild/recipes"
 	"github.com/rktbuild/rktbuild/registry/certs"
 	"github.com/rktbuild/rktbuild/registry/fetch"
 	"github.com/rktbuild/rktbuild/registry/publish"
@@ -185,6 +185,55 @@ func nspawnOptions(c *config.Config) static.Options {
 
 // --- end engine ---
 
+// --- recipes ---
+
+// RecipeSettings maps the configuration to the settings the image
+// recipes read: ACI_REGISTRY, S1B_ACI_DIR, S1B_OUT_DIR, S1B_BUILD_DIR,
+// CACHE_DIR, BINS_DIR, STORE_DIR, GO_VERSION, ROOTFS_*,
+// SOURCE_DATE_EPOCH, S1B_JOBS, IMAGE_FORMATS and SIGNING_KEY. It is
+// exported for programs and tests that call the recipe pipeline directly
+// (e2e); mage does not list it (a target takes no *config.Config).
+func RecipeSettings(c *config.Config) *recipes.Settings {
+	epoch, has, _ := c.Epoch() // validated when the configuration was loaded
+	return &recipes.Settings{
+		Registry:   c.ACIRegistry,
+		ACIDir:     c.ACIDir,
+		OutDir:     c.OutDir,
+		BuildDir:   c.BuildDir,
+		CacheDir:   c.CacheDir,
+		BinsDir:    c.BinsDir,
+		StoreDir:   c.StoreDir,
+		GoVersion:  c.GoVersion,
+		Rootfs:     rootfsOptions(c),
+		Epoch:      epoch,
+		HasEpoch:   has,
+		Jobs:       c.Jobs,
+		Formats:    c.ImageFormats,
+		SigningKey: c.SigningKey,
+	}
+}
+
+// rootfsOptions maps the ROOTFS_* keys to rootfs.Options, building into
+// <S1B_BUILD_DIR>/rootfs/<suite>-<arch> with the .debs cached in
+// <CACHE_DIR>/debs/<suite>-<arch>.
+func rootfsOptions(c *config.Config) rootfs.Options {
+	return rootfs.Options{
+		Suite:      c.RootfsSuite,
+		Mirror:     c.RootfsMirror,
+		Keyring:    c.RootfsKeyring,
+		Variant:    c.RootfsVariant,
+		Components: c.RootfsComponents,
+		Packages:   c.RootfsPackages,
+		Overlay:    c.RootfsOverlay,
+		Arch:       c.RootfsArch,
+		Builder:    c.RootfsBuilder,
+		Dir:        filepath.Join(c.BuildDir, "rootfs", c.RootfsSuite+"-"+c.RootfsArch),
+		CacheDir:   filepath.Join(c.CacheDir, "debs", c.RootfsSuite+"-"+c.RootfsArch),
+	}
+}
+
+// --- end recipes ---
+
 // --- model (signing, verification, image location) ---
 
 // signerFor is the one signer of the configured key: SIGNING_KEY, its
@@ -233,8 +282,8 @@ func verifierFor(c *config.Config) sign.Verifier {
 
 // locatorFor finds images among recipe and stage1 outputs (S1B_ACI_DIR,
 // S1B_OUT_DIR) and the store (STORE_DIR).
-func locatorFor(c *config.Config) images.Locator {
-	return images.NewLocator(c)
+func locatorFor(c *config.Config) recipes.Locator {
+	return recipes.NewLocator(RecipeSettings(c))
 }
 
 // fetchNet is the network of fetch and trust: the system CAs plus
@@ -323,8 +372,8 @@ func serveOptions(ctx context.Context, c *config.Config, plain bool) (serve.Opti
 // benchOptions maps the configuration, BENCH_RUNS and ACI_BENCH_ROOTFS to
 // bench.Options.
 func benchOptions(c *config.Config) (bench.Options, error) {
-	o := bench.Options{BuildDir: c.BuildDir, Config: c, KernelTools: kernelTools,
-		Rootfs: images.RootfsOptions(c), Verifier: verifierFor(c), AciRootfs: os.Getenv("ACI_BENCH_ROOTFS"),
+	o := bench.Options{BuildDir: c.BuildDir, Recipes: RecipeSettings(c), KernelTools: kernelTools,
+		Rootfs: rootfsOptions(c), Verifier: verifierFor(c), AciRootfs: os.Getenv("ACI_BENCH_ROOTFS"),
 		Rkt: rkt.Options{WorkDir: filepath.Join(c.BuildDir, "rkt")}, RktTools: rktTools}
 	if v := os.Getenv("BENCH_RUNS"); v != "" {
 		n, err := strconv.Atoi(v)

@@ -12,7 +12,7 @@ import (
 	"github.com/magefile/mage/mg"
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/format/aci"
-	"github.com/rktbuild/rktbuild/images"
+	"github.com/rktbuild/rktbuild/recipes"
 	"github.com/rktbuild/rktbuild/registry/certs"
 	"github.com/rktbuild/rktbuild/registry/fetch"
 	"github.com/rktbuild/rktbuild/registry/publish"
@@ -83,7 +83,7 @@ func Repackage(ctx context.Context, src, name string, labels *string) error {
 		if err != nil {
 			return err
 		}
-		out, id, err := images.Repackage(ctx, images.RepackageOptions{Src: src, Name: name, Labels: l,
+		out, id, err := recipes.Repackage(ctx, recipes.RepackageOptions{Src: src, Name: name, Labels: l,
 			Locator: locatorFor(c), OutDir: c.ACIDir, TempDir: c.BuildDir, Signer: signerFor(c)})
 		if err != nil {
 			return err

@@ -1,4 +1,4 @@
-package images
+package recipes
 
 import (
 	"bytes"
@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/internal/testutil"
+	"github.com/rktbuild/rktbuild/rootfs"
 	"github.com/rktbuild/rktbuild/sign"
 	"github.com/rktbuild/rktbuild/step"
 )
@@ -230,20 +230,16 @@ func TestOSVersionAndArch(t *testing.T) {
 	}
 }
 
-func testConfig(t *testing.T, tmp string, extra map[string]string) *config.Config {
-	env := map[string]string{
-		"ROOTFS_SUITE": "bookworm", "S1B_BUILD_DIR": filepath.Join(tmp, "build"), "S1B_ACI_DIR": filepath.Join(tmp, "aci"),
-		"CACHE_DIR": filepath.Join(tmp, "cache"), "SIGNING_KEY": filepath.Join(tmp, "keys", "k"), "TRUST_DIR": filepath.Join(tmp, "trust"),
-		"SOURCE_DATE_EPOCH": "1700000000", "ACI_REGISTRY": "aci.example.test",
+// testSettings are recipe settings under tmp: bookworm on amd64, a fixed
+// SOURCE_DATE_EPOCH, images named aci.example.test/...; goVersion may be "".
+func testSettings(tmp, goVersion string) *Settings {
+	return &Settings{
+		Registry: "aci.example.test", ACIDir: filepath.Join(tmp, "aci"), BuildDir: filepath.Join(tmp, "build"),
+		CacheDir: filepath.Join(tmp, "cache"), SigningKey: filepath.Join(tmp, "keys", "k"), GoVersion: goVersion,
+		Epoch: 1700000000, HasEpoch: true, Formats: []string{"aci"}, Jobs: 1,
+		Rootfs: rootfs.Options{Suite: "bookworm", Arch: "amd64", Dir: filepath.Join(tmp, "build", "rootfs", "bookworm-amd64"),
+			CacheDir: filepath.Join(tmp, "cache", "debs", "bookworm-amd64")},
 	}
-	for k, v := range extra {
-		env[k] = v
-	}
-	c, err := config.Load(config.Options{Dir: tmp, LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 // TestBaseRecipe builds the base image from a tiny rootfs (no debootstrap,
@@ -252,12 +248,12 @@ func testConfig(t *testing.T, tmp string, extra map[string]string) *config.Confi
 // second build is a no-op.
 func TestBaseRecipe(t *testing.T) {
 	tmp := t.TempDir()
-	c := testConfig(t, tmp, nil)
+	c := testSettings(tmp, "")
 	ctx := step.WithStampDir(context.Background(), filepath.Join(tmp, "stamps"))
 	if _, err := sign.GenKey(c.SigningKey, sign.Identity{Name: "test", Comment: "images test", Email: "test@example.test"}, 2048, nil); err != nil {
 		t.Fatal(err)
 	}
-	root := RootfsOptions(c).Dir
+	root := c.Rootfs.Dir
 	for f, data := range map[string]string{
 		"etc/os-release":                   "VERSION_ID=\"12\"\n",
 		"var/lib/apt/lists/x_InRelease":    "lists",
@@ -270,9 +266,9 @@ func TestBaseRecipe(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	e := &Env{Config: c, Signer: sign.NewSigner(sign.SignerOptions{Base: c.SigningKey}), RootfsDir: root}
+	e := &Env{Settings: c, Signer: sign.NewSigner(sign.SignerOptions{Base: c.SigningKey}), RootfsDir: root}
 	// The policy `mage run` applies: the trust store, else this machine's key.
-	own := sign.Verifier{Trust: sign.TrustStore{Dir: c.TrustDir}, Keys: []string{c.SigningKey + sign.PublicKeySuffix}}
+	own := sign.Verifier{Trust: sign.TrustStore{Dir: filepath.Join(tmp, "trust")}, Keys: []string{c.SigningKey + sign.PublicKeySuffix}}
 	verify := func(file string) (string, error) {
 		m, err := aci.ReadManifest(file)
 		if err != nil {
@@ -300,7 +296,7 @@ func TestBaseRecipe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("..", "testdata", "images", "base.manifest.json")
+	golden := filepath.Join("..", "testdata", "recipes", "base.manifest.json")
 	testutil.Golden(t, golden, got)
 	if signer, err := verify(file); err != nil || !strings.Contains(signer, "test@example.test") {
 		t.Errorf("Verify = %q, %v", signer, err)
@@ -308,7 +304,7 @@ func TestBaseRecipe(t *testing.T) {
 	if err := aci.Validate(file); err != nil {
 		t.Error(err)
 	}
-	r, err := rendered(t, c, file)
+	r, err := rendered(t, file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,7 +355,7 @@ func must(b []byte, err error) []byte {
 	return b
 }
 
-func rendered(t *testing.T, c *config.Config, file string) (string, error) {
+func rendered(t *testing.T, file string) (string, error) {
 	t.Helper()
 	d := filepath.Join(t.TempDir(), "x")
 	if err := aci.Extract(context.Background(), file, d); err != nil {
@@ -373,15 +369,15 @@ func rendered(t *testing.T, c *config.Config, file string) (string, error) {
 // against the golden file.
 func TestGoBuilderManifest(t *testing.T) {
 	tmp := t.TempDir()
-	c := testConfig(t, tmp, map[string]string{"GO_VERSION": "1.26.8"})
+	c := testSettings(tmp, "1.26.8")
 	ctx := step.WithStampDir(context.Background(), filepath.Join(tmp, "stamps"))
 	if _, err := sign.GenKey(c.SigningKey, sign.Identity{Name: "test", Comment: "images test", Email: "test@example.test"}, 2048, nil); err != nil {
 		t.Fatal(err)
 	}
-	root := RootfsOptions(c).Dir
+	root := c.Rootfs.Dir
 	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
 	os.WriteFile(filepath.Join(root, "etc/os-release"), []byte("VERSION_ID=\"12\"\n"), 0o644)
-	e := &Env{Config: c, Signer: sign.NewSigner(sign.SignerOptions{Base: c.SigningKey}), RootfsDir: root}
+	e := &Env{Settings: c, Signer: sign.NewSigner(sign.SignerOptions{Base: c.SigningKey}), RootfsDir: root}
 	list, _ := Resolve([]string{"base"})
 	if _, err := Build(ctx, e, list); err != nil {
 		t.Fatal(err)
@@ -410,7 +406,7 @@ func TestGoBuilderManifest(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := aci.MarshalManifest(m)
-	golden := filepath.Join("..", "testdata", "images", "go-builder.manifest.json")
+	golden := filepath.Join("..", "testdata", "recipes", "go-builder.manifest.json")
 	testutil.Golden(t, golden, got)
 	if GoBuilderFile(c) != filepath.Join(tmp, "aci", "go-builder-go1.26.8-linux-amd64.aci") {
 		t.Errorf("GoBuilderFile = %s", GoBuilderFile(c))

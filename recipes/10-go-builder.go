@@ -1,4 +1,4 @@
-package images
+package recipes
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/image"
 	"github.com/rktbuild/rktbuild/scripts"
 	"github.com/rktbuild/rktbuild/step"
@@ -20,15 +19,15 @@ var GoBuilderPackages = []string{"ca-certificates", "git", "gcc", "libc6-dev", "
 const GoBuilderPath = "/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:" + BasePath
 
 // GoBuilderName is the Go builder's image name.
-func GoBuilderName(c *config.Config) string { return c.ACIRegistry + "/go-builder" }
+func GoBuilderName(s *Settings) string { return s.Registry + "/go-builder" }
 
 // GoBuilderFile is <S1B_ACI_DIR>/go-builder-go<GO_VERSION>-linux-<arch>.aci.
-func GoBuilderFile(c *config.Config) string {
-	return filepath.Join(c.ACIDir, "go-builder-go"+c.GoVersion+"-linux-"+AppcArch(c.RootfsArch)+".aci")
+func GoBuilderFile(s *Settings) string {
+	return filepath.Join(s.ACIDir, "go-builder-go"+s.GoVersion+"-linux-"+AppcArch(s.Rootfs.Arch)+".aci")
 }
 
 // ToolchainCache is the module cache the Go toolchains are fetched into.
-func ToolchainCache(c *config.Config) string { return filepath.Join(c.CacheDir, "go-toolchains") }
+func ToolchainCache(s *Settings) string { return filepath.Join(s.CacheDir, "go-toolchains") }
 
 func init() {
 	Register(Recipe{
@@ -36,23 +35,23 @@ func init() {
 		Name:  "go-builder",
 		Deps:  []string{"base"},
 		File:  GoBuilderFile,
-		Inputs: func(c *config.Config) step.Inputs {
+		Inputs: func(s *Settings) step.Inputs {
 			return step.Inputs{Values: map[string]string{
-				"name":       GoBuilderName(c),
-				"go":         c.GoVersion,
+				"name":       GoBuilderName(s),
+				"go":         s.GoVersion,
 				"packages":   strings.Join(GoBuilderPackages, " "),
 				"entrypoint": string(scripts.GoBuildEntrypoint),
-				"epoch":      c.SourceDateEpoch,
+				"epoch":      s.epochValue(),
 			}}
 		},
 		Build: func(ctx context.Context, e *Env, out string) error {
-			c := e.Config
-			tc, err := FetchToolchain(ctx, c.GoVersion, c.RootfsArch, ToolchainCache(c))
+			s := e.Settings
+			tc, err := FetchToolchain(ctx, s.GoVersion, s.Rootfs.Arch, ToolchainCache(s))
 			if err != nil {
 				return err
 			}
 			step.Summaryf(ctx, "Go toolchain %s verified (%s)", tc.Version, tc.Sum)
-			b, err := e.FromImage(ctx, "base", GoBuilderName(c))
+			b, err := e.FromImage(ctx, "base", GoBuilderName(s))
 			if err != nil {
 				return err
 			}
@@ -66,7 +65,7 @@ func init() {
 					return err
 				}
 			}
-			configureGoBuilder(b, c, tc.Sum)
+			configureGoBuilder(b, s, tc.Sum)
 			// The toolchain must run inside the image.
 			if err := b.Run(ctx, "/usr/local/go/bin/go", "version"); err != nil {
 				return fmt.Errorf("the Go toolchain does not run inside the image: %w", err)
@@ -78,7 +77,7 @@ func init() {
 
 // configureGoBuilder lays out the Go builder's directories, entrypoint and
 // manifest (everything but the toolchain and packages).
-func configureGoBuilder(b *image.Builder, c *config.Config, toolchainSum string) {
+func configureGoBuilder(b *image.Builder, s *Settings, toolchainSum string) {
 	b.Mkdir("/go/bin", "/go/src", "/go/pkg", "/build")
 	b.WriteFile("/entrypoint.sh", scripts.GoBuildEntrypoint, 0o755)
 	b.SetExec("/entrypoint.sh")
@@ -90,7 +89,7 @@ func configureGoBuilder(b *image.Builder, c *config.Config, toolchainSum string)
 	b.SetGroup("0")
 	b.AddMountPoint("target", "/go/bin", false)
 	b.SetLabel("os", "linux")
-	b.SetLabel("arch", AppcArch(c.RootfsArch))
-	b.SetLabel("version", c.GoVersion)
+	b.SetLabel("arch", AppcArch(s.Rootfs.Arch))
+	b.SetLabel("version", s.GoVersion)
 	b.SetAnnotation("rktbuild.io/go-toolchain-sum", toolchainSum)
 }

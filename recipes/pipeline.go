@@ -1,4 +1,4 @@
-package images
+package recipes
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/image"
 	"github.com/rktbuild/rktbuild/internal/say"
@@ -25,7 +24,7 @@ import (
 // recipes and what they depend on, in order (all recipes when names is
 // empty). The statuses include a "rootfs" row first when the rootfs was
 // considered.
-func BuildSet(ctx context.Context, c *config.Config, signer *sign.Signer, names []string) ([]Status, error) {
+func BuildSet(ctx context.Context, s *Settings, signer *sign.Signer, names []string) ([]Status, error) {
 	list, err := Resolve(names)
 	if err != nil {
 		return nil, err
@@ -35,7 +34,7 @@ func BuildSet(ctx context.Context, c *config.Config, signer *sign.Signer, names 
 		if !r.NeedsRootfs {
 			continue
 		}
-		o := RootfsOptions(c)
+		o := s.Rootfs
 		start := time.Now()
 		res, err := rootfs.Build(ctx, o)
 		st := Status{Recipe: Recipe{Name: "rootfs", Order: -1}, File: o.Dir, Reason: res.Reason, Duration: time.Since(start)}
@@ -44,7 +43,7 @@ func BuildSet(ctx context.Context, c *config.Config, signer *sign.Signer, names 
 			st.Result, st.Err = "failed", err
 			out = append(out, st)
 			for _, r := range list {
-				out = append(out, Status{Recipe: r, File: r.File(c), Result: "skipped"})
+				out = append(out, Status{Recipe: r, File: r.File(s), Result: "skipped"})
 			}
 			return out, err
 		case res.Ran:
@@ -57,7 +56,7 @@ func BuildSet(ctx context.Context, c *config.Config, signer *sign.Signer, names 
 		out = append(out, st)
 		break
 	}
-	e, err := NewEnv(c, signer)
+	e, err := NewEnv(s, signer)
 	if err != nil {
 		return out, err
 	}
@@ -80,12 +79,12 @@ func WriteStatus(w io.Writer, sts []Status) {
 }
 
 // RenderDir is where images are rendered for running, keyed by image ID.
-func RenderDir(c *config.Config) string { return filepath.Join(c.CacheDir, "rendered") }
+func RenderDir(s *Settings) string { return filepath.Join(s.CacheDir, "rendered") }
 
 // FindImage resolves what `mage run` was given: an .aci file, a recipe's
 // short name (base, go-builder), or an image name (NAME[:VERSION][,l=v])
 // or ID that NewLocator finds among recipe outputs and the image store.
-func FindImage(c *config.Config, ref string) (string, error) {
+func FindImage(s *Settings, ref string) (string, error) {
 	if strings.HasSuffix(ref, ".aci") {
 		if _, err := os.Stat(ref); err != nil {
 			return "", fmt.Errorf("image file %s: %w", ref, err)
@@ -93,13 +92,13 @@ func FindImage(c *config.Config, ref string) (string, error) {
 		return ref, nil
 	}
 	if r, ok := Lookup(ref); ok {
-		f := r.File(c)
+		f := r.File(s)
 		if _, err := os.Stat(f); err != nil {
 			return "", fmt.Errorf("image %s: %s does not exist: build it with `mage image %s`", ref, f, r.Name)
 		}
 		return f, nil
 	}
-	f, err := NewLocator(c).Image(ref)
+	f, err := NewLocator(s).Image(ref)
 	if err != nil {
 		var known []string
 		for _, r := range All() {
@@ -112,8 +111,8 @@ func FindImage(c *config.Config, ref string) (string, error) {
 
 // Prepare verifies the image file with v (unless insecure) and renders it
 // for running, returning the runner to use.
-func Prepare(ctx context.Context, c *config.Config, v sign.Verifier, file string, insecure bool) (*image.Rendered, *nspawn.Runner, error) {
-	runner, err := nspawn.Find(c.BuildDir)
+func Prepare(ctx context.Context, s *Settings, v sign.Verifier, file string, insecure bool) (*image.Rendered, *nspawn.Runner, error) {
+	runner, err := nspawn.Find(s.BuildDir)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -130,7 +129,7 @@ func Prepare(ctx context.Context, c *config.Config, v sign.Verifier, file string
 		}
 		step.Logf(ctx, "%s: good signature from %s", file, signer)
 	}
-	r, err := image.Render(ctx, file, RenderDir(c), NewLocator(c).Finder())
+	r, err := image.Render(ctx, file, RenderDir(s), NewLocator(s).Finder())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -144,37 +143,37 @@ func Prepare(ctx context.Context, c *config.Config, v sign.Verifier, file string
 //
 // offline builds with no network from the module cache only (see
 // RepoBuild.Offline).
-func BuildRepos(ctx context.Context, c *config.Config, signer *sign.Signer, v sign.Verifier, listFile string, offline bool) ([]Status, []RepoResult, error) {
+func BuildRepos(ctx context.Context, s *Settings, signer *sign.Signer, v sign.Verifier, listFile string, offline bool) ([]Status, []RepoResult, error) {
 	entries, err := ReadRepoList(listFile)
 	if err != nil {
 		return nil, nil, err
 	}
-	sts, err := BuildSet(ctx, c, signer, []string{"go-builder"})
+	sts, err := BuildSet(ctx, s, signer, []string{"go-builder"})
 	if err != nil {
 		return sts, nil, err
 	}
 	var plan []string
 	for _, e := range entries {
-		plan = append(plan, fmt.Sprintf("build %s into %s", e.Target, BinDir(c.BinsDir, e)))
+		plan = append(plan, fmt.Sprintf("build %s into %s", e.Target, BinDir(s.BinsDir, e)))
 	}
 	// The repo builds run in the builder image, outside the step graph: a
 	// plan lists them and ends here.
 	if err := step.Perform(ctx, step.Effect{What: strings.Join(plan, "\nwould "), Run: func(context.Context) error { return nil }}); err != nil {
 		return sts, nil, err
 	}
-	r, runner, err := Prepare(ctx, c, v, GoBuilderFile(c), false)
+	r, runner, err := Prepare(ctx, s, v, GoBuilderFile(s), false)
 	if err != nil {
 		return sts, nil, err
 	}
-	step.Summaryf(ctx, "building %d repos with %s, %d at a time, using %s", len(entries), r.Manifest.Name, c.Jobs, runner)
+	step.Summaryf(ctx, "building %d repos with %s, %d at a time, using %s", len(entries), r.Manifest.Name, s.Jobs, runner)
 	rb := RepoBuild{
 		Runner:   runner,
 		Builder:  r,
-		BinsDir:  c.BinsDir,
-		ModCache: filepath.Join(c.CacheDir, "gomod"),
-		GoCache:  filepath.Join(c.CacheDir, "gobuild"),
+		BinsDir:  s.BinsDir,
+		ModCache: filepath.Join(s.CacheDir, "gomod"),
+		GoCache:  filepath.Join(s.CacheDir, "gobuild"),
 		Env:      HostEnv(),
-		Jobs:     c.Jobs,
+		Jobs:     s.Jobs,
 		CAFile:   HostCAFile(),
 		Offline:  offline,
 	}
@@ -191,8 +190,8 @@ func BuildRepos(ctx context.Context, c *config.Config, signer *sign.Signer, v si
 // both ends are terminals). Standard output belongs to the app: rktbuild's
 // own messages go to standard error. The app's failure is returned as is
 // (nspawn.ExitCode gives its status).
-func RunImage(ctx context.Context, c *config.Config, v sign.Verifier, ref string, a image.App, insecure bool) error {
-	file, err := FindImage(c, ref)
+func RunImage(ctx context.Context, s *Settings, v sign.Verifier, ref string, a image.App, insecure bool) error {
+	file, err := FindImage(s, ref)
 	if err != nil {
 		return err
 	}
@@ -200,13 +199,13 @@ func RunImage(ctx context.Context, c *config.Config, v sign.Verifier, ref string
 	// messages (verification, rendering) go to standard error.
 	ctx = say.WithWriter(ctx, os.Stderr)
 	return step.Perform(ctx, step.Effect{What: "run " + file, Have: true, Run: func(ctx context.Context) error {
-		return runImage(ctx, c, v, file, a, insecure)
+		return runImage(ctx, s, v, file, a, insecure)
 	}})
 }
 
 // runImage does RunImage's work once the image file is found.
-func runImage(ctx context.Context, c *config.Config, v sign.Verifier, file string, a image.App, insecure bool) error {
-	r, runner, err := Prepare(ctx, c, v, file, insecure)
+func runImage(ctx context.Context, s *Settings, v sign.Verifier, file string, a image.App, insecure bool) error {
+	r, runner, err := Prepare(ctx, s, v, file, insecure)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package images
+package recipes
 
 import (
 	"bufio"
@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/scripts"
 	"github.com/rktbuild/rktbuild/step"
 )
@@ -17,13 +16,13 @@ import (
 const BasePath = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 // BaseName is the base image's name: ${ACI_REGISTRY}/debian-<suite>-base.
-func BaseName(c *config.Config) string {
-	return c.ACIRegistry + "/debian-" + c.RootfsSuite + "-base"
+func BaseName(s *Settings) string {
+	return s.Registry + "/debian-" + s.Rootfs.Suite + "-base"
 }
 
 // BaseFile is the base image's file: <S1B_ACI_DIR>/debian-<suite>-linux-<arch>.aci.
-func BaseFile(c *config.Config) string {
-	return filepath.Join(c.ACIDir, "debian-"+c.RootfsSuite+"-linux-"+AppcArch(c.RootfsArch)+".aci")
+func BaseFile(s *Settings) string {
+	return filepath.Join(s.ACIDir, "debian-"+s.Rootfs.Suite+"-linux-"+AppcArch(s.Rootfs.Arch)+".aci")
 }
 
 func init() {
@@ -32,16 +31,16 @@ func init() {
 		Name:        "base",
 		NeedsRootfs: true,
 		File:        BaseFile,
-		Inputs: func(c *config.Config) step.Inputs {
+		Inputs: func(s *Settings) step.Inputs {
 			return step.Inputs{Values: map[string]string{
-				"name":       BaseName(c),
+				"name":       BaseName(s),
 				"entrypoint": string(scripts.Entrypoint),
-				"epoch":      c.SourceDateEpoch,
+				"epoch":      s.epochValue(),
 			}}
 		},
 		Build: func(ctx context.Context, e *Env, out string) error {
-			c := e.Config
-			b, err := e.FromRootfs(ctx, BaseName(c))
+			s := e.Settings
+			b, err := e.FromRootfs(ctx, BaseName(s))
 			if err != nil {
 				return err
 			}
@@ -54,8 +53,8 @@ func init() {
 			b.SetUser("0")
 			b.SetGroup("0")
 			b.SetLabel("os", "linux")
-			b.SetLabel("arch", AppcArch(c.RootfsArch))
-			b.SetLabel("version", OSVersion(b.Rootfs(), c.RootfsSuite))
+			b.SetLabel("arch", AppcArch(s.Rootfs.Arch))
+			b.SetLabel("version", OSVersion(b.Rootfs(), s.Rootfs.Suite))
 			return e.Write(ctx, b, out)
 		},
 	})

@@ -1,7 +1,9 @@
-// Package images holds rktbuild's image recipes and what works on the
+// Package recipes holds rktbuild's image recipes and their pipeline: the
+// set of recipes and the order they build in, and what works on the
 // images they make: the locator (Locator: files, recipe outputs, the
 // store), running (RunImage), repackaging and OCI export. Package image is
-// the builder one recipe uses. Recipes come one short Go file per
+// the builder one recipe uses (one image: write a tree as a signed ACI,
+// render and run it). Recipes come one short Go file per
 // image, built as an ordered set like the original numbered scripts
 // (00-base, 10-go-builder, ...). A recipe registers itself in an init
 // function; Resolve returns recipes plus what they depend on, in order.
@@ -11,16 +13,19 @@
 //	func init() {
 //		Register(Recipe{
 //			Order: 20, Name: "my-tool", Deps: []string{"base"},
-//			File:  func(c *config.Config) string { return filepath.Join(c.ACIDir, "my-tool-linux-amd64.aci") },
-//			Inputs: func(c *config.Config) step.Inputs { ... },
+//			File: func(s *Settings) string { return filepath.Join(s.ACIDir, "my-tool-linux-amd64.aci") },
 //			Build: func(ctx context.Context, e *Env, out string) error {
-//				b, err := e.FromImage(ctx, "base", "example.com/my-tool")
+//				b, err := e.FromImage(ctx, "base", e.Settings.Registry+"/my-tool")
 //				... b.AptInstall(ctx, "my-tool"); b.SetExec("/usr/bin/my-tool")
 //				return e.Write(ctx, b, out)
 //			},
 //		})
 //	}
-package images
+//
+// Recipes read Settings, which the command layer maps from the
+// configuration (targets/options.go); Inputs, when set, adds what else the
+// image depends on.
+package recipes
 
 import (
 	"context"
@@ -35,7 +40,6 @@ import (
 	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"github.com/rktbuild/rktbuild/nspawn"
 
-	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/deb"
 	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/image"
@@ -58,10 +62,10 @@ type Recipe struct {
 	// NeedsRootfs says the recipe starts from the base rootfs (mage rootfs).
 	NeedsRootfs bool
 	// File is the ACI this recipe writes (its .asc sits beside it).
-	File func(c *config.Config) string
+	File func(s *Settings) string
 	// Inputs are what the image depends on besides its Deps' images and
 	// this package's Version (added automatically).
-	Inputs func(c *config.Config) step.Inputs
+	Inputs func(s *Settings) step.Inputs
 	// Build writes the image to out (the Env writes and signs it).
 	Build func(ctx context.Context, e *Env, out string) error
 }
@@ -79,7 +83,7 @@ func Register(r Recipe) {
 	mu.Lock()
 	defer mu.Unlock()
 	if _, dup := recipes[r.Name]; dup {
-		panic("images: duplicate recipe " + r.Name)
+		panic("recipes: duplicate recipe " + r.Name)
 	}
 	recipes[r.Name] = r
 }
@@ -174,10 +178,10 @@ func orderOf(n string) int {
 	return int(^uint(0) >> 1)
 }
 
-// Env is what recipes build with: the configuration, the rootfs runner
+// Env is what recipes build with: the settings, the rootfs runner
 // environment and where the base rootfs lives.
 type Env struct {
-	Config *config.Config
+	Settings *Settings
 	// Signer signs every image written.
 	Signer *sign.Signer
 	Rootfs nspawn.Env
@@ -187,14 +191,14 @@ type Env struct {
 	work string
 }
 
-// NewEnv prepares the build environment from the configuration; signer
-// signs the images.
-func NewEnv(c *config.Config, signer *sign.Signer) (*Env, error) {
-	re, err := image.NewEnv(c.BuildDir, DebCache(c))
+// NewEnv prepares the build environment from the settings; signer signs
+// the images.
+func NewEnv(s *Settings, signer *sign.Signer) (*Env, error) {
+	re, err := image.NewEnv(s.BuildDir, s.Rootfs.CacheDir)
 	if err != nil {
 		return nil, err
 	}
-	return &Env{Config: c, Signer: signer, Rootfs: re, RootfsDir: RootfsOptions(c).Dir}, nil
+	return &Env{Settings: s, Signer: signer, Rootfs: re, RootfsDir: s.Rootfs.Dir}, nil
 }
 
 // FromRootfs begins an image from a copy of the base rootfs.
@@ -214,7 +218,7 @@ func (e *Env) FromImage(ctx context.Context, recipe, name string) (*image.Builde
 	if !ok {
 		return nil, fmt.Errorf("image %s: unknown base recipe %q", name, recipe)
 	}
-	b, err := image.FromACI(ctx, e.work, r.File(e.Config), name)
+	b, err := image.FromACI(ctx, e.work, r.File(e.Settings), name)
 	if err != nil {
 		return nil, err
 	}
@@ -224,10 +228,7 @@ func (e *Env) FromImage(ctx context.Context, recipe, name string) (*image.Builde
 
 // Write packs b into out with SOURCE_DATE_EPOCH applied and signs it.
 func (e *Env) Write(ctx context.Context, b *image.Builder, out string) error {
-	epoch, has, err := e.Config.Epoch()
-	if err != nil {
-		return err
-	}
+	epoch, has := e.Settings.Epoch, e.Settings.HasEpoch
 	if !has {
 		epoch, has = DeriveEpoch(ctx, b.Rootfs(), out)
 	}
@@ -269,29 +270,31 @@ type Status struct {
 
 // InputsOf returns the full step inputs of r: its own, the files of the
 // images it is built from, and the shared versions.
-func InputsOf(c *config.Config, r Recipe) step.Inputs {
+func InputsOf(s *Settings, r Recipe) step.Inputs {
 	var in step.Inputs
 	if r.Inputs != nil {
-		in = r.Inputs(c)
+		in = r.Inputs(s)
 	}
 	if in.Values == nil {
 		in.Values = map[string]string{}
 	}
+	// The key predates the package's rename (images -> recipes): kept, so
+	// that the rename rebuilds nothing.
 	in.Values["images.version"] = Version
-	in.Values["image.file"] = r.File(c)
+	in.Values["image.file"] = r.File(s)
 	// Recipe images carry no device nodes (image.Builder.Write): images
 	// built before that rule must be rebuilt.
 	in.Values["image.rootfs"] = "no device nodes, FIFOs or sockets; empty /dev"
 	for _, d := range r.Deps {
 		if dr, ok := Lookup(d); ok {
-			in.Files = append(in.Files, dr.File(c))
+			in.Files = append(in.Files, dr.File(s))
 		}
 	}
 	// The signing key by content: another key at the same path re-signs.
-	in.Files = append(in.Files, sign.KeyFiles(c.SigningKey)...)
+	in.Files = append(in.Files, sign.KeyFiles(s.SigningKey)...)
 	if r.NeedsRootfs {
 		// The rootfs tree itself (hashed by content, cached by stat).
-		in.Files = append(in.Files, RootfsOptions(c).Dir)
+		in.Files = append(in.Files, s.Rootfs.Dir)
 	}
 	return in
 }
@@ -305,13 +308,13 @@ func Build(ctx context.Context, e *Env, list []Recipe) ([]Status, error) {
 	if len(list) > 0 {
 		// Create the signing key before the steps hash it, so that
 		// generating it on first use does not rebuild on the next run.
-		if err := step.Perform(ctx, step.Effect{What: "ensure the signing key " + e.Config.SigningKey, Have: true,
+		if err := step.Perform(ctx, step.Effect{What: "ensure the signing key " + e.Settings.SigningKey, Have: true,
 			Run: func(ctx context.Context) error { _, _, err := e.Signer.Ensure(ctx); return err }}); err != nil {
 			return nil, err
 		}
 	}
 	for _, r := range list {
-		file := r.File(e.Config)
+		file := r.File(e.Settings)
 		st := Status{Recipe: r, File: file}
 		if firstErr != nil {
 			st.Result = "skipped"
@@ -321,10 +324,10 @@ func Build(ctx context.Context, e *Env, list []Recipe) ([]Status, error) {
 		start := time.Now()
 		res, err := step.Do(ctx, step.Step{
 			Name:    "image:" + r.Label(),
-			Inputs:  InputsOf(e.Config, r),
+			Inputs:  InputsOf(e.Settings, r),
 			Outputs: []string{file, file + ".asc"},
 			Run: func(ctx context.Context) error {
-				e.work = filepath.Join(e.Config.BuildDir, "images", r.Label())
+				e.work = filepath.Join(e.Settings.BuildDir, "images", r.Label())
 				if e.Rootfs.Runner != nil {
 					step.Logf(ctx, "steps inside the image run with %s", e.Rootfs.Runner)
 				}
@@ -335,7 +338,7 @@ func Build(ctx context.Context, e *Env, list []Recipe) ([]Status, error) {
 		if err == nil {
 			// The SBOM and, with IMAGE_FORMATS=aci,oci, the OCI layout.
 			var xr step.Result
-			if xr, err = ExtraOutputs(ctx, e.Config, r, file); xr.Ran && !res.Ran {
+			if xr, err = ExtraOutputs(ctx, e.Settings, r, file); xr.Ran && !res.Ran {
 				res = xr
 			}
 		}

@@ -1,4 +1,4 @@
-package images
+package recipes
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 
 	"github.com/rktbuild/rktbuild/internal/fsutil"
 
-	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/format/oci"
 	"github.com/rktbuild/rktbuild/sbom"
 	"github.com/rktbuild/rktbuild/step"
@@ -25,23 +24,23 @@ func SBOMFile(aciFile string) string { return aciFile + sbom.Suffix }
 // includes oci. It is a step of its own, keyed on the ACI's content and
 // the formats, so turning oci on later converts the images without
 // rebuilding them.
-func ExtraOutputs(ctx context.Context, c *config.Config, r Recipe, file string) (step.Result, error) {
+func ExtraOutputs(ctx context.Context, s *Settings, r Recipe, file string) (step.Result, error) {
 	outs := []string{SBOMFile(file)}
-	if c.OCI() {
+	if s.OCI() {
 		outs = append(outs, oci.LayoutDir(file))
 	}
 	return step.Do(ctx, step.Step{
 		Name: "image-outputs:" + r.Label(),
 		Inputs: step.Inputs{Files: []string{file}, Values: map[string]string{
-			"formats": strings.Join(c.ImageFormats, ","),
-			"epoch":   c.SourceDateEpoch,
+			"formats": strings.Join(s.Formats, ","),
+			"epoch":   s.epochValue(),
 			"version": Version,
 			"sbom":    sbom.Version,
 			"oci":     oci.Version,
 		}},
 		Outputs: outs,
 		Run: func(ctx context.Context) error {
-			_, err := WriteExtraOutputs(ctx, c, file)
+			_, err := WriteExtraOutputs(ctx, s, file)
 			return err
 		},
 	})
@@ -50,11 +49,8 @@ func ExtraOutputs(ctx context.Context, c *config.Config, r Recipe, file string) 
 // WriteExtraOutputs writes the SBOM of the ACI file and, when IMAGE_FORMATS
 // includes oci, its OCI layout, unconditionally. It returns the layout's
 // result (zero without oci).
-func WriteExtraOutputs(ctx context.Context, c *config.Config, file string) (oci.Result, error) {
-	epoch, has, err := c.Epoch()
-	if err != nil {
-		return oci.Result{}, err
-	}
+func WriteExtraOutputs(ctx context.Context, s *Settings, file string) (oci.Result, error) {
+	epoch, has := s.Epoch, s.HasEpoch
 	doc, n, err := sbom.ForACI(ctx, file, epoch, has)
 	if err != nil {
 		return oci.Result{}, err
@@ -63,7 +59,7 @@ func WriteExtraOutputs(ctx context.Context, c *config.Config, file string) (oci.
 		return oci.Result{}, fmt.Errorf("writing the SBOM of %s: %w", file, err)
 	}
 	step.Summaryf(ctx, "wrote %s (%d packages)", SBOMFile(file), n)
-	if !c.OCI() {
+	if !s.OCI() {
 		return oci.Result{}, nil
 	}
 	res, err := oci.WriteLayout(ctx, file, oci.LayoutDir(file), oci.LayoutOptions{Options: oci.Options{Epoch: epoch, HasEpoch: has}, SBOM: doc})

@@ -1,4 +1,4 @@
-package images
+package recipes
 
 import (
 	"fmt"
@@ -10,7 +10,6 @@ import (
 
 	"github.com/appc/spec/schema/types"
 
-	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/image"
 	"github.com/rktbuild/rktbuild/registry/store"
@@ -29,15 +28,15 @@ type Locator struct {
 	StoreDir string
 }
 
-// NewLocator returns the locator for the configuration.
-func NewLocator(c *config.Config) Locator {
+// NewLocator returns the locator of the settings: ACIDir, OutDir, StoreDir.
+func NewLocator(s *Settings) Locator {
 	var dirs []string
-	for _, d := range []string{c.ACIDir, c.OutDir} {
+	for _, d := range []string{s.ACIDir, s.OutDir} {
 		if d != "" {
 			dirs = append(dirs, d)
 		}
 	}
-	return Locator{Dirs: dirs, StoreDir: c.StoreDir}
+	return Locator{Dirs: dirs, StoreDir: s.StoreDir}
 }
 
 // store opens the store when it exists (a locator never creates one).
