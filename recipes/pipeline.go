@@ -46,12 +46,8 @@ func BuildSet(ctx context.Context, s *Settings, signer *sign.Signer, names []str
 				out = append(out, Status{Recipe: r, File: r.File(s), Result: "skipped"})
 			}
 			return out, err
-		case res.Ran:
-			st.Result = "built"
-		case res.WouldRun:
-			st.Result = "would build"
 		default:
-			st.Result = "up to date"
+			st.Result = resultWord(res)
 		}
 		out = append(out, st)
 		break

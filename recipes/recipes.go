@@ -347,14 +347,21 @@ func Build(ctx context.Context, e *Env, list []Recipe) ([]Status, error) {
 		switch {
 		case err != nil:
 			st.Result, st.Err, firstErr = "failed", err, fmt.Errorf("image %s: %w", r.Label(), err)
-		case res.Ran:
-			st.Result = "built"
-		case res.WouldRun:
-			st.Result = "would build"
 		default:
-			st.Result = "up to date"
+			st.Result = resultWord(res)
 		}
 		out = append(out, st)
 	}
 	return out, firstErr
+}
+
+// resultWord is the status table's word for a step that did not fail.
+func resultWord(res step.Result) string {
+	switch {
+	case res.Ran:
+		return "built"
+	case res.WouldRun:
+		return "would build"
+	}
+	return "up to date"
 }
