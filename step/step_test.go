@@ -50,16 +50,16 @@ func TestDoUpToDate(t *testing.T) {
 	}{
 		{"unchanged", func(*testing.T, string, string, map[string]string) {}, false, "up to date", 1},
 		{"changed input file", func(t *testing.T, in, _ string, _ map[string]string) {
-			write(t, filepath.Join(in, "a.txt"), "two")
+			testutil.WriteFile(t, filepath.Join(in, "a.txt"), "two")
 		}, true, "file " + "IN" + " changed", 2},
 		{"new file in input dir", func(t *testing.T, in, _ string, _ map[string]string) {
-			write(t, filepath.Join(in, "sub", "b.txt"), "new")
+			testutil.WriteFile(t, filepath.Join(in, "sub", "b.txt"), "new")
 		}, true, "changed", 2},
 		{"deleted output", func(t *testing.T, _, out string, _ map[string]string) {
 			os.Remove(out)
 		}, true, "missing", 2},
 		{"modified output", func(t *testing.T, _, out string, _ map[string]string) {
-			write(t, out, "tampered")
+			testutil.WriteFile(t, out, "tampered")
 		}, true, "changed since the last run", 2},
 		{"changed config value", func(_ *testing.T, _, _ string, v map[string]string) {
 			v["S1B_KERNEL_VERSION_SUFFIX"] = "-other"
@@ -73,7 +73,7 @@ func TestDoUpToDate(t *testing.T) {
 			ctx, dir := useDir(t)
 			in := filepath.Join(dir, "in")
 			out := filepath.Join(dir, "out.txt")
-			write(t, filepath.Join(in, "a.txt"), "one")
+			testutil.WriteFile(t, filepath.Join(in, "a.txt"), "one")
 			values := map[string]string{"S1B_KERNEL_VERSION_SUFFIX": "-rktbuild-v1"}
 			runs := 0
 			mk := func() Step {
@@ -318,7 +318,7 @@ func TestHashCacheReusesUnchangedFiles(t *testing.T) {
 	ses := SessionFrom(ctx)
 	hc := &ses.hc
 	p := filepath.Join(dir, "big")
-	write(t, p, strings.Repeat("x", 1<<16))
+	testutil.WriteFile(t, p, strings.Repeat("x", 1<<16))
 	h1, err := ses.hashFile(p)
 	if err != nil {
 		t.Fatal(err)
@@ -334,20 +334,10 @@ func TestHashCacheReusesUnchangedFiles(t *testing.T) {
 	if h, _ := ses.hashFile(p); h != "cached" {
 		t.Errorf("unchanged file was re-hashed")
 	}
-	write(t, p, strings.Repeat("y", 1<<16))
+	testutil.WriteFile(t, p, strings.Repeat("y", 1<<16))
 	bumpTimes(t, p) // a visibly new mtime even on coarse clocks, without a sleep
 	if h, _ := ses.hashFile(p); h == "cached" || h == h1 {
 		t.Errorf("changed file not re-hashed: %s", h)
-	}
-}
-
-func write(t *testing.T, p, s string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -361,7 +351,7 @@ func TestDirectoryOutputCheckedByIdentity(t *testing.T) {
 	mk := func(content string) Step {
 		return Step{Name: "tree", Outputs: []string{tree}, Run: func(context.Context) error {
 			return fsutil.ReplaceDir(tree, func(tmp string) error {
-				write(t, filepath.Join(tmp, "a", "b.txt"), content)
+				testutil.WriteFile(t, filepath.Join(tmp, "a", "b.txt"), content)
 				return nil
 			})
 		}}
@@ -381,7 +371,7 @@ func TestDirectoryOutputCheckedByIdentity(t *testing.T) {
 	hc.Unlock()
 	// Someone else replaces the tree: new inode, so the step reruns.
 	if err := fsutil.ReplaceDir(tree, func(tmp string) error {
-		write(t, filepath.Join(tmp, "a", "b.txt"), "other")
+		testutil.WriteFile(t, filepath.Join(tmp, "a", "b.txt"), "other")
 		return nil
 	}); err != nil {
 		t.Fatal(err)

@@ -180,7 +180,7 @@ func copyBufferN(w interface{ Write([]byte) (int, error) }, r interface{ Read([]
 func TestWriteFileAtomicOnError(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "f")
-	write(t, p, "old")
+	testutil.WriteFile(t, p, "old")
 	err := WriteFile(p, 0o644, func(w io.Writer) error {
 		io.WriteString(w, "half")
 		return errors.New("disk on fire")
@@ -199,9 +199,9 @@ func TestWriteFileAtomicOnError(t *testing.T) {
 func TestReplaceDir(t *testing.T) {
 	dir := t.TempDir()
 	final := filepath.Join(dir, "tree")
-	write(t, filepath.Join(final, "old.txt"), "old")
+	testutil.WriteFile(t, filepath.Join(final, "old.txt"), "old")
 	if err := ReplaceDir(final, func(tmp string) error {
-		write(t, filepath.Join(tmp, "x"), "1")
+		testutil.WriteFile(t, filepath.Join(tmp, "x"), "1")
 		return errors.New("stop")
 	}); err == nil {
 		t.Fatal("no error")
@@ -210,7 +210,7 @@ func TestReplaceDir(t *testing.T) {
 		t.Errorf("old tree damaged by a failed replace: %v", err)
 	}
 	if err := ReplaceDir(final, func(tmp string) error {
-		write(t, filepath.Join(tmp, "new.txt"), "new")
+		testutil.WriteFile(t, filepath.Join(tmp, "new.txt"), "new")
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -220,15 +220,5 @@ func TestReplaceDir(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("leftovers: %v", entries)
-	}
-}
-
-func write(t *testing.T, p, s string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }

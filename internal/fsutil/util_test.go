@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rktbuild/rktbuild/internal/testutil"
 )
 
 func TestHashFile(t *testing.T) {
@@ -16,7 +18,7 @@ func TestHashFile(t *testing.T) {
 		{"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
 	} {
 		p := filepath.Join(dir, "f")
-		write(t, p, tc.content)
+		testutil.WriteFile(t, p, tc.content)
 		got, err := HashFile(p)
 		if err != nil || got != tc.want {
 			t.Errorf("HashFile(%q) = %s, %v; want %s", tc.content, got, err, tc.want)
@@ -64,7 +66,7 @@ func TestLockExcludes(t *testing.T) {
 
 func TestCopyFileAndTree(t *testing.T) {
 	src := t.TempDir()
-	write(t, filepath.Join(src, "a", "f"), "data")
+	testutil.WriteFile(t, filepath.Join(src, "a", "f"), "data")
 	if err := os.Chmod(filepath.Join(src, "a", "f"), 0o750); err != nil {
 		t.Fatal(err)
 	}

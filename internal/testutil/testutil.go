@@ -138,3 +138,14 @@ func (c *CancelAfter) Write(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// WriteFile writes s to p, creating p's directory, or fails the test.
+func WriteFile(t testing.TB, p, s string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
