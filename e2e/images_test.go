@@ -35,15 +35,15 @@ const (
 	imgHey      = "github.com/rakyll/hey@v0.1.5"
 )
 
-// TestImagesRepoBuild is the images issue's end-to-end test: a bookworm
-// rootfs → the base ACI → the Go builder ACI (both signed, both accepted by
-// actool validate) → buildRepos on real modules whose binaries run on the
-// host → `mage run`'s path (verify, render, nspawn with a volume, exit
-// code) → a second run that does no debootstrap and no download (the
-// builds run with no network at all) → a failing entry that does not stop
-// the others.
+// TestImagesRepoBuild is the images issue's end-to-end test: on the
+// suite's shared bookworm rootfs, base ACI and Go builder ACI (sharedImages:
+// both signed, both accepted by actool validate) → buildRepos on real
+// modules whose binaries run on the host → `mage run`'s path (verify,
+// render, nspawn with a volume, exit code) → a second run that does no
+// debootstrap and no download (the builds run with no network at all) → a
+// failing entry that does not stop the others. The repo binaries go to
+// the test's own BINS_DIR.
 //
-// IMAGES_E2E_DIR=DIR keeps the work (rootfs, caches, images) between runs.
 // Run: go test -tags e2e -run ImagesRepoBuild -v ./e2e/
 func TestImagesRepoBuild(t *testing.T) {
 	if os.Geteuid() != 0 {
@@ -54,26 +54,13 @@ func TestImagesRepoBuild(t *testing.T) {
 			testenv.Skipf(t, "needs %s (apt-get install debootstrap systemd-container golang-go)", tool)
 		}
 	}
+	s := sharedImages(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
-	dir := os.Getenv("IMAGES_E2E_DIR")
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	env := map[string]string{
-		"ROOTFS_SUITE":  "bookworm",
-		"S1B_BUILD_DIR": filepath.Join(dir, "build"),
-		"S1B_ACI_DIR":   filepath.Join(dir, "aci"),
-		"CACHE_DIR":     filepath.Join(dir, "cache"),
-		"SIGNING_KEY":   filepath.Join(dir, "keys", "rktbuild"),
-		"TRUST_DIR":     filepath.Join(dir, "trustedkeys"),
-		"BINS_DIR":      filepath.Join(dir, "bins"),
-		"S1B_JOBS":      "2",
-	}
-	c, err := config.Load(config.Options{Dir: dir, LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := t.TempDir()
+	cc := *s.Config
+	cc.BinsDir = filepath.Join(dir, "bins")
+	c := &cc
 	out := &testutil.SyncBuffer{}
 	ses := step.NewSession(filepath.Join(c.BuildDir, ".stamps"), c.Jobs)
 	ses.Out = io.MultiWriter(os.Stdout, out)
@@ -156,7 +143,7 @@ func TestImagesRepoBuild(t *testing.T) {
 }
 
 // imgCheckStatuses checks the rootfs + image rows; want "" accepts built
-// or up to date (a kept IMAGES_E2E_DIR).
+// or up to date (sharedImages built them).
 func imgCheckStatuses(t *testing.T, sts []recipes.Status, want string) {
 	t.Helper()
 	var got []string

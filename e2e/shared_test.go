@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -37,11 +38,27 @@ func TestMain(m *testing.M) {
 		dir = d
 	}
 	sharedRoot = dir
+	// The tests wait on each other's shared builds (sharedImages, the
+	// stage1 fleet) and mostly wait on downloads and qemu: more of them
+	// may run at once than the 2 cores go test allows by default.
+	flag.Parse()
+	if !flagSet("test.parallel") {
+		_ = flag.Set("test.parallel", "4")
+	}
+	prestartShared()
 	code := m.Run()
+	runSuiteCleanups()
 	if !keep {
 		os.RemoveAll(dir)
 	}
 	os.Exit(code)
+}
+
+// flagSet reports whether the command line set the named flag.
+func flagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // SharedImages is the result of one `mage images` run with a bookworm
@@ -85,36 +102,39 @@ func sharedImages(t *testing.T) *SharedImages {
 	if os.Geteuid() != 0 {
 		testenv.Skip(t, "needs root: debootstrap and systemd-nspawn")
 	}
-	imagesOnce.Do(func() {
-		dir := filepath.Join(sharedRoot, "images")
-		envm := sharedImagesEnv(dir)
-		var env []string
-		for k, v := range envm {
-			env = append(env, k+"="+v)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-		defer cancel()
-		out, took, err := runMage(ctx, env, "images")
-		if err != nil {
-			imagesErr = fmt.Errorf("shared `mage images` failed after %s: %v\n%s", took, err, lastLines(out, 60))
-			return
-		}
-		c, err := config.Load(config.Options{Dir: dir, LookupEnv: func(k string) (string, bool) { v, ok := envm[k]; return v, ok }})
-		if err != nil {
-			imagesErr = err
-			return
-		}
-		imagesRes = &SharedImages{
-			Dir: dir, Env: env, Config: c,
-			Base: recipes.BaseFile(targets.RecipeSettings(c)), Builder: recipes.GoBuilderFile(targets.RecipeSettings(c)),
-			PubKey: c.SigningKey + ".pub.asc",
-		}
-		fmt.Fprintf(os.Stderr, "e2e: shared images built in %s\n", took.Round(time.Second))
-	})
+	imagesOnce.Do(buildSharedImages)
 	if imagesErr != nil {
 		t.Fatal(imagesErr)
 	}
 	return imagesRes
+}
+
+// buildSharedImages runs the shared `mage images` (through imagesOnce).
+func buildSharedImages() {
+	dir := filepath.Join(sharedRoot, "images")
+	envm := sharedImagesEnv(dir)
+	var env []string
+	for k, v := range envm {
+		env = append(env, k+"="+v)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	out, took, err := runMage(ctx, env, "images")
+	if err != nil {
+		imagesErr = fmt.Errorf("shared `mage images` failed after %s: %v\n%s", took, err, lastLines(out, 60))
+		return
+	}
+	c, err := config.Load(config.Options{Dir: dir, LookupEnv: func(k string) (string, bool) { v, ok := envm[k]; return v, ok }})
+	if err != nil {
+		imagesErr = err
+		return
+	}
+	imagesRes = &SharedImages{
+		Dir: dir, Env: env, Config: c,
+		Base: recipes.BaseFile(targets.RecipeSettings(c)), Builder: recipes.GoBuilderFile(targets.RecipeSettings(c)),
+		PubKey: c.SigningKey + ".pub.asc",
+	}
+	fmt.Fprintf(os.Stderr, "e2e: shared images built in %s\n", took.Round(time.Second))
 }
 
 // lastLines returns the last n lines of s.

@@ -60,6 +60,9 @@ func s1srcNeed(t *testing.T, ok bool, why string) {
 // a private network and mount namespace with /var/lib/cni bind-mounted
 // from a temp dir, --net=default-restricted.
 //
+// The kernel is machine A's (sharedStage1Fleet): the build here takes it
+// and its headers from the fleet's HTTP step store, compiling nothing.
+//
 // Run: E2E_WORK=/work/e2e-i11 go test -tags e2e -timeout 120m -run Stage1FromSource ./e2e/
 func TestStage1FromSource(t *testing.T) {
 	s1srcNeed(t, os.Geteuid() == 0, "needs root (rkt run, network namespaces, tap devices)")
@@ -70,6 +73,8 @@ func TestStage1FromSource(t *testing.T) {
 	busybox := "/bin/busybox"
 	_, err := os.Stat(busybox)
 	s1srcNeed(t, err == nil, "needs a static busybox at /bin/busybox (package busybox-static)")
+	stage1Prereqs(t)
+	t.Parallel() // it waits for machine A's kernel, then builds no kernel of its own
 
 	ctx := context.Background()
 	if d, ok := t.Deadline(); ok {
@@ -77,6 +82,9 @@ func TestStage1FromSource(t *testing.T) {
 		ctx, cancel = context.WithDeadline(ctx, d.Add(-time.Minute))
 		defer cancel()
 	}
+	// The kernel comes from the stage1 fleet's step store, filled by
+	// machine A's build (TestStage1): one kernel build for both tests.
+	f := sharedStage1Fleet(t, ctx)
 	work := filepath.Join(sharedRoot, "stage1src") // E2E_WORK keeps it between runs
 	common := []string{
 		"S1B_BUILD_DIR=" + filepath.Join(work, "build"),
@@ -89,6 +97,9 @@ func TestStage1FromSource(t *testing.T) {
 		"S1B_QEMU_ACCEL=tcg",
 		"S1B_STAGE1_QEMU_ACCEL=tcg", // nested KVM does not work on these machines
 		"SOURCE_DATE_EPOCH=",
+		"S1B_CCACHE=on",
+		"S1B_REMOTE_CACHE=" + f.Store,
+		"CCACHE_LOGFILE=" + CompileLog(work),
 	}
 	flatOut, depOut := filepath.Join(work, "out-flat"), filepath.Join(work, "out-dep")
 
@@ -107,6 +118,20 @@ func TestStage1FromSource(t *testing.T) {
 			t.Fatalf("no `built ... with id` line:\n%s", testutil.Tail(log, 40))
 		}
 		t.Logf("buildStage1 S1B_UPSTREAM_STAGE1_KVM_ACI=%q: %s", upstreamACI, took.Round(time.Second))
+		// A kernel build step that runs here must be answered by the
+		// step store (machine A's kernel), never by the compiler.
+		if stepRan(log, "kernel:build:") {
+			if !strings.Contains(log, "kernel: remote cache hit") || strings.Contains(log, "  CC ") {
+				t.Errorf("the kernel was compiled again instead of taken from the stage1 fleet's step store:\n%s", testutil.Tail(log, 60))
+			} else {
+				t.Logf("kernel taken from the step store (machine A's build)")
+			}
+			// kconfig's host programs still go through ccache: answered
+			// by the fleet's HTTP ccache storage, never compiled.
+			if cc := kernelCompiles(t, work); len(cc) != 0 {
+				t.Errorf("the from-source build compiled %d kernel files: %v", len(cc), firstFew(cc, 10))
+			}
+		}
 		if um := regexp.MustCompile(`(?m)^built (\S+rkt-stage1-kvm-1\.30\.0-src\.aci) with id .* in (\S+)$`).FindStringSubmatch(log); um != nil {
 			t.Logf("from-source upstream stage1 built in %s", um[2])
 		}

@@ -53,7 +53,7 @@ func init() {
 		{name: "oci:validate", tools: tools(skopeoTool, umociTool)},
 		// The end-to-end suite pulls and runs OCI images with real clients,
 		// boots the from-source stage1 with rkt's kvm networking.
-		{name: "e2e", tools: tools(podmanTool, skopeoTool, umociTool, runcTool, stage1SrcE2ETools)},
+		{name: "e2e", tools: tools(podmanTool, skopeoTool, umociTool, runcTool, stage1SrcE2ETools, e2eFleetTools)},
 		// Each benchmark checks its own tools (bench.List).
 		{name: "bench"},
 	}

@@ -1,0 +1,50 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"reflect"
+	"testing"
+)
+
+// TestCompiledSources checks the ccache log reading behind the "zero
+// compiler runs" checks on lines in ccache 4.7's format.
+func TestCompiledSources(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		log  string
+		want []string
+	}{
+		{"miss then hit", `[2026-11-26T10:03:17.391741 17936] Command line: ccache gcc -c a.c -o a.o
+[2026-11-26T10:03:17.391810 17936] Source file: a.c
+[2026-11-26T10:03:17.506776 17936] Result: cache_miss
+[2026-11-26T10:03:17.506780 17936] Result: direct_cache_miss
+[2026-11-26T10:03:17.522503 17942] Command line: ccache gcc -c a.c -o a.o
+[2026-11-26T10:03:17.522612 17942] Source file: a.c
+[2026-11-26T10:03:17.523623 17942] Result: direct_cache_hit
+`, []string{"a.c"}},
+		{"probes on /dev/null", `[2026-11-26T10:03:17.541045 17943] Command line: ccache gcc -Wa,--version -c -x assembler-with-cpp /dev/null -o /dev/null
+[2026-11-26T10:03:17.541129 17943] Source file: /dev/null
+[2026-11-26T10:03:17.631998 17943] Result: compiler_produced_empty_output
+[2026-11-26T10:03:17.685255 17951] Command line: ccache gcc -c -x c /dev/null -o .tmp_17950/tmp.o
+[2026-11-26T10:03:17.685366 17951] Source file: /dev/null
+[2026-11-26T10:03:17.786069 17951] Result: cache_miss
+`, nil},
+		{"interleaved processes, pid reused", `[t 1] Command line: ccache gcc -c x.c
+[t 2] Command line: ccache gcc -c y.c
+[t 1] Source file: x.c
+[t 2] Source file: y.c
+[t 2] Result: remote_storage_hit
+[t 1] Result: cache_miss
+[t 1] Command line: ccache gcc -c -x c /dev/null
+[t 1] Result: cache_miss
+`, []string{"x.c"}},
+		{"empty", "", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := compiledSources(tc.log); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
