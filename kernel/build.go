@@ -109,6 +109,9 @@ func (m Make) RunWithHeartbeat(ctx context.Context, jobs int, interval time.Dura
 // extrapolated from the rate so far.
 func progressLine(n, expected int64, elapsed time.Duration) string {
 	el := elapsed.Round(time.Second)
+	if expected == incremental {
+		return fmt.Sprintf("%d objects rebuilt, %s (incremental: only what changed is compiled, then the kernel is linked)", n, el)
+	}
 	if expected <= 0 {
 		return fmt.Sprintf("%d objects built, %s (no previous build to estimate from)", n, el)
 	}
@@ -122,6 +125,11 @@ func progressLine(n, expected int64, elapsed time.Duration) string {
 	eta := time.Duration(float64(elapsed) * float64(expected-n) / float64(n)).Round(time.Second)
 	return fmt.Sprintf("%d/%d objects (%d%%), %s, ETA %s", n, expected, pct, el, eta)
 }
+
+// incremental is progressLine's expected count for a tree that was built
+// before: make recompiles only what changed, so the full build's object
+// count would give a wrong percentage and an ETA of an hour.
+const incremental = -1
 
 // readObjectCount reads the object count a previous build recorded, or 0.
 func readObjectCount(path string) int64 {
@@ -453,7 +461,11 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 			}
 			builtHere = true
 			countFile := filepath.Join(o.CacheDir, "objects-"+label)
-			n, err := mk.RunWithHeartbeat(ctx, o.Jobs, 30*time.Second, readObjectCount(countFile), "bzImage")
+			expected := readObjectCount(countFile)
+			if _, err := os.Stat(filepath.Join(mk.Out, "vmlinux")); err == nil {
+				expected = incremental
+			}
+			n, err := mk.RunWithHeartbeat(ctx, o.Jobs, 30*time.Second, expected, "bzImage")
 			if err != nil {
 				return err
 			}
@@ -670,10 +682,7 @@ func Configure(ctx context.Context, mk Make, choice ConfigChoice, suffix string)
 			return fmt.Errorf("%s: %w", choice.Path, err)
 		}
 		want = append(fo, want...)
-		if err := mk.Run(ctx, 1, BaseConfig); err != nil {
-			return err
-		}
-		if base, err = os.ReadFile(cfgPath); err != nil {
+		if base, err = baseConfig(ctx, mk); err != nil {
 			return err
 		}
 	} else {
@@ -704,6 +713,48 @@ func Configure(ctx context.Context, mk Make, choice ConfigChoice, suffix string)
 			len(drift), choice.Path, strings.Join(drift, "\n  "))
 	}
 	return nil
+}
+
+// baseConfigKeep holds BaseConfig's output in O/, headed by the key it
+// was made under.
+const baseConfigKeep = ".rktbuild-base.config"
+
+// baseConfig returns BaseConfig's .config for mk's tree. `make tinyconfig`
+// takes about 12 s (allnoconfig, then merge_config.sh's own make), a fifth
+// of a suffix or fragment change, and its output depends only on the
+// source (its marker: tarball hash and patches), ARCH and the compiler
+// Kconfig probes, so a copy in O/ under that key answers every later
+// configuration of the same tree.
+func baseConfig(ctx context.Context, mk Make) ([]byte, error) {
+	cc := "gcc"
+	if f := strings.Fields(mk.CC); len(f) > 0 {
+		cc = f[len(f)-1]
+	}
+	ver, err := step.Output(ctx, cc, "--version")
+	if err != nil {
+		return nil, err
+	}
+	marker, err := os.ReadFile(filepath.Join(mk.Src, markerName))
+	if err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	sum := sha256.Sum256([]byte(strings.Join([]string{BaseConfig, mk.Arch, ver, string(marker)}, "\x00")))
+	head := "# rktbuild " + BaseConfig + " key " + hex.EncodeToString(sum[:]) + "\n"
+	keep := filepath.Join(mk.Out, baseConfigKeep)
+	if b, err := os.ReadFile(keep); err == nil && len(marker) > 0 && bytes.HasPrefix(b, []byte(head)) {
+		return b[len(head):], nil
+	}
+	if err := mk.Run(ctx, 1, BaseConfig); err != nil {
+		return nil, err
+	}
+	base, err := os.ReadFile(filepath.Join(mk.Out, ".config"))
+	if err != nil {
+		return nil, err
+	}
+	if err := fsutil.WriteFileBytes(keep, append([]byte(head), base...), 0o644); err != nil {
+		return nil, err
+	}
+	return base, nil
 }
 
 // unpack extracts a tarball (top directory stripped; with touch, mtimes

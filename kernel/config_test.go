@@ -1,23 +1,16 @@
 package kernel
 
 import (
+	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/rktbuild/rktbuild/internal/testenv"
 	"github.com/rktbuild/rktbuild/internal/testutil"
 )
-
-func writeFile(t *testing.T, path, data string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func TestLookupConfig(t *testing.T) {
 	v, _ := ParseVersion("6.1.112")
@@ -37,7 +30,7 @@ func TestLookupConfig(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			for _, f := range tt.files {
-				writeFile(t, filepath.Join(dir, f), "CONFIG_X=y\n")
+				testutil.WriteFile(t, filepath.Join(dir, f), "CONFIG_X=y\n")
 			}
 			got, err := LookupConfig(dir, v)
 			if tt.err != "" {
@@ -168,5 +161,49 @@ func TestAssetDir(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join("configs", FragmentName))
 	if len(a) == 0 || string(a) != string(b) {
 		t.Error("embedded fragment differs from kernel/configs")
+	}
+}
+
+// TestConfigureKeepsBaseConfig checks that Configure runs BaseConfig's
+// make target once per source tree and compiler: a suffix or fragment
+// change reuses the kept copy, a changed source marker makes it again.
+// The tree is a fixture whose Makefile records each tinyconfig run.
+func TestConfigureKeepsBaseConfig(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		testenv.Skip(t, "needs make")
+	}
+	src, out := t.TempDir(), t.TempDir()
+	mkfile := "tinyconfig:\n\t@echo run >> $(O)/runs\n\t@printf 'CONFIG_BASE=y\\n# CONFIG_X is not set\\n' > $(O)/.config\nolddefconfig:\n\t@true\n"
+	testutil.WriteFile(t, filepath.Join(src, "Makefile"), mkfile)
+	testutil.WriteFile(t, filepath.Join(src, markerName), `{"input_sha256": "1"}`)
+	frag := filepath.Join(t.TempDir(), "frag.config")
+	testutil.WriteFile(t, frag, "CONFIG_X=y\n")
+	mk := Make{Src: src, Out: out, Arch: "x86_64"}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		suffix, marker string
+		runs           int
+	}{
+		{"-a", "", 1},
+		{"-b", "", 1},                      // suffix change: kept base
+		{"-b", `{"input_sha256": "2"}`, 2}, // new source: made again
+		{"-c", "", 2},
+	} {
+		if tc.marker != "" {
+			testutil.WriteFile(t, filepath.Join(src, markerName), tc.marker)
+		}
+		if err := Configure(ctx, mk, ConfigChoice{Path: frag, Fragment: true}, tc.suffix); err != nil {
+			t.Fatal(err)
+		}
+		runs, _ := os.ReadFile(filepath.Join(out, "runs"))
+		if got := strings.Count(string(runs), "run\n"); got != tc.runs {
+			t.Errorf("suffix %s: %s ran %d times, want %d", tc.suffix, BaseConfig, got, tc.runs)
+		}
+		cfg, _ := os.ReadFile(filepath.Join(out, ".config"))
+		for _, want := range []string{"CONFIG_BASE=y", "CONFIG_X=y", `CONFIG_LOCALVERSION="` + tc.suffix + `"`} {
+			if !strings.Contains(string(cfg), want) {
+				t.Errorf("suffix %s: .config lacks %s:\n%s", tc.suffix, want, cfg)
+			}
+		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/rktbuild/rktbuild/internal/testutil"
 )
 
 func TestHeaderLayout(t *testing.T) {
@@ -46,16 +48,16 @@ func TestCopyHeaders(t *testing.T) {
 		"arch/x86/include/asm/io.h", "arch/x86/include/uapi/asm/unistd.h",
 		"kernel/reboot.c", "arch/x86/kernel/reboot.c",
 	} {
-		writeFile(t, filepath.Join(src, f), "x\n")
+		testutil.WriteFile(t, filepath.Join(src, f), "x\n")
 	}
 	for _, f := range []string{"include/generated/autoconf.h", "include/generated/.autoconf.h.cmd", "arch/x86/include/generated/asm/unistd_64.h", "vmlinux.o"} {
-		writeFile(t, filepath.Join(out, f), "x\n")
+		testutil.WriteFile(t, filepath.Join(out, f), "x\n")
 	}
 	// headers_install output with its bookkeeping, as before Linux 5.3.
 	rel := "4.16.0-rktbuild-v1"
-	writeFile(t, filepath.Join(root, "lib/modules", rel, "include/linux/.install"), "")
-	writeFile(t, filepath.Join(root, "lib/modules", rel, "include/linux/..install.cmd"), "")
-	writeFile(t, filepath.Join(root, "lib/modules", rel, "include/linux/types.h"), "x\n")
+	testutil.WriteFile(t, filepath.Join(root, "lib/modules", rel, "include/linux/.install"), "")
+	testutil.WriteFile(t, filepath.Join(root, "lib/modules", rel, "include/linux/..install.cmd"), "")
+	testutil.WriteFile(t, filepath.Join(root, "lib/modules", rel, "include/linux/types.h"), "x\n")
 
 	if err := CopyHeaders(src, out, root, rel, "x86"); err != nil {
 		t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/rktbuild/rktbuild/internal/testenv"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +16,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rktbuild/rktbuild/internal/testenv"
+	"github.com/rktbuild/rktbuild/internal/testutil"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
@@ -81,7 +83,7 @@ func writePub(t *testing.T, dir, file string, e *openpgp.Entity) {
 		t.Fatal(err)
 	}
 	w.Close()
-	writeFile(t, filepath.Join(dir, file), b.String())
+	testutil.WriteFile(t, filepath.Join(dir, file), b.String())
 }
 
 func clearSign(t *testing.T, e *openpgp.Entity, text string) []byte {
@@ -136,8 +138,8 @@ func makeRelease(t *testing.T, ver string, keys map[string]*openpgp.Entity, dev 
 		}
 	}
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "linux-"+ver, "Makefile"), "VERSION = 6\nPATCHLEVEL = 1\nSUBLEVEL = 112\nEXTRAVERSION =\n")
-	writeFile(t, filepath.Join(dir, "linux-"+ver, "kernel", "reboot.c"), strings.Repeat("/* kernel */\n", 5000))
+	testutil.WriteFile(t, filepath.Join(dir, "linux-"+ver, "Makefile"), "VERSION = 6\nPATCHLEVEL = 1\nSUBLEVEL = 112\nEXTRAVERSION =\n")
+	testutil.WriteFile(t, filepath.Join(dir, "linux-"+ver, "kernel", "reboot.c"), strings.Repeat("/* kernel */\n", 5000))
 	tarFile := filepath.Join(dir, "linux-"+ver+".tar")
 	if out, err := exec.Command("tar", "--sort=name", "--mtime=@0", "--owner=0", "--group=0", "-cf", tarFile, "-C", dir, "linux-"+ver).CombinedOutput(); err != nil {
 		t.Fatalf("tar: %v %s", err, out)
@@ -287,7 +289,7 @@ func TestDownloadResume(t *testing.T) {
 			ranges = nil
 			dest := filepath.Join(t.TempDir(), "f.tar.xz")
 			if tt.part != "" {
-				writeFile(t, dest+".part", tt.part)
+				testutil.WriteFile(t, dest+".part", tt.part)
 			}
 			if err := Download(context.Background(), srv.Client(), srv.URL+"/f.tar.xz", dest); err != nil {
 				t.Fatal(err)

@@ -2,15 +2,18 @@ package kernel
 
 import (
 	"context"
-	"github.com/rktbuild/rktbuild/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/rktbuild/rktbuild/patch"
+	"github.com/rktbuild/rktbuild/internal/testenv"
+	"github.com/rktbuild/rktbuild/internal/testutil"
+
 	"time"
+
+	"github.com/rktbuild/rktbuild/patch"
 )
 
 // makePatch writes a tree with file f = before and returns a unified diff
@@ -18,14 +21,14 @@ import (
 func makePatch(t *testing.T, dir, f, before, after string) string {
 	t.Helper()
 	a, b := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
-	writeFile(t, filepath.Join(a, f), before)
-	writeFile(t, filepath.Join(b, f), after)
+	testutil.WriteFile(t, filepath.Join(a, f), before)
+	testutil.WriteFile(t, filepath.Join(b, f), after)
 	out, _ := exec.Command("diff", "-u", "--label", "a/"+f, "--label", "b/"+f, filepath.Join(a, f), filepath.Join(b, f)).Output()
 	if len(out) == 0 {
 		t.Fatal("diff produced nothing")
 	}
 	p := filepath.Join(dir, strings.ReplaceAll(f, "/", "-")+".patch")
-	writeFile(t, p, string(out))
+	testutil.WriteFile(t, p, string(out))
 	return p
 }
 
@@ -37,8 +40,8 @@ func TestApplyPatchesIdempotent(t *testing.T) {
 	tree := t.TempDir()
 	patches := t.TempDir()
 	reboot := "int a;\n\tcase HALT:\n\t\tkernel_halt();\n\t\tdo_exit(0);\nint b;\n"
-	writeFile(t, filepath.Join(tree, "kernel/reboot.c"), reboot)
-	writeFile(t, filepath.Join(tree, "Makefile"), "all:\n")
+	testutil.WriteFile(t, filepath.Join(tree, "kernel/reboot.c"), reboot)
+	testutil.WriteFile(t, filepath.Join(tree, "Makefile"), "all:\n")
 	p1 := makePatch(t, patches, "kernel/reboot.c", reboot, strings.Replace(reboot, "kernel_halt();", "kernel_restart(\"rkt\");", 1))
 	// A patch that only adds lines: its second application would succeed
 	// at an offset if the tool did not check the reverse first.
@@ -101,7 +104,7 @@ func TestRebootPatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(tree, "kernel", "reboot.c"), string(src))
+	testutil.WriteFile(t, filepath.Join(tree, "kernel", "reboot.c"), string(src))
 	patches, err := patch.List("patches")
 	if err != nil || len(patches) == 0 {
 		t.Fatalf("no patches in kernel/patches: %v", err)
@@ -136,7 +139,7 @@ func TestPrepareSource(t *testing.T) {
 	dir := t.TempDir()
 	orig := map[string]string{"Makefile": "VERSION = 6\nPATCHLEVEL = 1\nSUBLEVEL = 1\nEXTRAVERSION =\n", "kernel/reboot.c": "halt();\n", "fs/9p/v9fs.c": "nine();\n", "init/main.c": "main();\n"}
 	for f, c := range orig {
-		writeFile(t, filepath.Join(dir, "linux-6.1.1", f), c)
+		testutil.WriteFile(t, filepath.Join(dir, "linux-6.1.1", f), c)
 	}
 	old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	_ = filepath.Walk(filepath.Join(dir, "linux-6.1.1"), func(p string, fi os.FileInfo, err error) error {

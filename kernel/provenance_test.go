@@ -39,6 +39,7 @@ func TestProgressLine(t *testing.T) {
 		{250, 1000, 60 * time.Second, "250/1000 objects (25%), 1m0s, ETA 3m0s"},
 		{0, 1000, 5 * time.Second, "0/1000 objects (0%), 5s"},
 		{1200, 1000, 90 * time.Second, "1200 objects built (1000 expected), 1m30s, finishing"},
+		{7, incremental, 30 * time.Second, "7 objects rebuilt, 30s (incremental: only what changed is compiled, then the kernel is linked)"},
 	}
 	for _, tt := range tests {
 		if got := progressLine(tt.n, tt.expected, tt.elapsed); got != tt.want {

@@ -3,6 +3,8 @@ package kernel
 import (
 	"strings"
 	"testing"
+
+	"github.com/rktbuild/rktbuild/internal/testutil"
 )
 
 func TestParseVersion(t *testing.T) {
@@ -62,7 +64,7 @@ func TestTreeVersion(t *testing.T) {
 	}
 	for _, tt := range tests {
 		dir := t.TempDir()
-		writeFile(t, dir+"/Makefile", tt.makefile)
+		testutil.WriteFile(t, dir+"/Makefile", tt.makefile)
 		v, err := TreeVersion(dir)
 		if tt.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.err) {
