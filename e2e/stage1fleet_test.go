@@ -232,49 +232,15 @@ func stepRan(out, name string) bool {
 // CCACHE_LOGFILE, which the kernel build passes on).
 func CompileLog(root string) string { return filepath.Join(root, "ccache.log") }
 
-// compiledSources reads a ccache log and returns the source files that
-// reached the real compiler (ccache's "cache_miss" result). Compiler
-// probes on /dev/null are left out: the kernel's Kconfig and Makefiles
-// run a few on every make (e.g. `-Wa,--version … /dev/null -o
-// /dev/null`, or an output in a per-run temporary directory), and ccache
-// cannot answer them from a cache, so they say nothing about whether a
-// kernel file was compiled.
-func compiledSources(log string) []string {
-	src := map[string]string{} // pid -> source file of its current call
-	var out []string
-	for _, l := range strings.Split(log, "\n") {
-		// [TIME PID] Key: value
-		_, rest, ok := strings.Cut(l, " ")
-		if !ok {
-			continue
-		}
-		pid, msg, ok := strings.Cut(rest, "] ")
-		if !ok {
-			continue
-		}
-		switch {
-		case strings.HasPrefix(msg, "Command line: "):
-			delete(src, pid)
-		case strings.HasPrefix(msg, "Source file: "):
-			src[pid] = strings.TrimPrefix(msg, "Source file: ")
-		case msg == "Result: cache_miss":
-			if f := src[pid]; f != "" && f != "/dev/null" {
-				out = append(out, f)
-			}
-		}
-	}
-	return out
-}
-
 // kernelCompiles returns the sources a machine's build compiled (see
-// compiledSources); a missing log means ccache was never called.
+// kernel.CompiledSources); a missing log means ccache was never called.
 func kernelCompiles(t *testing.T, root string) []string {
 	t.Helper()
 	b, err := os.ReadFile(CompileLog(root))
 	if err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
-	return compiledSources(string(b))
+	return kernel.CompiledSources(string(b))
 }
 
 // firstFew is at most n items of l, for error messages.

@@ -23,6 +23,9 @@ type CCache struct {
 	// Remote is ccache's remote_storage value (redis:// or http(s)://
 	// URLs, space-separated), derived from S1B_REMOTE_CACHE.
 	Remote string
+	// LogFile, when set, is ccache's log (CCACHE_LOGFILE): one record per
+	// compiler call, which CompiledSources reads.
+	LogFile string
 }
 
 // CCacheTool is ccache as the targets declare it (doctor, setup).
@@ -110,6 +113,9 @@ func (c CCache) resolve(base string) (cc string, env []string, err error) {
 	if c.Remote != "" {
 		env = append(env, "CCACHE_REMOTE_STORAGE="+c.Remote)
 	}
+	if c.LogFile != "" {
+		env = append(env, "CCACHE_LOGFILE="+c.LogFile)
+	}
 	return bin + " gcc", env, nil
 }
 
@@ -172,4 +178,38 @@ func parseCCacheStats(s string) CCacheStats {
 		}
 	}
 	return st
+}
+
+// CompiledSources reads a ccache log (CCACHE_LOGFILE) and returns the
+// source files that reached the real compiler: calls whose result was
+// "cache_miss". Compiler probes on /dev/null are left out: the kernel's
+// Kconfig and Makefiles run a few on every make (`-Wa,--version … /dev/null
+// -o /dev/null`, or an output in a per-run temporary directory) and no
+// cache can answer them, so they say nothing about whether a kernel file
+// was compiled. ccache's own miss counter includes them.
+func CompiledSources(log string) []string {
+	src := map[string]string{} // pid -> source file of its current call
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
+		// [TIME PID] Key: value
+		_, rest, ok := strings.Cut(l, " ")
+		if !ok {
+			continue
+		}
+		pid, msg, ok := strings.Cut(rest, "] ")
+		if !ok {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(msg, "Command line: "):
+			delete(src, pid)
+		case strings.HasPrefix(msg, "Source file: "):
+			src[pid] = strings.TrimPrefix(msg, "Source file: ")
+		case msg == "Result: cache_miss":
+			if f := src[pid]; f != "" && f != "/dev/null" {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
 }

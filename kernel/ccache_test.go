@@ -1,14 +1,12 @@
-//go:build e2e
-
-package e2e
+package kernel
 
 import (
 	"reflect"
 	"testing"
 )
 
-// TestCompiledSources checks the ccache log reading behind the "zero
-// compiler runs" checks on lines in ccache 4.7's format.
+// TestCompiledSources checks the ccache log reading behind the "compiler
+// runs" figures and checks on lines in ccache 4.7's format.
 func TestCompiledSources(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -42,7 +40,7 @@ func TestCompiledSources(t *testing.T) {
 		{"empty", "", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := compiledSources(tc.log); !reflect.DeepEqual(got, tc.want) {
+			if got := CompiledSources(tc.log); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
