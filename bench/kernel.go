@@ -26,7 +26,7 @@ const kernelGoal = 60 * time.Second
 type kernelPhase struct {
 	name     string
 	took     time.Duration
-	compiles int // source files compiled (kernel.CompiledSources)
+	compiles int // files compiled (kernel.Compiles)
 	hits     int
 }
 
@@ -81,7 +81,7 @@ func Kernel(ctx context.Context, o Options) (Result, error) {
 		if err != nil && !os.IsNotExist(err) {
 			return err
 		}
-		n := len(kernel.CompiledSources(string(log)))
+		n := len(kernel.Compiles(string(log)))
 		phases = append(phases, kernelPhase{name, took, n, st.Hits + st.RemoteHits})
 		step.Summaryf(ctx, "bench kernel: %s: %s, %d files compiled (%d ccache misses with the compiler probes), %d ccache hits", name, took.Round(100*time.Millisecond), n, st.Misses, st.Hits+st.RemoteHits)
 		return nil

@@ -232,19 +232,32 @@ func stepRan(out, name string) bool {
 // CCACHE_LOGFILE, which the kernel build passes on).
 func CompileLog(root string) string { return filepath.Join(root, "ccache.log") }
 
-// kernelCompiles returns the sources a machine's build compiled (see
-// kernel.CompiledSources); a missing log means ccache was never called.
-func kernelCompiles(t *testing.T, root string) []string {
+// kernelCompiles returns the compiles a machine's build ran (see
+// kernel.Compiles); a missing log means ccache was never called.
+func kernelCompiles(t *testing.T, root string) []kernel.Compile {
 	t.Helper()
 	b, err := os.ReadFile(CompileLog(root))
 	if err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
-	return kernel.CompiledSources(string(b))
+	return kernel.Compiles(string(b))
+}
+
+// splitTools separates the compiles of the kernel's tools/ programs
+// (kernel.Compile.InTools) from the rest and returns the source names.
+func splitTools(cc []kernel.Compile) (kernelFiles, tools []string) {
+	for _, c := range cc {
+		if c.InTools() {
+			tools = append(tools, c.Source)
+		} else {
+			kernelFiles = append(kernelFiles, c.Source)
+		}
+	}
+	return kernelFiles, tools
 }
 
 // firstFew is at most n items of l, for error messages.
-func firstFew(l []string, n int) []string {
+func firstFew[T any](l []T, n int) []T {
 	if len(l) > n {
 		return l[:n]
 	}

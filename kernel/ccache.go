@@ -180,18 +180,32 @@ func parseCCacheStats(s string) CCacheStats {
 	return st
 }
 
-// CompiledSources reads a ccache log (CCACHE_LOGFILE) and returns the
-// source files that reached the real compiler: calls whose result was
-// "cache_miss". Compiler probes on /dev/null are left out: the kernel's
-// Kconfig and Makefiles run a few on every make (`-Wa,--version … /dev/null
-// -o /dev/null`, or an output in a per-run temporary directory) and no
-// cache can answer them, so they say nothing about whether a kernel file
-// was compiled. ccache's own miss counter includes them.
-func CompiledSources(log string) []string {
-	src := map[string]string{} // pid -> source file of its current call
-	var out []string
+// Compile is one compiler call that ccache could not answer from a
+// cache: its source file and object file (-o) as the log names them.
+type Compile struct {
+	Source, Object string
+}
+
+// InTools reports whether the object belongs to the kernel's tools/ tree
+// (objtool, libsubcmd, their fixdep): programs the build runs, built by
+// tools/'s own Makefiles with absolute -Wp,-MT paths, which ccache hashes
+// as given (CCACHE_BASEDIR does not rewrite them), so another build
+// directory compiles them again. Kernel objects are named relative to
+// the build directory and hit.
+func (c Compile) InTools() bool { return strings.Contains(c.Object, "/tools/") }
+
+// Compiles reads a ccache log (CCACHE_LOGFILE) and returns the calls that
+// reached the real compiler (result "cache_miss"). Compiler probes on
+// /dev/null are left out: the kernel's Kconfig and Makefiles run a few on
+// every make (`-Wa,--version … /dev/null -o /dev/null`, or an output in a
+// per-run temporary directory) and no cache can answer them, so they say
+// nothing about whether a kernel file was compiled. ccache's own miss
+// counter includes them.
+func Compiles(log string) []Compile {
+	calls := map[string]*Compile{} // pid -> its current call
+	var out []Compile
 	for _, l := range strings.Split(log, "\n") {
-		// [TIME PID] Key: value
+		// [TIME PID] Key: value (the PID may be padded: "[TIME 812 ]")
 		_, rest, ok := strings.Cut(l, " ")
 		if !ok {
 			continue
@@ -202,12 +216,21 @@ func CompiledSources(log string) []string {
 		}
 		switch {
 		case strings.HasPrefix(msg, "Command line: "):
-			delete(src, pid)
+			c := &Compile{}
+			args := strings.Fields(strings.TrimPrefix(msg, "Command line: "))
+			for i, a := range args {
+				if a == "-o" && i+1 < len(args) {
+					c.Object = args[i+1]
+				}
+			}
+			calls[pid] = c
 		case strings.HasPrefix(msg, "Source file: "):
-			src[pid] = strings.TrimPrefix(msg, "Source file: ")
+			if c := calls[pid]; c != nil {
+				c.Source = strings.TrimPrefix(msg, "Source file: ")
+			}
 		case msg == "Result: cache_miss":
-			if f := src[pid]; f != "" && f != "/dev/null" {
-				out = append(out, f)
+			if c := calls[pid]; c != nil && c.Source != "" && c.Source != "/dev/null" {
+				out = append(out, *c)
 			}
 		}
 	}
