@@ -27,7 +27,7 @@ import (
 // Run: E2E_WORK=/work/e2e-i14 go test -tags e2e -run TestOCIAndRkt -v ./e2e/
 func TestOCIAndRktFromOneServer(t *testing.T) {
 	img := sharedImages(t)
-	ociNeed(t, "podman", "skopeo", "runc")
+	needTools(t, "podman skopeo runc", "podman", "skopeo", "runc")
 	needTools(t, "util-linux iproute2", "nsenter", "ip", "bash")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()

@@ -26,21 +26,6 @@ import (
 	"github.com/rktbuild/rktbuild/targets"
 )
 
-// ociNeed returns the path of an OCI client tool; without it the test
-// skips, or fails under CI=true.
-func ociNeed(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			msg := fmt.Sprintf("needs %s (apt-get install %s)", tool, tool)
-			if os.Getenv("CI") == "true" {
-				t.Fatal(msg)
-			}
-			t.Skip(msg)
-		}
-	}
-}
-
 // ociRun runs a command with env added and returns its combined output,
 // failing the test when it fails.
 func ociRun(t *testing.T, ctx context.Context, env []string, name string, args ...string) string {
@@ -98,7 +83,7 @@ func ociDirSize(t *testing.T, dir string) int64 {
 //
 // Run: E2E_WORK=/work/e2e-i14 go test -tags e2e -run TestOCI -v ./e2e/
 func TestOCI(t *testing.T) {
-	ociNeed(t, "podman", "skopeo", "umoci", "runc")
+	needTools(t, "podman skopeo umoci runc", "podman", "skopeo", "umoci", "runc")
 	s := sharedImages(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()

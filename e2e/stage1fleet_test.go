@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rktbuild/rktbuild/internal/testenv"
 	"github.com/rktbuild/rktbuild/internal/testutil"
 	"github.com/rktbuild/rktbuild/kernel"
 	"github.com/rktbuild/rktbuild/remotecache"
@@ -72,12 +73,9 @@ func runSuiteCleanups() {
 // smoke boot and the remote cache can run here.
 func stage1Prereqs(t *testing.T) {
 	t.Helper()
-	needTool(t, "make", "gcc", "flex", "bison", "bc", "xz", "patch", "qemu-system-x86_64", "ccache", "redis-server")
+	needTools(t, "make gcc flex bison bc xz-utils patch qemu-system-x86 ccache redis-server", "make", "gcc", "flex", "bison", "bc", "xz", "patch", "qemu-system-x86_64", "ccache", "redis-server")
 	if m, _ := filepath.Glob("/usr/src/linux-source-*.tar.*"); len(m) == 0 && os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true: needs root to install the linux-source package, or it installed")
-		}
-		t.Skip("skipped: needs root to install the linux-source package, or it installed")
+		testenv.Skip(t, "needs root to install the linux-source package, or it installed")
 	}
 }
 
@@ -147,20 +145,6 @@ func (f *stage1Fleet) MachineEnv(root, remote string, extra ...string) []string 
 		"SOURCE_DATE_EPOCH=",
 		"CCACHE_LOGFILE=" + CompileLog(root),
 	}, extra...)
-}
-
-// needTool skips the test when a host tool is missing, except under
-// CI=true, where a missing tool is a failure.
-func needTool(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("needs %s and CI=true: install it (`go run mage.go setup`, .ci/packages)", tool)
-			}
-			t.Skipf("skipped: needs %s (see `mage doctor` and .ci/packages)", tool)
-		}
-	}
 }
 
 // startRedis runs a private redis-server on a free loopback port until

@@ -21,6 +21,7 @@ import (
 	"github.com/appc/spec/schema/types"
 
 	"github.com/rktbuild/rktbuild/format/aci"
+	"github.com/rktbuild/rktbuild/internal/testenv"
 	"github.com/rktbuild/rktbuild/internal/testutil"
 	"github.com/rktbuild/rktbuild/rkt"
 	"github.com/rktbuild/rktbuild/stage1"
@@ -42,10 +43,7 @@ func s1srcNeed(t *testing.T, ok bool, why string) {
 	if ok {
 		return
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("missing prerequisite under CI: %s", why)
-	}
-	t.Skipf("skipped: %s", why)
+	testenv.Skip(t, why)
 }
 
 // TestStage1FromSource builds rkt 1.30.0's stage1-kvm from source
