@@ -374,7 +374,7 @@ func serveOptions(ctx context.Context, c *config.Config, plain bool) (serve.Opti
 func benchOptions(c *config.Config) (bench.Options, error) {
 	o := bench.Options{BuildDir: c.BuildDir, Recipes: RecipeSettings(c), KernelTools: kernelTools,
 		Rootfs: rootfsOptions(c), Verifier: verifierFor(c), AciRootfs: os.Getenv("ACI_BENCH_ROOTFS"),
-		Rkt: rkt.Options{WorkDir: filepath.Join(c.BuildDir, "rkt")}, RktTools: rktTools}
+		Rkt: rktOptions(c), RktTools: rktTools}
 	if v := os.Getenv("BENCH_RUNS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
