@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"io"
 	"net/http"
 	"net/url"
@@ -20,6 +19,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 
 	cp "github.com/otiai10/copy"
 
@@ -575,7 +576,7 @@ func toRemote(ctx context.Context, store *remotecache.Store, key, remoteDir, ima
 // sourceRecord describes the verified input for the image's annotations.
 func sourceRecord(ctx context.Context, kind, input, label string, o Options) (SourceRecord, error) {
 	rec := SourceRecord{Kind: kind}
-	sum, err := hashInput(input)
+	sum, err := hashInput(ctx, input)
 	if err != nil {
 		return rec, err
 	}
@@ -603,7 +604,7 @@ func sourceRecord(ctx context.Context, kind, input, label string, o Options) (So
 // mtimes and the files old or new patches touch get the current time, so
 // make rebuilds only what the patches affect.
 func prepareSource(ctx context.Context, kind, input string, patches []string, srcDir string) error {
-	inputHash, err := hashInput(input)
+	inputHash, err := hashInput(ctx, input)
 	if err != nil {
 		return err
 	}
@@ -779,7 +780,7 @@ func unpack(ctx context.Context, input, dir string, touch bool) error {
 	return step.Cmd{}.Run(ctx, "tar", args...)
 }
 
-func hashInput(p string) (string, error) {
+func hashInput(ctx context.Context, p string) (string, error) {
 	fi, err := os.Stat(p)
 	if err != nil {
 		return "", err
@@ -787,7 +788,7 @@ func hashInput(p string) (string, error) {
 	if fi.IsDir() {
 		return "directory", nil
 	}
-	return fsutil.HashFile(p)
+	return step.HashFile(ctx, p)
 }
 
 // fetchPatch downloads a patch URL into dir once. A "#sha256=HEX" suffix

@@ -3,12 +3,13 @@ package stage1
 import (
 	"context"
 	"fmt"
-	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 
 	"github.com/appc/spec/schema"
 	cp "github.com/otiai10/copy"
@@ -61,7 +62,7 @@ func Build(ctx context.Context, o Options) (*Built, error) {
 	goVersion := runtime.Version()
 	if p, err := exec.LookPath("go"); err == nil {
 		if real, err := filepath.EvalSymlinks(p); err == nil {
-			if h, err := fsutil.HashFile(real); err == nil {
+			if h, err := step.HashFile(ctx, real); err == nil {
 				goVersion = h
 			}
 		}

@@ -1,6 +1,7 @@
 package step
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -93,6 +94,14 @@ func keyOf(fi fs.FileInfo) fileKey {
 		k.Ino = st.Ino
 	}
 	return k
+}
+
+// HashFile returns the hex SHA-256 of a file's content through the
+// session's hash cache (keyed by the file's identity: inode, size, mtime
+// and ctime, kept in the stamp directory across runs), so a large input
+// that has not changed costs a stat, not a read, on every no-op run.
+func HashFile(ctx context.Context, path string) (string, error) {
+	return SessionFrom(ctx).hashFile(path)
 }
 
 // hashFile returns the hex sha256 of a regular file's content, using the

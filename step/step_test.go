@@ -313,13 +313,15 @@ func TestJobsBudget(t *testing.T) {
 	rel2()
 }
 
+// TestHashCacheReusesUnchangedFiles checks HashFile, which packages use
+// for large inputs hashed on every run (the kernel tarball, the go binary).
 func TestHashCacheReusesUnchangedFiles(t *testing.T) {
 	ctx, dir := useDir(t)
 	ses := SessionFrom(ctx)
 	hc := &ses.hc
 	p := filepath.Join(dir, "big")
 	testutil.WriteFile(t, p, strings.Repeat("x", 1<<16))
-	h1, err := ses.hashFile(p)
+	h1, err := HashFile(ctx, p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,12 +333,12 @@ func TestHashCacheReusesUnchangedFiles(t *testing.T) {
 	e.Hash = "cached"
 	hc.m[abs] = e
 	hc.Unlock()
-	if h, _ := ses.hashFile(p); h != "cached" {
+	if h, _ := HashFile(ctx, p); h != "cached" {
 		t.Errorf("unchanged file was re-hashed")
 	}
 	testutil.WriteFile(t, p, strings.Repeat("y", 1<<16))
 	bumpTimes(t, p) // a visibly new mtime even on coarse clocks, without a sleep
-	if h, _ := ses.hashFile(p); h == "cached" || h == h1 {
+	if h, _ := HashFile(ctx, p); h == "cached" || h == h1 {
 		t.Errorf("changed file not re-hashed: %s", h)
 	}
 }
