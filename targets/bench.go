@@ -21,6 +21,10 @@ func Bench(ctx context.Context, names string) error {
 		if err != nil {
 			return err
 		}
+		// The benchmarks write under S1B_BUILD_DIR/bench before any step
+		// runs (the aci tree holds Go files copied from /usr/share), so
+		// fence a new build directory now.
+		fenceNewScratch(c.BuildDir)
 		return bench.Run(ctx, o, names)
 	})
 }
