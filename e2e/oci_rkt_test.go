@@ -13,6 +13,7 @@ import (
 
 	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/format/oci"
+	"github.com/rktbuild/rktbuild/internal/testutil"
 	"github.com/rktbuild/rktbuild/recipes"
 	"github.com/rktbuild/rktbuild/step"
 	"github.com/rktbuild/rktbuild/targets"
@@ -56,7 +57,7 @@ func TestOCIAndRktFromOneServer(t *testing.T) {
 	}
 	r := reg.rktIn(t, ctx, s, "fetch", name+":"+version)
 	if r.Code != 0 {
-		t.Fatalf("rkt fetch %s:%s from the server that also serves OCI: exit %d\n%s", name, version, r.Code, lastLines(r.Stderr, 30))
+		t.Fatalf("rkt fetch %s:%s from the server that also serves OCI: exit %d\n%s", name, version, r.Code, testutil.Tail(r.Stderr, 30))
 	}
 	if got := imageIDLine(r.Stdout); len(got) < 7+32 || !strings.HasPrefix(wantID, got) {
 		t.Errorf("rkt fetch = %q, want (a prefix of) %s", got, wantID)
@@ -83,7 +84,7 @@ func TestOCIAndRktFromOneServer(t *testing.T) {
 	out, err := pull.CombinedOutput()
 	podmanTook := time.Since(start)
 	if err != nil {
-		t.Fatalf("podman pull %s from the server rkt fetched from: %v\n%s", ref, err, lastLines(string(out), 20))
+		t.Fatalf("podman pull %s from the server rkt fetched from: %v\n%s", ref, err, testutil.Tail(string(out), 20))
 	}
 	if !strings.Contains(string(out), desc.Digest.Hex[:12]) && !strings.Contains(string(out), "Writing manifest") {
 		t.Logf("podman pull output:\n%s", out)

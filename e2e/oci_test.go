@@ -22,6 +22,7 @@ import (
 
 	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/format/oci"
+	"github.com/rktbuild/rktbuild/internal/testutil"
 	"github.com/rktbuild/rktbuild/recipes"
 	"github.com/rktbuild/rktbuild/targets"
 )
@@ -32,7 +33,7 @@ func ociRun(t *testing.T, ctx context.Context, env []string, name string, args .
 	t.Helper()
 	out, err := ociTry(ctx, env, name, args...)
 	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, lastLines(out, 40))
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, testutil.Tail(out, 40))
 	}
 	return out
 }
@@ -50,7 +51,7 @@ func ociMage(t *testing.T, ctx context.Context, env []string, args ...string) (s
 	t.Helper()
 	out, took, err := runMage(ctx, env, args...)
 	if err != nil {
-		t.Fatalf("mage %s: %v\n%s", strings.Join(args, " "), err, lastLines(out, 40))
+		t.Fatalf("mage %s: %v\n%s", strings.Join(args, " "), err, testutil.Tail(out, 40))
 	}
 	return out, took
 }
@@ -115,7 +116,7 @@ func TestOCI(t *testing.T) {
 	}
 	for _, f := range []string{s.Base, s.Builder} {
 		if _, err := os.Stat(filepath.Join(oci.LayoutDir(f), "oci-layout")); err != nil {
-			t.Fatalf("no OCI layout beside %s: %v\n%s", f, err, lastLines(out, 30))
+			t.Fatalf("no OCI layout beside %s: %v\n%s", f, err, testutil.Tail(out, 30))
 		}
 		if _, err := os.Stat(recipes.SBOMFile(f)); err != nil {
 			t.Fatalf("no SBOM beside %s: %v", f, err)
@@ -123,7 +124,7 @@ func TestOCI(t *testing.T) {
 	}
 	out, _ = ociMage(t, ctx, env, "images")
 	if !strings.Contains(out, "up to date") || strings.Contains(out, "wrote ") {
-		t.Errorf("a second `mage images` did work:\n%s", lastLines(out, 20))
+		t.Errorf("a second `mage images` did work:\n%s", testutil.Tail(out, 20))
 	}
 	ociCheckSBOMs(t, s)
 
@@ -144,7 +145,7 @@ func TestOCI(t *testing.T) {
 	ociMage(t, ctx, env, "certs")
 	out, _ = ociMage(t, ctx, env, "publish")
 	if !strings.Contains(out, "publish: OCI") {
-		t.Errorf("publish did not report OCI repositories:\n%s", lastLines(out, 20))
+		t.Errorf("publish did not report OCI repositories:\n%s", testutil.Tail(out, 20))
 	}
 	stop := ociServe(t, env, host, filepath.Join(work, "certs", "ca.crt"))
 	defer stop()
@@ -202,7 +203,7 @@ func TestOCI(t *testing.T) {
 	if err == nil {
 		t.Errorf("skopeo accepted a tampered signature:\n%s", out)
 	} else {
-		t.Logf("tampered signature rejected as expected: %s", lastLines(out, 2))
+		t.Logf("tampered signature rejected as expected: %s", testutil.Tail(out, 2))
 	}
 
 	// 5. podman pulls (signature checked) and runs both images.
@@ -335,7 +336,7 @@ func ociServe(t *testing.T, env []string, host, caFile string) func() {
 	return func() {
 		cancel()
 		cmd.Wait()
-		t.Logf("mage serve log (last lines):\n%s", lastLines(log.String(), 15))
+		t.Logf("mage serve log (last lines):\n%s", testutil.Tail(log.String(), 15))
 	}
 }
 

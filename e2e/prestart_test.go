@@ -39,7 +39,7 @@ func prestartShared() {
 	if selectedAny(sharedImagesUsers) {
 		go imagesOnce.Do(buildSharedImages)
 	}
-	if selectedAny(stage1FleetUsers) && haveTools("make", "gcc", "flex", "bison", "bc", "xz", "patch", "qemu-system-x86_64", "ccache", "redis-server") {
+	if selectedAny(stage1FleetUsers) && haveTools(stage1FleetTools...) {
 		go fleetOnce.Do(func() {
 			fleet, fleetErr = startStage1Fleet(context.Background())
 			if fleetErr == nil {

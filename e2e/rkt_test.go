@@ -22,6 +22,7 @@ import (
 
 	"github.com/rktbuild/rktbuild/format/aci"
 	"github.com/rktbuild/rktbuild/internal/testenv"
+	"github.com/rktbuild/rktbuild/internal/testutil"
 	"github.com/rktbuild/rktbuild/recipes"
 	"github.com/rktbuild/rktbuild/registry/certs"
 	"github.com/rktbuild/rktbuild/rkt"
@@ -164,13 +165,13 @@ func TestRktRunBase(t *testing.T) {
 		t.Fatalf("rkt run did not finish (device nodes in the image?): %v\n%s", ctx.Err(), r.Stderr)
 	}
 	if r.Code != 3 || !strings.Contains(r.Stdout, "hello from 12") {
-		t.Fatalf("rkt run = exit %d, stdout %q; want exit 3 and \"hello from 12\"\nstderr:\n%s", r.Code, r.Stdout, lastLines(r.Stderr, 30))
+		t.Fatalf("rkt run = exit %d, stdout %q; want exit 3 and \"hello from 12\"\nstderr:\n%s", r.Code, r.Stdout, testutil.Tail(r.Stderr, 30))
 	}
 	t.Logf("FIGURE rkt run (fly) of the base image: %s", r.Took.Round(time.Millisecond))
 	// A second run reuses rkt's rendered tree.
 	r2 := rktRun(t, ctx, s, "run", img.Base, "--exec=/bin/true")
 	if r2.Code != 0 {
-		t.Fatalf("second rkt run: exit %d\n%s", r2.Code, lastLines(r2.Stderr, 30))
+		t.Fatalf("second rkt run: exit %d\n%s", r2.Code, testutil.Tail(r2.Stderr, 30))
 	}
 	t.Logf("FIGURE rkt run (fly) of the base image, already in rkt's store: %s", r2.Took.Round(time.Millisecond))
 }
@@ -210,7 +211,7 @@ func TestRktGoBuilderRepo(t *testing.T) {
 	args = append(args, img.Builder, "--", repo)
 	r := rktRun(t, ctx, s, args...)
 	if r.Code != 0 {
-		t.Fatalf("rkt run of the Go builder for %s: exit %d\nstdout:\n%s\nstderr:\n%s", repo, r.Code, lastLines(r.Stdout, 20), lastLines(r.Stderr, 40))
+		t.Fatalf("rkt run of the Go builder for %s: exit %d\nstdout:\n%s\nstderr:\n%s", repo, r.Code, testutil.Tail(r.Stdout, 20), testutil.Tail(r.Stderr, 40))
 	}
 	t.Logf("FIGURE go-builder repo build under rkt (%s): %s", repo, r.Took.Round(time.Millisecond))
 	bin := filepath.Join(target, "stringer")
@@ -288,13 +289,13 @@ func TestRktAgreesWithMageRun(t *testing.T) {
 			rref := img.Base
 			r := rktRun(t, ctx, s, "run", rref, "--exec=/bin/sh", "--", "-c", script)
 			if m.Code != 7 || r.Code != 7 {
-				t.Fatalf("exit status: mage run %d, rkt run %d; want 7 from both\nmage stderr:\n%s\nrkt stderr:\n%s", m.Code, r.Code, lastLines(m.Stderr, 20), lastLines(r.Stderr, 20))
+				t.Fatalf("exit status: mage run %d, rkt run %d; want 7 from both\nmage stderr:\n%s\nrkt stderr:\n%s", m.Code, r.Code, testutil.Tail(m.Stderr, 20), testutil.Tail(r.Stderr, 20))
 			}
 			if m.Stdout != r.Stdout {
 				t.Fatalf("standard output differs:\nmage run:\n%s\nrkt run:\n%s", m.Stdout, r.Stdout)
 			}
 			if !strings.Contains(m.Stdout, "os=debian-12") || !strings.Contains(m.Stderr, "to-stderr") || !strings.Contains(r.Stderr, "to-stderr") {
-				t.Fatalf("unexpected output: stdout %q, mage stderr %q, rkt stderr %q", m.Stdout, lastLines(m.Stderr, 5), lastLines(r.Stderr, 5))
+				t.Fatalf("unexpected output: stdout %q, mage stderr %q, rkt stderr %q", m.Stdout, testutil.Tail(m.Stderr, 5), testutil.Tail(r.Stderr, 5))
 			}
 		})
 	}
@@ -443,7 +444,7 @@ func TestRktFetchDiscovery(t *testing.T) {
 	for _, ref := range []string{name + ":" + version, name} {
 		r := reg.rktIn(t, ctx, s, "fetch", "--pull-policy=update", ref)
 		if r.Code != 0 {
-			t.Fatalf("rkt fetch %s: exit %d\n%s", ref, r.Code, lastLines(r.Stderr, 30))
+			t.Fatalf("rkt fetch %s: exit %d\n%s", ref, r.Code, testutil.Tail(r.Stderr, 30))
 		}
 		// rkt prints the short form: sha512- and 32 hex digits.
 		if got := imageIDLine(r.Stdout); len(got) < 7+32 || !strings.HasPrefix(wantID, got) {
@@ -466,9 +467,9 @@ func TestRktFetchDiscovery(t *testing.T) {
 	untrusted := rktSandbox(t)
 	r := reg.rktIn(t, ctx, untrusted, "fetch", name+":"+version)
 	if r.Code == 0 || imageIDLine(r.Stdout) != "" || !strings.Contains(r.Stderr, "unknown entity") {
-		t.Errorf("rkt fetch without trusting the key: exit %d, stdout %q, stderr %s; want a refusal (signature made by unknown entity)", r.Code, r.Stdout, lastLines(r.Stderr, 5))
+		t.Errorf("rkt fetch without trusting the key: exit %d, stdout %q, stderr %s; want a refusal (signature made by unknown entity)", r.Code, r.Stdout, testutil.Tail(r.Stderr, 5))
 	}
-	t.Logf("untrusted key refused: %s", lastLines(r.Stderr, 3))
+	t.Logf("untrusted key refused: %s", testutil.Tail(r.Stderr, 3))
 
 	// A tampered image: flip one byte in every published copy (signature
 	// unchanged); a fresh sandbox that trusts the key refuses it.
@@ -502,9 +503,9 @@ func TestRktFetchDiscovery(t *testing.T) {
 	}
 	r = reg.rktIn(t, ctx, fresh, "fetch", name+":"+version)
 	if r.Code == 0 || imageIDLine(r.Stdout) != "" || !strings.Contains(r.Stderr, "invalid signature") {
-		t.Errorf("rkt fetch of a tampered image: exit %d, stdout %q, stderr %s; want a refusal (invalid signature)", r.Code, r.Stdout, lastLines(r.Stderr, 5))
+		t.Errorf("rkt fetch of a tampered image: exit %d, stdout %q, stderr %s; want a refusal (invalid signature)", r.Code, r.Stdout, testutil.Tail(r.Stderr, 5))
 	}
-	t.Logf("tampered image refused: %s", lastLines(r.Stderr, 3))
+	t.Logf("tampered image refused: %s", testutil.Tail(r.Stderr, 3))
 }
 
 // TestAciBuildWarnsAboutDeviceNodes runs the real targets: aci:build of a

@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/rktbuild/rktbuild/internal/testenv"
+	"github.com/rktbuild/rktbuild/internal/testutil"
 
 	"github.com/rktbuild/rktbuild/config"
 	"github.com/rktbuild/rktbuild/recipes"
@@ -121,7 +121,7 @@ func buildSharedImages() {
 	defer cancel()
 	out, took, err := runMage(ctx, env, "images")
 	if err != nil {
-		imagesErr = fmt.Errorf("shared `mage images` failed after %s: %v\n%s", took, err, lastLines(out, 60))
+		imagesErr = fmt.Errorf("shared `mage images` failed after %s: %v\n%s", took, err, testutil.Tail(out, 60))
 		return
 	}
 	c, err := config.Load(config.Options{Dir: dir, LookupEnv: func(k string) (string, bool) { v, ok := envm[k]; return v, ok }})
@@ -135,13 +135,4 @@ func buildSharedImages() {
 		PubKey: c.SigningKey + ".pub.asc",
 	}
 	fmt.Fprintf(os.Stderr, "e2e: shared images built in %s\n", took.Round(time.Second))
-}
-
-// lastLines returns the last n lines of s.
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

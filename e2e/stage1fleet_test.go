@@ -69,11 +69,15 @@ func runSuiteCleanups() {
 	cleanups = nil
 }
 
+// stage1FleetTools are the commands machine A's build, the smoke boot and
+// the remote cache run (prestartShared checks them too).
+var stage1FleetTools = []string{"make", "gcc", "flex", "bison", "bc", "xz", "patch", "qemu-system-x86_64", "ccache", "redis-server"}
+
 // stage1Prereqs skips (fails under CI=true) unless the kernel build, the
 // smoke boot and the remote cache can run here.
 func stage1Prereqs(t *testing.T) {
 	t.Helper()
-	needTools(t, "make gcc flex bison bc xz-utils patch qemu-system-x86 ccache redis-server", "make", "gcc", "flex", "bison", "bc", "xz", "patch", "qemu-system-x86_64", "ccache", "redis-server")
+	needTools(t, "make gcc flex bison bc xz-utils patch qemu-system-x86 ccache redis-server", stage1FleetTools...)
 	if m, _ := filepath.Glob("/usr/src/linux-source-*.tar.*"); len(m) == 0 && os.Geteuid() != 0 {
 		testenv.Skip(t, "needs root to install the linux-source package, or it installed")
 	}

@@ -20,10 +20,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/rktbuild/rktbuild/internal/fsutil"
-
 	cp "github.com/otiai10/copy"
 
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"github.com/rktbuild/rktbuild/patch"
 	"github.com/rktbuild/rktbuild/remotecache"
 	"github.com/rktbuild/rktbuild/step"

@@ -24,7 +24,7 @@ type CCache struct {
 	// URLs, space-separated), derived from S1B_REMOTE_CACHE.
 	Remote string
 	// LogFile, when set, is ccache's log (CCACHE_LOGFILE): one record per
-	// compiler call, which CompiledSources reads.
+	// compiler call, which Compiles reads.
 	LogFile string
 }
 

@@ -9,12 +9,11 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/rktbuild/rktbuild/internal/fsutil"
-
 	"github.com/appc/spec/schema"
 	cp "github.com/otiai10/copy"
 
 	"github.com/rktbuild/rktbuild/format/aci"
+	"github.com/rktbuild/rktbuild/internal/fsutil"
 	"github.com/rktbuild/rktbuild/kernel"
 	"github.com/rktbuild/rktbuild/step"
 )
