@@ -9,7 +9,7 @@ import (
 )
 
 func TestRender(t *testing.T) {
-	labels := map[string]string{"version": "1.2.3", "os": "linux", "arch": "amd64", "name": "ignored"}
+	labels := map[string]string{"version": "1.2.3", "os": "linux", "arch": "amd64", "name": "ignored", "flavor": "{x}"}
 	cases := []struct {
 		tpl, ext, want, err string
 	}{
@@ -17,6 +17,7 @@ func TestRender(t *testing.T) {
 		{DefaultTemplate, "aci.asc", "example.com/app-1.2.3-linux-amd64.aci.asc", ""},
 		{"images/{os}/{arch}/{name}:{version}.{ext}", "aci", "images/linux/amd64/example.com/app:1.2.3.aci", ""},
 		{"{name}-{channel}.{ext}", "aci", "", "no value for {channel}"},
+		{"{name}-{flavor}.{ext}", "aci", "", "keeps a brace"},
 	}
 	for _, tc := range cases {
 		got, err := Render(tc.tpl, "example.com/app", labels, tc.ext)
@@ -41,6 +42,9 @@ func TestCheckTemplate(t *testing.T) {
 		"/{name}.{ext}":              false,
 		"{version}.{ext}":            false,
 		"{name}-{version}":           false,
+		"{{name}}{ext}":              false,
+		"{name}}.{ext}":              false,
+		"{name}.{ext}{":              false,
 	} {
 		if err := CheckTemplate(tpl); (err == nil) != ok {
 			t.Errorf("CheckTemplate(%q) = %v, want ok=%v", tpl, err, ok)

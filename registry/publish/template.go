@@ -37,6 +37,11 @@ func Render(tpl, name string, labels map[string]string, ext string) (string, err
 		sort.Strings(missing)
 		return "", fmt.Errorf("template %q: image %s has no value for %s", tpl, name, strings.Join(missing, ", "))
 	}
+	// appc discovery drops an endpoint whose rendered URL still matches
+	// {.*}, so a brace in a label value would publish an unfetchable path.
+	if strings.ContainsAny(out, "{}") {
+		return "", fmt.Errorf("template %q: image %s renders to %q, which keeps a brace that discovery clients reject: remove braces from its labels", tpl, name, out)
+	}
 	return out, nil
 }
 
@@ -59,6 +64,12 @@ func CheckTemplate(tpl string) error {
 		if r <= ' ' || r >= 0x7f {
 			return fmt.Errorf("URL template %q contains %q: use printable ASCII only (percent-encode anything else)", tpl, r)
 		}
+	}
+	// Braces may only enclose variables: appc discovery rejects a rendered
+	// URL that still matches {.*}, so "{{name}}" or a lone "}" would make
+	// every image undiscoverable (found by FuzzDiscoveryHTML).
+	if rest := templateVar.ReplaceAllString(tpl, ""); strings.ContainsAny(rest, "{}") {
+		return fmt.Errorf("URL template %q has a brace outside a {variable}: braces may only enclose variables, like %s", tpl, DefaultTemplate)
 	}
 	return nil
 }
