@@ -109,6 +109,13 @@ func (c CCache) resolve(base string) (cc string, env []string, err error) {
 		"CCACHE_SLOPPINESS=include_file_mtime,include_file_ctime,time_macros,locale",
 		"CCACHE_COMPILERCHECK=content",
 		"CCACHE_MAXSIZE=5G",
+		// Depend mode: kbuild always passes -Wp,-MMD, so ccache can take
+		// the include list from the compiler's own dependency file instead
+		// of running the preprocessor first. On a cold build of kernel/,
+		// mm/, fs/ and lib/ (6.12, -j2) that cut ccache's cost over plain
+		// gcc from 36% to 3%; hits, also from another build directory,
+		// are unchanged.
+		"CCACHE_DEPEND=1",
 	}
 	if c.Remote != "" {
 		env = append(env, "CCACHE_REMOTE_STORAGE="+c.Remote)
