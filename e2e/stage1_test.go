@@ -41,11 +41,7 @@ var (
 //     again) gives A's first image back, byte for byte;
 //   - machine C (clean directories, redis only): make runs but every
 //     compile is a ccache remote hit (zero cache misses), and the image is
-//     byte-identical to A's: a whole kernel's make, all hits.
-//
-// After the checks and the no-op, A's rebuilds (smoke, suffix, epoch) run
-// in order while machines B and C build beside them: B and C compile no
-// kernel file, so they do not take the machine-wide kernel lock.
+//     byte-identical to A's. It runs last: a whole kernel's make, all hits.
 //
 // Machine A's build is shared with TestStage1FromSource and starts when
 // the suite starts (stage1fleet_test.go, prestart_test.go).
@@ -152,15 +148,9 @@ func TestStage1(t *testing.T) {
 	})
 
 	// sameImage builds on another machine and compares with A's image.
-	// Machines B and C compile nothing of the kernel, so they run beside
-	// A's rebuilds without the machine-wide kernel lock.
-	sameImage := func(t *testing.T, name string, env []string, locked bool) string {
+	sameImage := func(t *testing.T, name string, env []string) string {
 		t.Helper()
-		run := runMage
-		if locked {
-			run = runMageLocked
-		}
-		out, took, err := run(ctx, env, "-v", "buildStage1")
+		out, took, err := runMageLocked(ctx, env, "-v", "buildStage1")
 		if err != nil {
 			t.Fatalf("machine %s: buildStage1 failed after %s: %v\n%s", name, took, err, testutil.Tail(out, 60))
 		}
@@ -181,9 +171,9 @@ func TestStage1(t *testing.T) {
 
 	// 4. Machine B: clean directories, both remotes: the step store
 	// answers, nothing is compiled.
-	remoteStepStore := func(t *testing.T) {
+	t.Run("RemoteStepStore", func(t *testing.T) {
 		b := filepath.Join(f.Root, "b")
-		out := sameImage(t, "B", f.MachineEnv(b, redis+" "+store), false)
+		out := sameImage(t, "B", f.MachineEnv(b, redis+" "+store))
 		if !strings.Contains(out, "kernel: remote cache hit") {
 			t.Errorf("machine B did not take the kernel from the step store:\n%s", testutil.Tail(out, 40))
 		}
@@ -197,10 +187,10 @@ func TestStage1(t *testing.T) {
 		if cc := kernelCompiles(t, b); len(cc) != 0 {
 			t.Errorf("machine B compiled %d files (%v): %+v", len(cc), firstFew(cc, 10), st)
 		}
-	}
+	})
 
 	// 2. Boot it.
-	smoke := func(t *testing.T) {
+	t.Run("Smoke", func(t *testing.T) {
 		sout, stook, err := runMage(ctx, env, "stage1:smoke")
 		if err != nil {
 			t.Fatalf("stage1:smoke failed after %s: %v\n%s", stook, err, testutil.Tail(sout, 80))
@@ -217,11 +207,11 @@ func TestStage1(t *testing.T) {
 		} else {
 			t.Errorf("stage1:smoke reported no boot time:\n%s", testutil.Tail(sout, 10))
 		}
-	}
+	})
 
 	// Suffix change in A's tree: only what the release string reaches
 	// is recompiled (ccache answers the rest), in about a minute.
-	suffixChange := func(t *testing.T) {
+	t.Run("SuffixChange", func(t *testing.T) {
 		ccDir := filepath.Join(a, "cache", "kernel", "ccache")
 		if err := kernel.ZeroCCacheStats(ctx, ccDir); err != nil {
 			t.Fatal(err)
@@ -249,12 +239,12 @@ func TestStage1(t *testing.T) {
 		if len(cc) > stA.Misses/10 {
 			t.Errorf("a suffix change compiled %d of %d files: not incremental", len(cc), stA.Misses)
 		}
-	}
+	})
 
 	// 6. Epoch round trip in A's tree: a build with another epoch, then
 	// none again, must give the first image back (the kernel's build
 	// counter is pinned).
-	epochRoundTrip := func(t *testing.T) {
+	t.Run("EpochRoundTrip", func(t *testing.T) {
 		other := append(append([]string(nil), env...), "SOURCE_DATE_EPOCH=1600000000")
 		o1, _, err := runMageLocked(ctx, other, "buildStage1")
 		if err != nil {
@@ -263,14 +253,14 @@ func TestStage1(t *testing.T) {
 		if m := builtRE.FindStringSubmatch(o1); m == nil || m[3] == id {
 			t.Errorf("another SOURCE_DATE_EPOCH gave the same image (or none):\n%s", testutil.Tail(o1, 10))
 		}
-		sameImage(t, "A (round trip)", env, true)
-	}
+		sameImage(t, "A (round trip)", env)
+	})
 
 	// 5. Machine C: clean directories, redis only: make runs, every
 	// compile is answered by ccache's remote storage.
-	remoteCCache := func(t *testing.T) {
+	t.Run("RemoteCCache", func(t *testing.T) {
 		c := filepath.Join(f.Root, "c")
-		out := sameImage(t, "C", f.MachineEnv(c, redis), false)
+		out := sameImage(t, "C", f.MachineEnv(c, redis))
 		st := ccacheStats(t, filepath.Join(c, "cache"))
 		t.Logf("machine C ccache: %+v", st)
 		// Every kernel object must come from the remote ccache. The
@@ -289,21 +279,8 @@ func TestStage1(t *testing.T) {
 		if st.RemoteHits == 0 || st.RemoteHits < stA.Misses/2 {
 			t.Errorf("machine C: %d remote hits for A's %d compiles", st.RemoteHits, stA.Misses)
 		}
-	}
-
-	// A's rebuilds (smoke boot, suffix change, epoch round trip) run in
-	// order in A's tree; machines B and C, each in its own directories,
-	// run beside them. The group returns when all three are done.
-	t.Run("Machines", func(t *testing.T) {
-		t.Run("A", func(t *testing.T) {
-			t.Parallel()
-			t.Run("Smoke", smoke)
-			t.Run("SuffixChange", suffixChange)
-			t.Run("EpochRoundTrip", epochRoundTrip)
-		})
-		t.Run("RemoteStepStore", func(t *testing.T) { t.Parallel(); remoteStepStore(t) })
-		t.Run("RemoteCCache", func(t *testing.T) { t.Parallel(); remoteCCache(t) })
 	})
+
 }
 
 // kernelTree is the kernel build tree (…/out) under a machine's root that
