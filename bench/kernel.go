@@ -32,11 +32,12 @@ type kernelPhase struct {
 
 // Kernel builds o.Kernel once without ccache (the cold build's peer), then
 // four times with ccache: cold (empty build directory and ccache), no-op,
-// one fragment option toggled, and the version suffix changed. It works in BuildDir/bench/kernel with its own
-// ccache and stamps, so the real build is untouched, and logs each phase's
-// wall time and compiler runs (ccache misses). The headline compares the
-// fragment change with the cold build; goal: a fragment or suffix change in
-// ≤ 60 s. Run it under `flock /tmp/rktbuild-kernel.lock` on shared machines.
+// one fragment option toggled, and the version suffix changed. It works in
+// BuildDir/bench/kernel with its own ccache and stamps, so the real build
+// is untouched, and logs each phase's wall time and compiler runs (ccache
+// misses). The headline compares the fragment change with the cold build;
+// goal: a fragment or suffix change in ≤ 60 s. Run it under
+// `flock /tmp/rktbuild-kernel.lock` on shared machines.
 func Kernel(ctx context.Context, o Options) (Result, error) {
 	base, err := o.dir("kernel")
 	if err != nil {
